@@ -1,0 +1,186 @@
+// Package provider is the contract between Handrail's front ends (the HCL
+// DSL, the CLI, the sandbox) and the providers that act on the world (SSH,
+// Docker, PostgreSQL, AWS...). It depends on the core package runbook and on
+// go-cty, in which schemas and values are expressed; it knows no concrete
+// provider and no front end.
+//
+// A provider has a type ("ssh"), a configuration schema, and action types.
+// [Provider.Configure] turns one `provider "ssh" "lb" { ... }` block into an
+// [Instance]; an action type turns decoded arguments into a [runbook.Action]
+// (a step) or a [runbook.Probe] (a check of a gate) bound to an instance.
+//
+// Arguments arrive decoded, converted to the declared types and unmarked:
+// sensitive values have already been registered with the run's redactor by
+// the front end. A natural rollback (runbook.NaturalRollback on the action)
+// must rely only on its arguments and on the step's outputs, read from
+// [runbook.Env.Self]: in a resumed or later rollback the action is rebuilt
+// from its arguments, and outputs come from the journal.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/handrail-dev/handrail/runbook"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Attribute describes one argument of a provider configuration or action.
+type Attribute struct {
+	// Type is the cty type the value is converted to (cty.DynamicPseudoType
+	// accepts anything).
+	Type cty.Type
+	// Required arguments must be given.
+	Required bool
+	// Sensitive arguments are secrets: marked in the DSL, never shown.
+	Sensitive bool
+	// Description documents the argument.
+	Description string
+}
+
+// Schema maps argument names to attributes.
+type Schema map[string]Attribute
+
+// Names returns the schema's argument names, sorted.
+func (s Schema) Names() []string {
+	out := make([]string, 0, len(s))
+	for k := range s {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Output describes one output of an action.
+type Output struct {
+	Type        cty.Type
+	Sensitive   bool
+	Description string
+}
+
+// Instance is a configured provider: one `provider "type" "name"` block.
+// Instances that hold connections implement io.Closer.
+type Instance interface {
+	// Name returns "type.name", as steps reference it (ssh.lb).
+	Name() string
+}
+
+// ActionType describes one kind of step or check a provider offers
+// ("ssh_exec", "prometheus_query").
+type ActionType struct {
+	// Args is the argument schema.
+	Args Schema
+	// Outputs the action returns. A reference to an output not declared
+	// here is an error at plan time.
+	Outputs map[string]Output
+	// ReadOnly actions change nothing: they need neither a rollback nor an
+	// irreversible mark.
+	ReadOnly bool
+	// NaturalRollback reports that the action can undo itself (see the
+	// package documentation); the plan shows it when no explicit rollback is
+	// given.
+	NaturalRollback bool
+	// Description documents the action.
+	Description string
+	// New builds the step action from decoded arguments. Nil when the type
+	// is a probe only.
+	New func(inst Instance, args cty.Value) (runbook.Action, error)
+	// NewProbe builds a probe for a gate's check. Nil when the type cannot
+	// be a probe. The probe's sample value is what conditions see as
+	// self.value; its outputs are the other members of self.
+	NewProbe func(inst Instance, args cty.Value) (runbook.Probe, error)
+}
+
+// Provider is one type of provider.
+type Provider interface {
+	// Type returns the provider type ("ssh").
+	Type() string
+	// ConfigSchema returns the schema of its provider block.
+	ConfigSchema() Schema
+	// Configure returns an instance for the provider block named name. It
+	// should not connect yet: connect lazily on first use, so that plans
+	// and validation never touch the world.
+	Configure(ctx context.Context, name string, config cty.Value) (Instance, error)
+	// Actions returns the action types by name. Names are global across
+	// providers and conventionally start with the provider type
+	// ("ssh_exec").
+	Actions() map[string]ActionType
+}
+
+// Registry is a set of providers, passed by value to front ends. The zero
+// value is empty and ready to use.
+type Registry struct {
+	providers map[string]Provider
+	actions   map[string]string
+}
+
+// NewRegistry returns a registry holding the given providers, or an error
+// if two share a type or an action name.
+func NewRegistry(ps ...Provider) (*Registry, error) {
+	r := &Registry{}
+	for _, p := range ps {
+		if err := r.Add(p); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Add registers p (a custom provider next to the standard ones).
+func (r *Registry) Add(p Provider) error {
+	if r.providers == nil {
+		r.providers = map[string]Provider{}
+		r.actions = map[string]string{}
+	}
+	t := p.Type()
+	if _, dup := r.providers[t]; dup {
+		return fmt.Errorf("provider: type %q registered twice", t)
+	}
+	for name := range p.Actions() {
+		if other, dup := r.actions[name]; dup {
+			return fmt.Errorf("provider: action %q offered by both %q and %q", name, other, t)
+		}
+	}
+	r.providers[t] = p
+	for name := range p.Actions() {
+		r.actions[name] = t
+	}
+	return nil
+}
+
+// Provider returns the provider of a type.
+func (r *Registry) Provider(typ string) (Provider, bool) {
+	p, ok := r.providers[typ]
+	return p, ok
+}
+
+// Action returns the action type of a name and the provider offering it.
+func (r *Registry) Action(name string) (ActionType, Provider, bool) {
+	t, ok := r.actions[name]
+	if !ok {
+		return ActionType{}, nil, false
+	}
+	p := r.providers[t]
+	return p.Actions()[name], p, true
+}
+
+// Types returns the registered provider types, sorted.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.providers))
+	for t := range r.providers {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ActionNames returns every registered action name, sorted.
+func (r *Registry) ActionNames() []string {
+	out := make([]string, 0, len(r.actions))
+	for a := range r.actions {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}

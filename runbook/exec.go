@@ -1,0 +1,737 @@
+package runbook
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Executor runs plans. The zero value is ready to use: real clock, no
+// journal, no observer, no approver, parallelism 10. An Executor may run
+// several plans at once.
+type Executor struct {
+	// Clock defaults to the wall clock.
+	Clock Clock
+	// Journal, if set, receives every transition before the next side
+	// effect; Resume and Rollback need it.
+	Journal Journal
+	// Observer receives events.
+	Observer Observer
+	// Approver answers approval gates, pauses and in-doubt questions.
+	Approver Approver
+	// Logger receives the executor's own diagnostics (default: discard).
+	Logger *slog.Logger
+	// Redactor knows the run's secrets (default: a new one per run).
+	Redactor *Redactor
+	// Parallelism bounds the nodes running at once (default 10).
+	Parallelism int
+	// RollbackTimeout bounds each compensation attempt (default 10m).
+	RollbackTimeout time.Duration
+	// RollbackRetry retries failed compensations (default 3 attempts, 1s
+	// apart, doubling).
+	RollbackRetry *Retry
+	// Rand returns numbers in [0,1) for retry jitter (default math/rand).
+	Rand func() float64
+}
+
+// RunOptions are per run.
+type RunOptions struct {
+	// RunID names the run (default: generated).
+	RunID string
+	// Inputs are recorded in the journal (sensitive ones without value).
+	Inputs []Input
+	// Force resumes or rolls back even if the plan's hash differs from the
+	// journal's.
+	Force bool
+	// LockKey is the key of the run lock when the journal is a [Locker]
+	// (default: the plan's name).
+	LockKey string
+	// StopRollback, when closed during a rollback, stops it after the
+	// compensation in progress; the run ends interrupted, ready for a later
+	// rollback.
+	StopRollback <-chan struct{}
+}
+
+type nodeEnd struct {
+	idx      int
+	state    NodeState
+	err      error
+	policy   Policy
+	outputs  Outputs
+	tok      *clockToken
+	attempts int
+}
+
+type run struct {
+	e        *Executor
+	p        *Plan
+	info     RunInfo
+	clock    Clock
+	obs      Observer
+	j        Journal
+	red      *Redactor
+	appr     Approver
+	logger   *slog.Logger
+	par      int
+	rnd      func() float64
+	opts     RunOptions
+	mu       sync.Mutex
+	res      []*NodeResult
+	outputs  map[string]Outputs
+	done     []int // completion order, steps and gates
+	ponr     bool  // a point-of-no-return step completed
+	failIdx  int
+	failErr  error
+	failPol  Policy
+	warnings []error
+	ownFail  []int // failed steps whose own rollback runs (rollback_on_failure)
+	jerr     error
+	compensated []string
+}
+
+func (e *Executor) newRun(p *Plan, opts RunOptions, info RunInfo) *run {
+	r := &run{e: e, p: p, opts: opts, info: info, failIdx: -1}
+	r.clock = e.Clock
+	if r.clock == nil {
+		r.clock = RealClock{}
+	}
+	r.obs = e.Observer
+	if r.obs == nil {
+		r.obs = NopObserver{}
+	}
+	r.j = e.Journal
+	r.red = e.Redactor
+	if r.red == nil {
+		r.red = NewRedactor()
+	}
+	r.appr = e.Approver
+	r.logger = e.Logger
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
+	r.par = e.Parallelism
+	if r.par <= 0 {
+		r.par = 10
+	}
+	r.rnd = e.Rand
+	if r.rnd == nil {
+		r.rnd = rand.Float64
+	}
+	r.res = make([]*NodeResult, len(p.nodes))
+	for i, n := range p.nodes {
+		r.res[i] = &NodeResult{Name: n.Name, Status: StatePending}
+	}
+	r.outputs = map[string]Outputs{}
+	if r.info.StartedAt.IsZero() {
+		r.info.StartedAt = r.clock.Now()
+	}
+	return r
+}
+
+// NewRunID returns a fresh run id: the UTC time and random hex.
+func NewRunID(now time.Time) string {
+	var b [4]byte
+	_, _ = crand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+
+// Run executes the plan. It returns the result and, unless the run
+// succeeded, an error: the failure that stopped it (a *[StepError] for node
+// failures) or why the run could not start.
+func (e *Executor) Run(ctx context.Context, p *Plan, opts RunOptions) (*Result, error) {
+	if p == nil {
+		return nil, fmt.Errorf("%w: nil plan", ErrInvalidPlan)
+	}
+	clock := e.Clock
+	if clock == nil {
+		clock = RealClock{}
+	}
+	id := opts.RunID
+	if id == "" {
+		id = NewRunID(clock.Now())
+	}
+	unlock, err := e.lock(ctx, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	r := e.newRun(p, opts, RunInfo{ID: id, Runbook: p.Name})
+	inputs := make([]Input, len(opts.Inputs))
+	for i, in := range opts.Inputs {
+		if in.Sensitive {
+			in.Value = ""
+			r.red.Add(opts.Inputs[i].Value)
+		}
+		inputs[i] = in
+	}
+	if err := r.journal(ctx, Record{Kind: RecRunStarted, Runbook: p.Name, PlanHash: p.hash, Inputs: inputs, Mode: "run"}); err != nil {
+		return nil, fmt.Errorf("runbook: cannot start run %s: journal: %w", id, err)
+	}
+	r.emit(RunStarted{Header: r.header(""), Runbook: p.Name, PlanHash: p.hash, Mode: "run"})
+	r.forward(ctx, nil)
+	return r.finish(ctx)
+}
+
+func (e *Executor) lock(ctx context.Context, p *Plan, opts RunOptions) (func(), error) {
+	l, ok := e.Journal.(Locker)
+	if !ok {
+		return func() {}, nil
+	}
+	key := opts.LockKey
+	if key == "" {
+		key = p.Name
+	}
+	unlock, err := l.Lock(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := unlock(); err != nil {
+			e.logf(slog.LevelWarn, "releasing run lock", "key", key, "error", err)
+		}
+	}, nil
+}
+
+func (e *Executor) logf(level slog.Level, msg string, args ...any) {
+	if e.Logger != nil {
+		e.Logger.Log(context.Background(), level, msg, args...)
+	}
+}
+
+func (r *run) header(node string) Header {
+	return Header{Run: r.info.ID, Node: node, Time: r.clock.Now()}
+}
+
+func (r *run) emit(ev Event) { r.obs.Observe(ev) }
+
+// journal appends records; the first failure is remembered and stops the
+// run going forward.
+func (r *run) journal(ctx context.Context, recs ...Record) error {
+	if r.j == nil {
+		return nil
+	}
+	now := r.clock.Now()
+	for i := range recs {
+		recs[i].Run = r.info.ID
+		if recs[i].Time.IsZero() {
+			recs[i].Time = now
+		}
+		recs[i].Error = r.red.Redact(recs[i].Error)
+	}
+	err := r.j.Append(context.WithoutCancel(ctx), recs...)
+	if err != nil {
+		r.mu.Lock()
+		if r.jerr == nil {
+			r.jerr = err
+		}
+		r.mu.Unlock()
+	}
+	return err
+}
+
+func (r *run) env(node string, attempt int, self Outputs) *Env {
+	return &Env{run: r.info, node: node, attempt: attempt, self: self, lookup: r.lookup, clock: r.clock,
+		emit: r.emit, logger: r.logger, redactor: r.red, approver: r.appr, ask: r.askFunc(node)}
+}
+
+func (r *run) lookup(name string) (Outputs, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.outputs[name]
+	return o, ok
+}
+
+func (r *run) askFunc(node string) func(ctx context.Context, req ApprovalRequest) (Decision, error) {
+	return func(ctx context.Context, req ApprovalRequest) (Decision, error) {
+		if req.Node == "" {
+			req.Node = node
+		}
+		return r.ask(ctx, req, 0, false)
+	}
+}
+
+// ask asks the approver, with a timeout on the run's clock.
+func (r *run) ask(ctx context.Context, req ApprovalRequest, timeout time.Duration, onTimeout bool) (Decision, error) {
+	req.Run = r.info.ID
+	req.Message = r.red.Redact(req.Message)
+	for i, ev := range req.Evidence {
+		req.Evidence[i] = r.red.Redact(ev)
+	}
+	r.emit(ApprovalRequested{Header: r.header(req.Node), Request: req})
+	if r.appr == nil {
+		return Decision{}, fmt.Errorf("%s: %w (%s)", req.Node, ErrNoApprover, req.Kind)
+	}
+	actx, cancel := clockTimeout(ctx, r.clock, timeout)
+	defer cancel()
+	tok := tokenFrom(ctx)
+	tok.idle()
+	d, err := r.appr.Approve(actx, req)
+	tok.resume()
+	if err != nil {
+		if timeout > 0 && errors.Is(context.Cause(actx), ErrTimeout) && ctx.Err() == nil {
+			d, err = Decision{Approved: onTimeout, By: "timeout", TimedOut: true}, nil
+		} else {
+			return Decision{}, fmt.Errorf("%s: approval: %w", req.Node, err)
+		}
+	}
+	if d.At.IsZero() {
+		d.At = r.clock.Now()
+	}
+	d.Comment = r.red.Redact(d.Comment)
+	if jerr := r.journal(ctx, Record{Kind: RecDecision, Node: req.Node, Decision: &d}); jerr != nil {
+		return d, fmt.Errorf("%s: journal: %w", req.Node, jerr)
+	}
+	r.emit(ApprovalDecided{Header: r.header(req.Node), Decision: d})
+	return d, nil
+}
+
+// forward runs nodes not yet done until all are done or one fails.
+func (r *run) forward(ctx context.Context, done map[int]bool) {
+	nodes := r.p.nodes
+	remaining := make([]int, len(nodes))
+	var ready []int
+	pendingCount := 0
+	isGuard := func(i int) bool { return nodes[i].Gate != nil && nodes[i].Gate.Kind == GateGuard }
+	for i, n := range nodes {
+		if done[i] {
+			continue
+		}
+		for _, d := range n.deps {
+			if !done[d] {
+				remaining[i]++
+			}
+		}
+		if !isGuard(i) {
+			pendingCount++
+		}
+		if remaining[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+	// until[i] lists the guards that end when node i completes.
+	until := map[int][]int{}
+	for i, n := range nodes {
+		if isGuard(i) && n.Gate.Until != "" {
+			u := r.p.index[n.Gate.Until]
+			until[u] = append(until[u], i)
+		}
+	}
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(context.Canceled)
+	guardCancel := map[int]context.CancelCauseFunc{}
+	results := make(chan nodeEnd, len(nodes))
+	schedTok := holdClock(r.clock)
+	defer schedTok.release()
+	inflight, guards := 0, 0
+	failing := false
+	fail := func(idx int, err error, pol Policy) {
+		if failing {
+			return
+		}
+		failing = true
+		r.failIdx, r.failErr, r.failPol = idx, err, pol
+		cancelRun(ErrCancelled)
+	}
+	for {
+		if !failing && ctx.Err() != nil {
+			fail(-1, fmt.Errorf("run cancelled: %w", context.Cause(ctx)), PolicyRollback)
+		}
+		if !failing && r.jerr != nil {
+			fail(-1, fmt.Errorf("journal: %w", r.jerr), PolicyRollback)
+		}
+		for !failing && len(ready) > 0 {
+			// Lowest declaration index first; guards do not take a slot.
+			sort.Ints(ready)
+			pick := -1
+			for k, i := range ready {
+				if isGuard(i) || inflight < r.par {
+					pick = k
+					break
+				}
+			}
+			if pick < 0 {
+				break
+			}
+			i := ready[pick]
+			ready = append(ready[:pick], ready[pick+1:]...)
+			tok := holdClock(r.clock)
+			nctx := runCtx
+			if isGuard(i) {
+				var gcancel context.CancelCauseFunc
+				nctx, gcancel = context.WithCancelCause(runCtx)
+				guardCancel[i] = gcancel
+				guards++
+			} else {
+				inflight++
+			}
+			r.mu.Lock()
+			r.res[i].Status = StateRunning
+			r.mu.Unlock()
+			go func(i int, nctx context.Context, tok *clockToken) {
+				results <- r.runNode(withToken(nctx, tok), i, tok)
+			}(i, nctx, tok)
+		}
+		if inflight == 0 && (guards == 0 || pendingCount == 0) {
+			if guards > 0 {
+				for _, c := range guardCancel {
+					c(errSpanEnded)
+				}
+			} else {
+				break
+			}
+		}
+		if inflight == 0 && guards == 0 {
+			break
+		}
+		schedTok.idle()
+		end := <-results
+		schedTok.resume()
+		end.tok.release()
+		guard := isGuard(end.idx)
+		if guard {
+			guards--
+			delete(guardCancel, end.idx)
+		} else {
+			inflight--
+			pendingCount--
+		}
+		r.record(end)
+		switch end.state {
+		case StateSucceeded, StateSkipped, StateWarned:
+			if guard {
+				continue
+			}
+			for _, g := range until[end.idx] {
+				if c, ok := guardCancel[g]; ok {
+					c(errSpanEnded)
+				}
+			}
+			for _, o := range nodes[end.idx].outs {
+				remaining[o]--
+				if remaining[o] == 0 && !done[o] {
+					ready = append(ready, o)
+				}
+			}
+		case StateFailed:
+			fail(end.idx, end.err, end.policy)
+		case StateCancelled:
+			if !failing {
+				fail(end.idx, end.err, PolicyRollback)
+			}
+		}
+	}
+}
+
+var errSpanEnded = errors.New("guard span ended")
+
+// record stores a node's end in the result.
+func (r *run) record(end nodeEnd) {
+	n := r.p.nodes[end.idx]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := r.res[end.idx]
+	res.Status = end.state
+	res.Err = end.err
+	res.End = r.clock.Now()
+	if end.attempts > 0 {
+		res.Attempts = end.attempts
+	}
+	switch end.state {
+	case StateSucceeded, StateWarned:
+		if n.Gate != nil && n.Gate.Kind == GateGuard {
+			return
+		}
+		res.Outputs = end.outputs
+		r.outputs[n.Name] = end.outputs
+		r.done = append(r.done, end.idx)
+		if n.Step != nil && n.Step.PointOfNoReturn {
+			r.ponr = true
+		}
+		if end.state == StateWarned && end.err != nil {
+			r.warnings = append(r.warnings, end.err)
+		}
+	case StateFailed, StateCancelled:
+		if n.Step != nil && n.Step.RollbackOnFailure {
+			r.ownFail = append(r.ownFail, end.idx)
+		}
+	}
+}
+
+func (r *run) runNode(ctx context.Context, i int, tok *clockToken) nodeEnd {
+	n := r.p.nodes[i]
+	r.mu.Lock()
+	r.res[i].Start = r.clock.Now()
+	r.mu.Unlock()
+	if n.Step != nil {
+		return r.runStep(ctx, i, n, tok)
+	}
+	return r.runGate(ctx, i, n, tok)
+}
+
+func (r *run) runStep(ctx context.Context, i int, n *Node, tok *clockToken) nodeEnd {
+	s := n.Step
+	end := nodeEnd{idx: i, tok: tok}
+	if s.When != nil {
+		ok, err := safeWhen(ctx, s.When, r.env(n.Name, 1, nil))
+		if err != nil {
+			end.state, end.err, end.policy = StateFailed, &StepError{Node: n.Name, Attempt: 1, Err: fmt.Errorf("when: %w", err)}, stepPolicy(s)
+			_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: 1, Final: true, Error: end.err.Error()})
+			r.emit(NodeFailed{Header: r.header(n.Name), Attempt: 1, Error: r.red.Redact(end.err.Error()), Final: true, Policy: end.policy})
+			return end
+		}
+		if !ok {
+			if err := r.journal(ctx, Record{Kind: RecNodeSkipped, Node: n.Name}); err != nil {
+				return r.journalFailure(end, n.Name, 1, err)
+			}
+			r.emit(NodeSkipped{Header: r.header(n.Name), Reason: "condition is false"})
+			end.state = StateSkipped
+			return end
+		}
+	}
+	attempts := s.Retry.attempts()
+	for attempt := 1; ; attempt++ {
+		end.attempts = attempt
+		if err := ctx.Err(); err != nil {
+			end.state, end.err = StateCancelled, &StepError{Node: n.Name, Attempt: attempt, Err: fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))}
+			return end
+		}
+		if err := r.journal(ctx, Record{Kind: RecNodeStarted, Node: n.Name, Attempt: attempt}); err != nil {
+			return r.journalFailure(end, n.Name, attempt, err)
+		}
+		r.emit(NodeStarted{Header: r.header(n.Name), NodeKind: "step", Phase: n.Phase, Attempt: attempt})
+		start := r.clock.Now()
+		actx, cancel := clockTimeout(ctx, r.clock, s.Timeout)
+		out, err := safeDo(actx, s.Action, r.env(n.Name, attempt, nil))
+		cause := context.Cause(actx)
+		cancel()
+		if err == nil {
+			red := out
+			if out != nil && (r.j != nil || !isNop(r.obs)) {
+				red = r.red.RedactOutputs(out)
+			}
+			if jerr := r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: n.Name, Attempt: attempt, Outputs: red}); jerr != nil {
+				// The side effect happened: the step counts as completed.
+				end.state, end.outputs = StateSucceeded, out
+				r.emit(NodeSucceeded{Header: r.header(n.Name), Attempt: attempt, Duration: r.clock.Now().Sub(start), Outputs: red})
+				return end
+			}
+			r.emit(NodeSucceeded{Header: r.header(n.Name), Attempt: attempt, Duration: r.clock.Now().Sub(start), Outputs: red})
+			end.state, end.outputs = StateSucceeded, out
+			return end
+		}
+		if errors.Is(cause, ErrTimeout) && ctx.Err() == nil {
+			err = fmt.Errorf("%w after %s: %w", ErrTimeout, s.Timeout, err)
+		}
+		serr := &StepError{Node: n.Name, Attempt: attempt, Err: err}
+		if ctx.Err() != nil {
+			// Cancelled because the run is failing or was interrupted.
+			end.state, end.err = StateCancelled, &StepError{Node: n.Name, Attempt: attempt, Err: fmt.Errorf("%w: %w", ErrCancelled, err)}
+			_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: attempt, Final: true, Error: end.err.Error()})
+			r.emit(NodeFailed{Header: r.header(n.Name), Attempt: attempt, Error: r.red.Redact(end.err.Error()), Final: true})
+			return end
+		}
+		final := attempt >= attempts || IsPermanent(err)
+		_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: attempt, Final: final, Error: serr.Error()})
+		if final {
+			end.policy = stepPolicy(s)
+			r.emit(NodeFailed{Header: r.header(n.Name), Attempt: attempt, Error: r.red.Redact(serr.Error()), Final: true, Policy: end.policy})
+			end.err = serr
+			return r.applyPolicy(ctx, end, n, serr, end.policy, "step failed")
+		}
+		r.emit(NodeFailed{Header: r.header(n.Name), Attempt: attempt, Error: r.red.Redact(serr.Error())})
+		delay := s.Retry.delay(attempt, r.rnd())
+		r.emit(NodeRetrying{Header: r.header(n.Name), Attempt: attempt, Delay: delay, Error: r.red.Redact(err.Error())})
+		if err := r.clock.Sleep(ctx, delay); err != nil {
+			end.state, end.err = StateCancelled, &StepError{Node: n.Name, Attempt: attempt, Err: fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))}
+			return end
+		}
+	}
+}
+
+func (r *run) journalFailure(end nodeEnd, node string, attempt int, err error) nodeEnd {
+	end.state = StateFailed
+	end.policy = PolicyRollback
+	end.err = &StepError{Node: node, Attempt: attempt, Err: fmt.Errorf("journal: %w", err)}
+	return end
+}
+
+func stepPolicy(s *Step) Policy {
+	if s.OnFail == "" {
+		return PolicyRollback
+	}
+	return s.OnFail
+}
+
+func isNop(o Observer) bool {
+	_, ok := o.(NopObserver)
+	return ok
+}
+
+// applyPolicy turns a final failure into the node's end: continue warns,
+// pause asks, rollback and abort fail.
+func (r *run) applyPolicy(ctx context.Context, end nodeEnd, n *Node, err error, pol Policy, what string) nodeEnd {
+	switch pol {
+	case PolicyContinue:
+		end.state, end.err = StateWarned, err
+		return end
+	case PolicyPause:
+		d, aerr := r.ask(ctx, ApprovalRequest{Node: n.Name, Kind: "pause", Message: fmt.Sprintf("%s: %s. Approve to go on, deny to roll back.", what, r.red.Redact(err.Error()))}, 0, false)
+		if aerr == nil && d.Approved {
+			end.state, end.err = StateWarned, err
+			return end
+		}
+		if aerr != nil {
+			err = fmt.Errorf("%w (and the pause could not be answered: %v)", err, aerr)
+		}
+		end.state, end.err, end.policy = StateFailed, err, PolicyRollback
+		return end
+	default:
+		end.state, end.err, end.policy = StateFailed, err, pol
+		return end
+	}
+}
+
+func safeDo(ctx context.Context, a Action, env *Env) (out Outputs, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("%w: %v\n%s", ErrPanic, p, firstLines(debug.Stack(), 12))
+		}
+	}()
+	return a.Do(ctx, env)
+}
+
+func safeWhen(ctx context.Context, f func(context.Context, *Env) (bool, error), env *Env) (ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ok, err = false, fmt.Errorf("%w: %v", ErrPanic, p)
+		}
+	}()
+	return f(ctx, env)
+}
+
+func safeCompensate(ctx context.Context, rb Rollback, env *Env) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v\n%s", ErrPanic, p, firstLines(debug.Stack(), 12))
+		}
+	}()
+	return rb.Compensate(ctx, env)
+}
+
+func firstLines(b []byte, n int) string {
+	lines := strings.SplitN(string(b), "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// finish compensates if needed and builds the result.
+func (r *run) finish(ctx context.Context) (*Result, error) {
+	res := &Result{Run: r.info}
+	var status Status
+	var pending []string
+	switch {
+	case r.failErr == nil:
+		status = StatusSucceeded
+	case r.failPol == PolicyAbort:
+		status = StatusAborted
+		pending = r.pendingNames(r.compensationOrder())
+	case r.ponr:
+		status = StatusHalted
+		pending = r.pendingNames(r.compensationOrder())
+	default:
+		status, pending = r.compensate(ctx, r.compensationOrder(), r.failErr.Error())
+	}
+	return r.result(ctx, res, status, pending)
+}
+
+func (r *run) result(ctx context.Context, res *Result, status Status, pending []string) (*Result, error) {
+	res.Status = status
+	res.Err = r.failErr
+	res.Pending = pending
+	res.Warnings = r.warnings
+	res.End = r.clock.Now()
+	res.Nodes = make(map[string]*NodeResult, len(r.res))
+	r.mu.Lock()
+	for _, nr := range r.res {
+		res.Nodes[nr.Name] = nr
+	}
+	for _, i := range r.done {
+		res.Completed = append(res.Completed, r.p.nodes[i].Name)
+	}
+	r.mu.Unlock()
+	res.Compensated = r.compensated
+	errText := ""
+	if res.Err != nil {
+		errText = r.red.Redact(res.Err.Error())
+	}
+	_ = r.journal(ctx, Record{Kind: RecRunFinished, Status: status, Error: errText})
+	r.emit(RunFinished{Header: r.header(""), Status: status, Error: errText, Pending: pending})
+	if status == StatusSucceeded {
+		return res, nil
+	}
+	if res.Err == nil {
+		res.Err = fmt.Errorf("runbook: run %s ended %s", r.info.ID, status)
+	}
+	return res, &RunError{Status: status, Err: res.Err, Pending: pending, redactor: r.red}
+}
+
+// RunError is returned by [Executor.Run], [Executor.Resume] and
+// [Executor.Rollback] when a run did not succeed. It unwraps to the failure.
+type RunError struct {
+	Status  Status
+	Err     error
+	Pending []string
+
+	redactor *Redactor
+}
+
+// Error implements error.
+func (e *RunError) Error() string {
+	msg := fmt.Sprintf("run %s: %v", e.Status, e.Err)
+	if len(e.Pending) > 0 {
+		msg += "; left to undo: " + strings.Join(e.Pending, ", ")
+	}
+	return e.redactor.Redact(msg)
+}
+
+// Unwrap returns the failure.
+func (e *RunError) Unwrap() error { return e.Err }
+
+// compensationOrder returns the steps to compensate, in order: the failed
+// steps that opted into their own rollback, then completed steps in reverse
+// completion order.
+func (r *run) compensationOrder() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []int
+	for k := len(r.ownFail) - 1; k >= 0; k-- {
+		out = append(out, r.ownFail[k])
+	}
+	for k := len(r.done) - 1; k >= 0; k-- {
+		out = append(out, r.done[k])
+	}
+	return out
+}
+
+func (r *run) pendingNames(order []int) []string {
+	var out []string
+	for _, i := range order {
+		n := r.p.nodes[i]
+		if n.Step != nil && len(n.Step.rollbacks()) > 0 {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,884 @@
+package runbook
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Retry says how often and how patiently a failed attempt is retried.
+// The zero value makes one attempt.
+type Retry struct {
+	// Attempts is the total number of attempts (0 and 1 mean one).
+	Attempts int
+	// Delay before the second attempt (default 1s).
+	Delay time.Duration
+	// Backoff multiplies the delay after each attempt (default 2).
+	Backoff float64
+	// MaxDelay caps the delay (default none).
+	MaxDelay time.Duration
+	// Jitter is the fraction of the delay added or removed at random
+	// (0 to 1; default 0).
+	Jitter float64
+}
+
+func (r Retry) attempts() int {
+	if r.Attempts < 1 {
+		return 1
+	}
+	return r.Attempts
+}
+
+// delay returns the wait before attempt n+1 after attempt n failed, given a
+// random number in [0,1).
+func (r Retry) delay(n int, rnd float64) time.Duration {
+	d := r.Delay
+	if d <= 0 {
+		d = time.Second
+	}
+	b := r.Backoff
+	if b <= 0 {
+		b = 2
+	}
+	f := float64(d)
+	for i := 1; i < n; i++ {
+		f *= b
+		if r.MaxDelay > 0 && f > float64(r.MaxDelay) {
+			break
+		}
+	}
+	if r.MaxDelay > 0 && f > float64(r.MaxDelay) {
+		f = float64(r.MaxDelay)
+	}
+	if r.Jitter > 0 {
+		j := r.Jitter
+		if j > 1 {
+			j = 1
+		}
+		f += f * j * (2*rnd - 1)
+	}
+	return time.Duration(f)
+}
+
+func (r Retry) String() string {
+	if r.attempts() <= 1 {
+		return ""
+	}
+	s := fmt.Sprintf("attempts=%d delay=%s backoff=%g", r.attempts(), orDefault(r.Delay, time.Second), orDefaultF(r.Backoff, 2))
+	if r.MaxDelay > 0 {
+		s += " max_delay=" + r.MaxDelay.String()
+	}
+	if r.Jitter > 0 {
+		s += fmt.Sprintf(" jitter=%g", r.Jitter)
+	}
+	return s
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func orDefaultF(f, def float64) float64 {
+	if f <= 0 {
+		return def
+	}
+	return f
+}
+
+// Step does something to the world.
+type Step struct {
+	Name   string
+	Action Action
+	// Rollbacks are the step's compensations, tried in order as fallbacks:
+	// the second runs only if the first fails after its retries. When empty,
+	// the action's natural rollback (see [NaturalRollback]) is used.
+	Rollbacks []Rollback
+	// Irreversible marks a step that changes the world and has no rollback.
+	Irreversible bool
+	// Idempotent steps may be run again when a resumed run finds them in
+	// doubt (started, never finished).
+	Idempotent bool
+	// PointOfNoReturn: once this step has completed, a failure no longer
+	// compensates automatically; the run halts and says how to roll back.
+	PointOfNoReturn bool
+	// RollbackOnFailure runs this step's own rollback when the step itself
+	// fails (a half-applied migration).
+	RollbackOnFailure bool
+	// Timeout bounds each attempt.
+	Timeout time.Duration
+	// Budget is the planned duration, for the timeline.
+	Budget time.Duration
+	Retry  Retry
+	// RollbackTimeout bounds each compensation attempt (default: the
+	// executor's). RollbackRetry retries it (default: the executor's).
+	RollbackTimeout time.Duration
+	RollbackRetry   *Retry
+	// OnFail says what the step's failure does to the run (default
+	// rollback; pause and continue are allowed too).
+	OnFail Policy
+	// When, if set, decides at run time whether the step runs; a skipped
+	// step counts as done for its dependants.
+	When func(ctx context.Context, env *Env) (bool, error)
+	// DependsOn adds ordering edges. Uses names the steps whose outputs this
+	// step (or its rollbacks) read: they must come earlier in the plan.
+	DependsOn []string
+	Uses      []string
+	// Description is free text for people.
+	Description string
+}
+
+// NaturalRollback is implemented by actions that know how to undo
+// themselves (an image upgrade puts the previous image back). It returns nil
+// when this instance has nothing to undo.
+type NaturalRollback interface {
+	NaturalRollback() Rollback
+}
+
+// rollbacks returns the compensations of s: explicit ones, else the
+// action's natural one.
+func (s *Step) rollbacks() []Rollback {
+	if len(s.Rollbacks) > 0 {
+		return s.Rollbacks
+	}
+	if nr, ok := s.Action.(NaturalRollback); ok {
+		if rb := nr.NaturalRollback(); rb != nil {
+			return []Rollback{rb}
+		}
+	}
+	return nil
+}
+
+// readOnly reports whether the step's action declares it changes nothing.
+func (s *Step) readOnly() bool {
+	ro, ok := s.Action.(ReadOnly)
+	return ok && ro.ReadOnly()
+}
+
+// Node is one vertex of a compiled [Plan]: a step or a gate.
+type Node struct {
+	Name  string
+	Phase string
+	// Index is the node's position in declaration order.
+	Index int
+	// Exactly one of Step and Gate is set.
+	Step *Step
+	Gate *Gate
+	// Deps are the nodes that must succeed before this one starts, in
+	// declaration order.
+	Deps []string
+	// Group names the parallel group the node belongs to, if any.
+	Group string
+
+	deps []int
+	outs []int
+}
+
+// Kind returns "step" or "gate".
+func (n *Node) Kind() string {
+	if n.Gate != nil {
+		return "gate"
+	}
+	return "step"
+}
+
+// Plan is a compiled, validated runbook: an acyclic graph of nodes. It is
+// immutable and safe for concurrent use.
+type Plan struct {
+	Name        string
+	Description string
+	// Window is the time the whole runbook may take (for the timeline).
+	Window time.Duration
+	nodes  []*Node
+	index  map[string]int
+	dump   string
+	hash   string
+}
+
+// Nodes returns the nodes in declaration order. Do not modify them.
+func (p *Plan) Nodes() []*Node { return p.nodes }
+
+// Node returns the node with the given name.
+func (p *Plan) Node(name string) (*Node, bool) {
+	i, ok := p.index[name]
+	if !ok {
+		return nil, false
+	}
+	return p.nodes[i], true
+}
+
+// Budget returns the sum of the planned budgets of all nodes.
+func (p *Plan) Budget() time.Duration {
+	var total time.Duration
+	for _, n := range p.nodes {
+		if n.Step != nil {
+			total += n.Step.Budget
+		} else if n.Gate.Kind != GateGuard {
+			total += n.Gate.Budget
+		}
+	}
+	return total
+}
+
+// Hash returns a stable hash of the plan's canonical dump: two plans with the
+// same hash run the same nodes in the same shape.
+func (p *Plan) Hash() string { return p.hash }
+
+// Dump returns the plan's canonical text: nodes, kinds, phases, edges,
+// rollbacks, timeouts, budgets and flags, one fact per line. Plans built in
+// Go and in HCL from the same runbook dump identically.
+func (p *Plan) Dump() string { return p.dump }
+
+// Rollbacks returns the compensations of the named step, in fallback order.
+func (p *Plan) Rollbacks(step string) []Rollback {
+	n, ok := p.Node(step)
+	if !ok || n.Step == nil {
+		return nil
+	}
+	return n.Step.rollbacks()
+}
+
+// PlanError is one validation error of a plan. It wraps [ErrInvalidPlan].
+type PlanError struct {
+	Node string
+	Msg  string
+	// Index orders errors; it is the node's declaration index.
+	Index int
+}
+
+// Error implements error.
+func (e *PlanError) Error() string {
+	if e.Node == "" {
+		return e.Msg
+	}
+	return fmt.Sprintf("%s: %s", e.Node, e.Msg)
+}
+
+// Unwrap returns [ErrInvalidPlan].
+func (e *PlanError) Unwrap() error { return ErrInvalidPlan }
+
+// Builder builds a [Plan] in Go. Nodes run in the order they are added,
+// unless added inside [Builder.Parallel]. The zero value is not usable: call
+// [NewBuilder].
+type Builder struct {
+	name, description string
+	window            time.Duration
+	root              *block
+	cur               *block
+	phase             string
+	groups            int
+}
+
+type block struct {
+	parallel bool
+	name     string
+	items    []any // *Step, *Gate or *block
+}
+
+// NewBuilder returns a builder for a runbook with the given name.
+func NewBuilder(name string) *Builder {
+	root := &block{}
+	return &Builder{name: name, root: root, cur: root}
+}
+
+// Describe sets the runbook's description.
+func (b *Builder) Describe(description string) *Builder {
+	b.description = description
+	return b
+}
+
+// Window sets the time the runbook may take.
+func (b *Builder) Window(d time.Duration) *Builder {
+	b.window = d
+	return b
+}
+
+// Step adds a step. The builder keeps a copy.
+func (b *Builder) Step(s Step) *Builder {
+	c := s
+	b.cur.items = append(b.cur.items, &phased{phase: b.phase, step: &c})
+	return b
+}
+
+// Gate adds a gate. The builder keeps a copy.
+func (b *Builder) Gate(g Gate) *Builder {
+	c := g
+	b.cur.items = append(b.cur.items, &phased{phase: b.phase, gate: &c})
+	return b
+}
+
+type phased struct {
+	phase string
+	group string
+	step  *Step
+	gate  *Gate
+}
+
+// Phase adds a named phase whose nodes run in sequence. Phases group nodes
+// for plans and reports.
+func (b *Builder) Phase(name string, fn func(b *Builder)) *Builder {
+	return b.nest(&block{name: name}, name, fn)
+}
+
+// ParallelPhase adds a named phase whose nodes run in parallel.
+func (b *Builder) ParallelPhase(name string, fn func(b *Builder)) *Builder {
+	b.groups++
+	return b.nest(&block{name: name, parallel: true}, name, fn)
+}
+
+// Parallel adds a group whose members run in parallel: each node (or
+// [Builder.Sequence]) added inside fn is one branch.
+func (b *Builder) Parallel(fn func(b *Builder)) *Builder {
+	b.groups++
+	return b.nest(&block{parallel: true, name: fmt.Sprintf("group%d", b.groups)}, b.phase, fn)
+}
+
+// Sequence adds nodes that run one after another; inside [Builder.Parallel]
+// it makes one multi-node branch.
+func (b *Builder) Sequence(fn func(b *Builder)) *Builder {
+	return b.nest(&block{}, b.phase, fn)
+}
+
+func (b *Builder) nest(blk *block, phase string, fn func(b *Builder)) *Builder {
+	b.cur.items = append(b.cur.items, blk)
+	prevCur, prevPhase := b.cur, b.phase
+	b.cur, b.phase = blk, phase
+	fn(b)
+	b.cur, b.phase = prevCur, prevPhase
+	return b
+}
+
+// Build compiles and validates the plan. Every problem is reported, joined
+// in declaration order; each wraps [ErrInvalidPlan].
+func (b *Builder) Build() (*Plan, error) {
+	p := &Plan{Name: b.name, Description: b.description, Window: b.window, index: map[string]int{}}
+	var errs []*PlanError
+	addErr := func(idx int, node, format string, args ...any) {
+		errs = append(errs, &PlanError{Node: node, Index: idx, Msg: fmt.Sprintf(format, args...)})
+	}
+	if strings.TrimSpace(b.name) == "" {
+		addErr(-1, "", "the runbook has no name")
+	}
+	// Flatten, computing sequence edges.
+	seqDeps := map[*Node][]*Node{}
+	var flatten func(blk *block, group string, preds []*Node) []*Node
+	flatten = func(blk *block, group string, preds []*Node) []*Node {
+		if blk.parallel {
+			var exits []*Node
+			for _, it := range blk.items {
+				exits = append(exits, flattenItem(it, blk.name, preds, flatten, p, seqDeps)...)
+			}
+			if len(blk.items) == 0 {
+				return preds
+			}
+			return exits
+		}
+		cur := preds
+		for _, it := range blk.items {
+			cur = flattenItem(it, group, cur, flatten, p, seqDeps)
+		}
+		return cur
+	}
+	flatten(b.root, "", nil)
+
+	// Names.
+	for _, n := range p.nodes {
+		switch {
+		case strings.TrimSpace(n.Name) == "":
+			addErr(n.Index, fmt.Sprintf("node #%d", n.Index+1), "has no name")
+			continue
+		}
+		if first, dup := p.index[n.Name]; dup {
+			addErr(n.Index, n.Name, "duplicate name: also declared as node #%d; names must be unique across steps and gates", first+1)
+			continue
+		}
+		p.index[n.Name] = n.Index
+	}
+	// Node checks and edges.
+	edges := make([]map[int]bool, len(p.nodes))
+	for _, n := range p.nodes {
+		edges[n.Index] = map[int]bool{}
+		for _, d := range seqDeps[n] {
+			edges[n.Index][d.Index] = true
+		}
+		var dependsOn, uses []string
+		if n.Step != nil {
+			s := n.Step
+			dependsOn, uses = s.DependsOn, s.Uses
+			if s.Action == nil {
+				addErr(n.Index, n.Name, "step has no action")
+			} else if len(s.rollbacks()) == 0 && !s.Irreversible && !s.readOnly() {
+				addErr(n.Index, n.Name, "step changes the world but has no rollback: add a rollback, or mark it irreversible")
+			}
+			for i, rb := range s.Rollbacks {
+				if rb == nil {
+					addErr(n.Index, n.Name, "rollback #%d is nil", i+1)
+				}
+			}
+			if s.Retry.Attempts < 0 {
+				addErr(n.Index, n.Name, "retry attempts must not be negative")
+			}
+			if s.Timeout < 0 || s.Budget < 0 {
+				addErr(n.Index, n.Name, "timeout and budget must not be negative")
+			}
+			if !validPolicy(s.OnFail, false) {
+				addErr(n.Index, n.Name, "unknown on_fail policy %q: use rollback, abort, pause or continue", s.OnFail)
+			}
+		} else {
+			g := n.Gate
+			dependsOn, uses = g.DependsOn, g.Uses
+			validateGate(n, g, func(format string, args ...any) { addErr(n.Index, n.Name, format, args...) })
+			if g.Kind == GateGuard {
+				for _, ref := range []string{g.From, g.Until} {
+					if ref == "" {
+						continue
+					}
+					if i, ok := p.index[ref]; !ok {
+						addErr(n.Index, n.Name, "guard span names unknown node %q%s", ref, suggest(ref, p))
+					} else if p.nodes[i].Gate != nil && p.nodes[i].Gate.Kind == GateGuard {
+						addErr(n.Index, n.Name, "guard span cannot be bounded by another guard %q", ref)
+					}
+				}
+			}
+		}
+		for _, d := range dependsOn {
+			i, ok := p.index[d]
+			switch {
+			case !ok:
+				addErr(n.Index, n.Name, "depends on unknown node %q%s", d, suggest(d, p))
+			case i == n.Index:
+				addErr(n.Index, n.Name, "depends on itself")
+			default:
+				edges[n.Index][i] = true
+			}
+		}
+		for _, u := range uses {
+			i, ok := p.index[u]
+			switch {
+			case !ok:
+				addErr(n.Index, n.Name, "reads outputs of unknown step %q%s", u, suggest(u, p))
+			case i >= n.Index:
+				addErr(n.Index, n.Name, "reads outputs of %q, which comes later in the plan: a reference may only point backwards", u)
+			default:
+				edges[n.Index][i] = true
+			}
+		}
+	}
+	// Guards are not in the sequence: remove edges to and from them, and let
+	// them wait for their From node only.
+	for _, n := range p.nodes {
+		if n.Gate != nil && n.Gate.Kind == GateGuard {
+			edges[n.Index] = map[int]bool{}
+			if i, ok := p.index[n.Gate.From]; ok {
+				edges[n.Index][i] = true
+			}
+			for _, u := range n.Gate.Uses {
+				if i, ok := p.index[u]; ok && i < n.Index {
+					edges[n.Index][i] = true
+				}
+			}
+		}
+	}
+	for _, n := range p.nodes {
+		for d := range edges[n.Index] {
+			if dn := p.nodes[d]; dn.Gate != nil && dn.Gate.Kind == GateGuard && !(n.Gate != nil && n.Gate.Kind == GateGuard) {
+				delete(edges[n.Index], d)
+			}
+		}
+	}
+	for _, n := range p.nodes {
+		for d := range edges[n.Index] {
+			n.deps = append(n.deps, d)
+		}
+		sort.Ints(n.deps)
+		for _, d := range n.deps {
+			n.Deps = append(n.Deps, p.nodes[d].Name)
+			p.nodes[d].outs = append(p.nodes[d].outs, n.Index)
+		}
+	}
+	for _, n := range p.nodes {
+		sort.Ints(n.outs)
+	}
+	for _, cyc := range findCycles(p) {
+		names := make([]string, len(cyc))
+		for i, c := range cyc {
+			names[i] = p.nodes[c].Name
+		}
+		addErr(cyc[0], p.nodes[cyc[0]].Name, "dependency cycle: %s -> %s", strings.Join(names, " -> "), names[0])
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool {
+			if errs[i].Index != errs[j].Index {
+				return errs[i].Index < errs[j].Index
+			}
+			return errs[i].Msg < errs[j].Msg
+		})
+		joined := make([]error, len(errs))
+		for i, e := range errs {
+			joined[i] = e
+		}
+		return nil, errors.Join(joined...)
+	}
+	p.dump = dumpPlan(p)
+	sum := sha256.Sum256([]byte(p.dump))
+	p.hash = hex.EncodeToString(sum[:])
+	return p, nil
+}
+
+func flattenItem(it any, group string, preds []*Node, flatten func(*block, string, []*Node) []*Node, p *Plan, seqDeps map[*Node][]*Node) []*Node {
+	switch x := it.(type) {
+	case *block:
+		g := group
+		if x.parallel {
+			g = x.name
+		}
+		return flatten(x, g, preds)
+	case *phased:
+		n := &Node{Phase: x.phase, Index: len(p.nodes), Step: x.step, Gate: x.gate, Group: group}
+		if x.step != nil {
+			n.Name = x.step.Name
+		} else {
+			n.Name = x.gate.Name
+		}
+		p.nodes = append(p.nodes, n)
+		if x.gate != nil && x.gate.Kind == GateGuard {
+			// Guards run beside the sequence, not in it.
+			return preds
+		}
+		seqDeps[n] = append([]*Node(nil), preds...)
+		return []*Node{n}
+	}
+	return preds
+}
+
+func validPolicy(p Policy, gate bool) bool {
+	switch p {
+	case "", PolicyRollback, PolicyAbort, PolicyContinue, PolicyPause:
+		return true
+	}
+	return false
+}
+
+func validateGate(n *Node, g *Gate, errf func(string, ...any)) {
+	switch g.Kind {
+	case GateCheck, GateSoak, GateGuard:
+		if len(g.Checks) == 0 {
+			errf("%s gate has no checks", g.Kind)
+		}
+		seen := map[string]bool{}
+		for i, c := range g.Checks {
+			name := c.Name
+			if name == "" {
+				name = fmt.Sprintf("#%d", i+1)
+			}
+			if seen[c.Name] && c.Name != "" {
+				errf("duplicate check name %q", c.Name)
+			}
+			seen[c.Name] = true
+			if c.Probe == nil {
+				errf("check %s has no probe", name)
+			}
+			if c.Success == nil && c.Failure == nil {
+				errf("check %s has neither a success nor a failure condition", name)
+			}
+			if c.FailureLimit < 0 || c.Tolerate < 0 || c.InconclusiveLimit < 0 || c.ErrorLimit < 0 || c.Count < 0 {
+				errf("check %s: limits and counts must not be negative", name)
+			}
+			switch c.NoData {
+			case "", NoDataInconclusive, NoDataFail, NoDataPass, NoDataWait:
+			default:
+				errf("check %s: unknown no_data policy %q: use inconclusive, fail, pass or wait", name, c.NoData)
+			}
+		}
+		if g.Kind == GateSoak && g.Duration <= 0 && g.Count <= 0 {
+			allCounted := len(g.Checks) > 0
+			for _, c := range g.Checks {
+				if c.Count <= 0 {
+					allCounted = false
+				}
+			}
+			if !allCounted {
+				errf("soak gate needs a duration or a count")
+			}
+		}
+	case GateApproval:
+		if g.Approval == nil {
+			errf("approval gate has no approval settings")
+		}
+	default:
+		errf("unknown gate kind %q: use check, soak, approval or guard", g.Kind)
+	}
+	if g.Every < 0 || g.Duration < 0 || g.Timeout < 0 || g.InitialDelay < 0 {
+		errf("durations must not be negative")
+	}
+	if !validPolicy(g.OnFail, true) {
+		errf("unknown on_fail policy %q: use rollback, abort, pause or continue", g.OnFail)
+	}
+	if !validPolicy(g.OnInconclusive, true) {
+		errf("unknown on_inconclusive policy %q: use rollback, abort, pause or continue", g.OnInconclusive)
+	}
+}
+
+// findCycles returns each strongly connected component with more than one
+// node (or a self loop), as node indexes starting at the smallest.
+func findCycles(p *Plan) [][]int {
+	n := len(p.nodes)
+	index := make([]int, n)
+	low := make([]int, n)
+	on := make([]bool, n)
+	for i := range index {
+		index[i] = -1
+	}
+	var stack []int
+	var out [][]int
+	next := 0
+	var strong func(v int)
+	strong = func(v int) {
+		index[v], low[v] = next, next
+		next++
+		stack = append(stack, v)
+		on[v] = true
+		for _, w := range p.nodes[v].deps {
+			if index[w] < 0 {
+				strong(w)
+				low[v] = min(low[v], low[w])
+			} else if on[w] {
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] == index[v] {
+			var comp []int
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				on[w] = false
+				comp = append(comp, w)
+				if w == v {
+					break
+				}
+			}
+			if len(comp) > 1 {
+				sort.Ints(comp)
+				out = append(out, comp)
+			}
+		}
+	}
+	for v := 0; v < n; v++ {
+		if index[v] < 0 {
+			strong(v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// suggest returns a "did you mean" hint for an unknown node name.
+func suggest(name string, p *Plan) string {
+	best, bestD := "", 4
+	for _, n := range p.nodes {
+		if d := levenshtein(name, n.Name); d < bestD {
+			best, bestD = n.Name, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+func dumpPlan(p *Plan) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "runbook %q\n", p.Name)
+	if p.Description != "" {
+		fmt.Fprintf(&sb, "  description %q\n", p.Description)
+	}
+	if p.Window > 0 {
+		fmt.Fprintf(&sb, "  window %s\n", p.Window)
+	}
+	for _, n := range p.nodes {
+		fmt.Fprintf(&sb, "%s %q\n", n.Kind(), n.Name)
+		if n.Phase != "" {
+			fmt.Fprintf(&sb, "  phase %q\n", n.Phase)
+		}
+		if n.Group != "" {
+			fmt.Fprintf(&sb, "  parallel %q\n", n.Group)
+		}
+		if len(n.Deps) > 0 {
+			fmt.Fprintf(&sb, "  after %s\n", quoteList(n.Deps))
+		}
+		if n.Step != nil {
+			dumpStep(&sb, n.Step)
+		} else {
+			dumpGate(&sb, n.Gate)
+		}
+	}
+	return sb.String()
+}
+
+func dumpStep(sb *strings.Builder, s *Step) {
+	if d := Describe(s.Action); d != (Description{}) {
+		fmt.Fprintf(sb, "  action %s\n", describeLine(d))
+	}
+	if len(s.Uses) > 0 {
+		u := append([]string(nil), s.Uses...)
+		sort.Strings(u)
+		fmt.Fprintf(sb, "  uses %s\n", quoteList(u))
+	}
+	if s.Timeout > 0 {
+		fmt.Fprintf(sb, "  timeout %s\n", s.Timeout)
+	}
+	if s.Budget > 0 {
+		fmt.Fprintf(sb, "  budget %s\n", s.Budget)
+	}
+	if r := s.Retry.String(); r != "" {
+		fmt.Fprintf(sb, "  retry %s\n", r)
+	}
+	if s.OnFail != "" && s.OnFail != PolicyRollback {
+		fmt.Fprintf(sb, "  on_fail %s\n", s.OnFail)
+	}
+	var flags []string
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{s.readOnly(), "read_only"}, {s.Idempotent, "idempotent"}, {s.Irreversible, "irreversible"}, {s.PointOfNoReturn, "point_of_no_return"}, {s.RollbackOnFailure, "rollback_on_failure"}, {s.When != nil, "conditional"}} {
+		if f.on {
+			flags = append(flags, f.name)
+		}
+	}
+	if len(flags) > 0 {
+		fmt.Fprintf(sb, "  flags %s\n", strings.Join(flags, " "))
+	}
+	natural := len(s.Rollbacks) == 0
+	for i, rb := range s.rollbacks() {
+		kind := "rollback"
+		if natural {
+			kind = "rollback (natural)"
+		}
+		line := describeLine(Describe(rb))
+		if line == "" {
+			line = "(go func)"
+		}
+		fmt.Fprintf(sb, "  %s[%d] %s\n", kind, i, line)
+	}
+	if s.RollbackTimeout > 0 {
+		fmt.Fprintf(sb, "  rollback_timeout %s\n", s.RollbackTimeout)
+	}
+	if s.RollbackRetry != nil {
+		if r := s.RollbackRetry.String(); r != "" {
+			fmt.Fprintf(sb, "  rollback_retry %s\n", r)
+		}
+	}
+}
+
+func dumpGate(sb *strings.Builder, g *Gate) {
+	fmt.Fprintf(sb, "  gate_kind %s\n", g.Kind)
+	for _, kv := range []struct {
+		k string
+		v time.Duration
+	}{{"every", g.Every}, {"initial_delay", g.InitialDelay}, {"duration", g.Duration}, {"timeout", g.Timeout}, {"budget", g.Budget}} {
+		if kv.v > 0 {
+			fmt.Fprintf(sb, "  %s %s\n", kv.k, kv.v)
+		}
+	}
+	if g.Count > 0 {
+		fmt.Fprintf(sb, "  count %d\n", g.Count)
+	}
+	if g.OnFail != "" && g.OnFail != PolicyRollback {
+		fmt.Fprintf(sb, "  on_fail %s\n", g.OnFail)
+	}
+	if g.OnInconclusive != "" && g.OnInconclusive != PolicyPause {
+		fmt.Fprintf(sb, "  on_inconclusive %s\n", g.OnInconclusive)
+	}
+	if g.From != "" || g.Until != "" {
+		fmt.Fprintf(sb, "  span %q..%q\n", g.From, g.Until)
+	}
+	if len(g.Uses) > 0 {
+		u := append([]string(nil), g.Uses...)
+		sort.Strings(u)
+		fmt.Fprintf(sb, "  uses %s\n", quoteList(u))
+	}
+	if a := g.Approval; a != nil {
+		fmt.Fprintf(sb, "  approval %q approvers=%s timeout=%s on_timeout=%t\n", a.Message, quoteList(a.Approvers), a.Timeout, a.OnTimeout)
+	}
+	for _, c := range g.Checks {
+		fmt.Fprintf(sb, "  check %q", c.Name)
+		if d := describeLine(Describe(c.Probe)); d != "" {
+			fmt.Fprintf(sb, " probe=%s", strings.ReplaceAll(d, " ", "/"))
+		}
+		if c.Threshold != "" {
+			fmt.Fprintf(sb, " threshold=%q", c.Threshold)
+		}
+		fmt.Fprintf(sb, " success=%t failure=%t", c.Success != nil, c.Failure != nil)
+		for _, kv := range []struct {
+			k string
+			v int
+		}{{"count", c.Count}, {"failure_limit", c.FailureLimit}, {"tolerate", c.Tolerate}, {"inconclusive_limit", c.InconclusiveLimit}, {"error_limit", c.ErrorLimit}} {
+			if kv.v > 0 {
+				fmt.Fprintf(sb, " %s=%d", kv.k, kv.v)
+			}
+		}
+		if c.Every > 0 {
+			fmt.Fprintf(sb, " every=%s", c.Every)
+		}
+		if c.InitialDelay > 0 {
+			fmt.Fprintf(sb, " initial_delay=%s", c.InitialDelay)
+		}
+		if c.NoData != "" {
+			fmt.Fprintf(sb, " no_data=%s", c.NoData)
+		}
+		if c.DryRun {
+			sb.WriteString(" dry_run")
+		}
+		sb.WriteString("\n")
+	}
+}
+
+func describeLine(d Description) string {
+	var parts []string
+	if d.Provider != "" {
+		parts = append(parts, d.Provider)
+	}
+	if d.Action != "" {
+		parts = append(parts, d.Action)
+	}
+	if d.Summary != "" {
+		parts = append(parts, fmt.Sprintf("%q", d.Summary))
+	}
+	return strings.Join(parts, " ")
+}
+
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
