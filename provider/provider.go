@@ -20,6 +20,9 @@ package provider
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"reflect"
 	"sort"
 
 	"github.com/handrail-dev/handrail/runbook"
@@ -183,4 +186,45 @@ func (r *Registry) ActionNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// InstanceType is the cty capsule type of a configured provider instance.
+// Front ends expose each instance as a value of this type (ssh.lb), so that
+// a step's `provider = ssh.lb` and another provider's configuration (docker's
+// `via = ssh.app`, tunnelling through an SSH connection) can reference it.
+var InstanceType = cty.CapsuleWithOps("provider instance", reflectInstance, &cty.CapsuleOps{
+	GoString: func(v interface{}) string {
+		return fmt.Sprintf("provider.InstanceVal(%s)", (*v.(*Instance)).Name())
+	},
+	TypeGoString: func(reflect.Type) string { return "provider.InstanceType" },
+})
+
+var reflectInstance = reflect.TypeOf((*Instance)(nil)).Elem()
+
+// InstanceVal wraps an instance as a cty value of [InstanceType].
+func InstanceVal(inst Instance) cty.Value {
+	return cty.CapsuleVal(InstanceType, &inst)
+}
+
+// InstanceFromValue unwraps a value of [InstanceType]. It returns an error
+// for null, unknown or other values.
+func InstanceFromValue(v cty.Value) (Instance, error) {
+	if v.IsNull() || !v.IsKnown() || !v.Type().Equals(InstanceType) {
+		return nil, fmt.Errorf("provider: want a provider instance reference such as ssh.lb, got %s", v.Type().FriendlyName())
+	}
+	return *(v.EncapsulatedValue().(*Instance)), nil
+}
+
+// Dialer is implemented by instances that can open connections on the far
+// side (an SSH connection reaching a remote Docker socket).
+type Dialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// CommandRunner is implemented by instances that can run a command (argv,
+// never a shell unless argv says so) on their host: local exec and SSH.
+// stdout and stderr may be nil. A non-zero exit is returned as exit with a
+// nil error; err reports failing to run at all.
+type CommandRunner interface {
+	RunCommand(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (exit int, err error)
 }

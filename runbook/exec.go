@@ -72,29 +72,29 @@ type nodeEnd struct {
 }
 
 type run struct {
-	e        *Executor
-	p        *Plan
-	info     RunInfo
-	clock    Clock
-	obs      Observer
-	j        Journal
-	red      *Redactor
-	appr     Approver
-	logger   *slog.Logger
-	par      int
-	rnd      func() float64
-	opts     RunOptions
-	mu       sync.Mutex
-	res      []*NodeResult
-	outputs  map[string]Outputs
-	done     []int // completion order, steps and gates
-	ponr     bool  // a point-of-no-return step completed
-	failIdx  int
-	failErr  error
-	failPol  Policy
-	warnings []error
-	ownFail  []int // failed steps whose own rollback runs (rollback_on_failure)
-	jerr     error
+	e           *Executor
+	p           *Plan
+	info        RunInfo
+	clock       Clock
+	obs         Observer
+	j           Journal
+	red         *Redactor
+	appr        Approver
+	logger      *slog.Logger
+	par         int
+	rnd         func() float64
+	opts        RunOptions
+	mu          sync.Mutex
+	res         []*NodeResult
+	outputs     map[string]Outputs
+	done        []int // completion order, steps and gates
+	ponr        bool  // a point-of-no-return step completed
+	failIdx     int
+	failErr     error
+	failPol     Policy
+	warnings    []error
+	ownFail     []int // failed steps whose own rollback runs (rollback_on_failure)
+	jerr        error
 	compensated []string
 }
 
@@ -143,7 +143,6 @@ func NewRunID(now time.Time) string {
 	_, _ = crand.Read(b[:])
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
-
 
 // Run executes the plan. It returns the result and, unless the run
 // succeeded, an error: the failure that stopped it (a *[StepError] for node
