@@ -49,6 +49,9 @@ type SimClock struct {
 	seq    uint64
 	busy   int
 	auto   bool
+	// waiters are idle runners waiting on something outside the clock
+	// (an approver) that their context can end.
+	waiters map[*clockToken]context.Context
 }
 
 // NewSimClock returns a simulated clock reading start that advances by
@@ -73,11 +76,14 @@ func (c *SimClock) Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 	tok := tokenFrom(ctx)
+	if tok != nil && tok.clock != c {
+		tok = nil
+	}
 	c.mu.Lock()
 	c.seq++
-	t := &simTimer{at: c.now.Add(d), seq: c.seq, ch: make(chan struct{})}
+	t := &simTimer{at: c.now.Add(d), seq: c.seq, ch: make(chan struct{}), ctx: ctx, tok: tok}
 	heap.Push(&c.timers, t)
-	if tok != nil && tok.clock == c {
+	if tok != nil {
 		tok.idleLocked()
 	}
 	c.maybeAdvanceLocked()
@@ -92,11 +98,29 @@ func (c *SimClock) Sleep(ctx context.Context, d time.Duration) error {
 	if t.index >= 0 {
 		heap.Remove(&c.timers, t.index)
 	}
-	if tok != nil && tok.clock == c {
+	if tok != nil {
 		tok.busyLocked()
 	}
 	c.mu.Unlock()
 	return err
+}
+
+// afterFunc registers f to run (under the clock's lock, so f must not call
+// the clock) when the clock has moved d forward, unless ctx ends first. The
+// timer is in place when afterFunc returns. stop cancels it.
+func (c *SimClock) afterFunc(ctx context.Context, d time.Duration, f func()) (stop func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	t := &simTimer{at: c.now.Add(d), seq: c.seq, fn: f, ctx: ctx}
+	heap.Push(&c.timers, t)
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if t.index >= 0 {
+			heap.Remove(&c.timers, t.index)
+		}
+	}
 }
 
 // Advance moves the clock d forward, firing every timer due by then.
@@ -109,23 +133,60 @@ func (c *SimClock) Advance(d time.Duration) {
 		if t.at.After(c.now) {
 			c.now = t.at
 		}
-		close(t.ch)
+		t.fire()
 	}
 	c.now = target
 }
 
 // maybeAdvanceLocked fires the earliest timers when no runner is busy.
+// Runners whose wait was cancelled count as busy again at once (they are
+// about to act), so that time never moves past them.
 func (c *SimClock) maybeAdvanceLocked() {
-	if !c.auto || c.busy > 0 || len(c.timers) == 0 {
-		return
+	for c.auto && c.busy == 0 && len(c.timers) > 0 {
+		c.reapLocked()
+		if c.busy > 0 || len(c.timers) == 0 {
+			return
+		}
+		at := c.timers[0].at
+		if at.After(c.now) {
+			c.now = at
+		}
+		onlyFuncs := true
+		for len(c.timers) > 0 && !c.timers[0].at.After(c.now) {
+			t := heap.Pop(&c.timers).(*simTimer)
+			if t.fn == nil {
+				onlyFuncs = false
+			}
+			t.fire()
+		}
+		if !onlyFuncs {
+			return
+		}
 	}
-	at := c.timers[0].at
-	if at.After(c.now) {
-		c.now = at
+}
+
+// reapLocked drops timers whose context ended, and marks runners whose
+// wait ended that way busy.
+func (c *SimClock) reapLocked() {
+	var dead []*simTimer
+	for _, t := range c.timers {
+		if t.ctx != nil && t.ctx.Err() != nil {
+			dead = append(dead, t)
+		}
 	}
-	for len(c.timers) > 0 && !c.timers[0].at.After(c.now) {
-		t := heap.Pop(&c.timers).(*simTimer)
-		close(t.ch)
+	for _, t := range dead {
+		if t.index >= 0 {
+			heap.Remove(&c.timers, t.index)
+		}
+		if t.tok != nil {
+			t.tok.busyLocked()
+		}
+	}
+	for tok, ctx := range c.waiters {
+		if ctx.Err() != nil {
+			delete(c.waiters, tok)
+			tok.busyLocked()
+		}
 	}
 }
 
@@ -141,8 +202,22 @@ func (c *SimClock) hold() *clockToken {
 type simTimer struct {
 	at    time.Time
 	seq   uint64
-	ch    chan struct{}
+	ch    chan struct{} // closed when the timer fires (Sleep)
+	fn    func()        // called when the timer fires (afterFunc)
+	ctx   context.Context
+	tok   *clockToken // the sleeping runner, marked busy when it fires
 	index int
+}
+
+func (t *simTimer) fire() {
+	if t.fn != nil {
+		t.fn()
+		return
+	}
+	if t.tok != nil {
+		t.tok.busyLocked()
+	}
+	close(t.ch)
 }
 
 type timerHeap []*simTimer
@@ -208,12 +283,29 @@ func (t *clockToken) idle() {
 	t.clock.maybeAdvanceLocked()
 }
 
+// idleUntil is idle for a wait that ctx can end (an approver that honours
+// ctx): when ctx ends, the runner counts as busy again at once.
+func (t *clockToken) idleUntil(ctx context.Context) {
+	if t == nil {
+		return
+	}
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	if t.clock.waiters == nil {
+		t.clock.waiters = map[*clockToken]context.Context{}
+	}
+	t.clock.waiters[t] = ctx
+	t.idleLocked()
+	t.clock.maybeAdvanceLocked()
+}
+
 func (t *clockToken) resume() {
 	if t == nil {
 		return
 	}
 	t.clock.mu.Lock()
 	defer t.clock.mu.Unlock()
+	delete(t.clock.waiters, t)
 	t.busyLocked()
 }
 
@@ -256,22 +348,14 @@ func clockTimeout(ctx context.Context, c Clock, d time.Duration) (context.Contex
 	if d <= 0 {
 		return context.WithCancel(ctx)
 	}
-	if _, ok := c.(*SimClock); !ok {
+	sc, ok := c.(*SimClock)
+	if !ok {
 		ctx2, cancel := context.WithTimeoutCause(ctx, d, ErrTimeout)
 		return ctx2, cancel
 	}
 	ctx2, cancel := context.WithCancelCause(ctx)
-	go func() {
-		// The watcher holds no token: it only waits.
-		if c.Sleep(ctxNoToken(ctx2), d) == nil {
-			cancel(ErrTimeout)
-		}
-	}()
-	return ctx2, func() { cancel(context.Canceled) }
-}
-
-// ctxNoToken hides the clock token of ctx, so that a helper goroutine's
-// waits do not mark the runner idle.
-func ctxNoToken(ctx context.Context) context.Context {
-	return context.WithValue(ctx, tokenKey{}, (*clockToken)(nil))
+	// The timer is registered before clockTimeout returns, so that the
+	// runner's own waits cannot let the clock jump past the deadline.
+	stop := sc.afterFunc(ctx2, d, func() { cancel(ErrTimeout) })
+	return ctx2, func() { stop(); cancel(context.Canceled) }
 }

@@ -10,14 +10,20 @@ import (
 // a compensation that fails after its retries and fallbacks is recorded and
 // the others still run. It returns the final status and what is left.
 func (r *run) compensate(ctx context.Context, order []int, reason string) (Status, []string) {
-	base := context.WithoutCancel(ctx)
+	// Compensations run one at a time on the caller's goroutine: hold the
+	// clock while one runs, so that a simulated clock advances only when the
+	// compensation itself waits on it (and not, for example, to the end of
+	// its own timeout while it is working).
+	tok := holdClock(r.clock)
+	defer tok.release()
+	base := withToken(context.WithoutCancel(ctx), tok)
 	var todo []int
 	for _, i := range order {
 		n := r.p.nodes[i]
 		if n.Step == nil {
 			continue
 		}
-		if len(n.Step.rollbacks()) == 0 {
+		if len(n.rbs) == 0 {
 			if n.Step.Irreversible {
 				r.warnings = append(r.warnings, fmt.Errorf("%s: irreversible, not compensated", n.Name))
 			}
@@ -81,7 +87,7 @@ func (r *run) compensateOne(ctx context.Context, n *Node) bool {
 		timeout = s.RollbackTimeout
 	}
 	_ = r.journal(ctx, Record{Kind: RecCompensating, Node: n.Name})
-	rbs := s.rollbacks()
+	rbs := n.rbs
 	attempt := 0
 	for fb, rb := range rbs {
 		for a := 1; a <= retry.attempts(); a++ {

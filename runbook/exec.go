@@ -273,7 +273,7 @@ func (r *run) ask(ctx context.Context, req ApprovalRequest, timeout time.Duratio
 	actx, cancel := clockTimeout(ctx, r.clock, timeout)
 	defer cancel()
 	tok := tokenFrom(ctx)
-	tok.idle()
+	tok.idleUntil(actx)
 	d, err := r.appr.Approve(actx, req)
 	tok.resume()
 	if err != nil {
@@ -728,7 +728,7 @@ func (r *run) pendingNames(order []int) []string {
 	var out []string
 	for _, i := range order {
 		n := r.p.nodes[i]
-		if n.Step != nil && len(n.Step.rollbacks()) > 0 {
+		if n.Step != nil && len(n.rbs) > 0 {
 			out = append(out, n.Name)
 		}
 	}

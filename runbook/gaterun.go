@@ -143,8 +143,8 @@ func (r *run) runChecks(ctx context.Context, n *Node) (Outcome, string, Outputs)
 		go func(k int, tok *clockToken) {
 			defer wg.Done()
 			e := r.runCheck(withToken(cctx, tok), n, k)
+			ends <- e // buffered: hand the result over before letting time move
 			tok.release()
-			ends <- e
 		}(k, tok)
 	}
 	parent.idle()

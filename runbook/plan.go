@@ -179,6 +179,10 @@ type Node struct {
 
 	deps []int
 	outs []int
+	// rbs and ro are resolved once at build time: the step's compensations
+	// (explicit or natural) and whether its action is read-only.
+	rbs []Rollback
+	ro  bool
 }
 
 // Kind returns "step" or "gate".
@@ -242,7 +246,7 @@ func (p *Plan) Rollbacks(step string) []Rollback {
 	if !ok || n.Step == nil {
 		return nil
 	}
-	return n.Step.rollbacks()
+	return n.rbs
 }
 
 // PlanError is one validation error of a plan. It wraps [ErrInvalidPlan].
@@ -525,6 +529,12 @@ func (b *Builder) Build() (*Plan, error) {
 			joined[i] = e
 		}
 		return nil, errors.Join(joined...)
+	}
+	for _, n := range p.nodes {
+		if n.Step != nil {
+			n.rbs = n.Step.rollbacks()
+			n.ro = n.Step.readOnly()
+		}
 	}
 	p.dump = dumpPlan(p)
 	sum := sha256.Sum256([]byte(p.dump))

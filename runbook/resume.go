@@ -53,7 +53,7 @@ func (e *Executor) Resume(ctx context.Context, p *Plan, runID string, opts RunOp
 			continue
 		}
 		n := p.nodes[i]
-		if n.Gate != nil || n.Step.Idempotent || n.Step.readOnly() {
+		if n.Gate != nil || n.Step.Idempotent || n.ro {
 			r.emit(Note{Header: r.header(name), Message: "in doubt after restart: running it again (idempotent)"})
 			continue
 		}

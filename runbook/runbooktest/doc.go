@@ -1,0 +1,16 @@
+// Package runbooktest runs runbook plans in tests, the way net/http/httptest
+// serves handlers: on a simulated clock, with a [Recorder] of what ran and
+// what was compensated, failure injection by node name, a scripted
+// [Approver], and assertions that fail the test through testing.TB.
+//
+//	h := runbooktest.New(t, plan,
+//		runbooktest.FailAttempt("migrate", 1, errors.New("migration 016 failed")),
+//		runbooktest.BreachAt("soak_50", 9*time.Minute))
+//	h.Run()
+//	h.AssertStatus(runbook.StatusRolledBack)
+//	h.AssertCompensated("shift_10", "images", "backup")
+//
+// Failure injection wraps the plan's actions, rollbacks and checks with
+// [runbook.Plan.Intercept]; the plan itself is not modified. The package is
+// intended for use in tests only.
+package runbooktest
