@@ -1,0 +1,3 @@
+DROP TABLE work_orders;
+DROP TABLE assets;
+DROP TABLE sites;

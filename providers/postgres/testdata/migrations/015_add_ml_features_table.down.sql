@@ -1,0 +1,1 @@
+DROP TABLE ml_features;

@@ -1,0 +1,2 @@
+DROP MATERIALIZED VIEW asset_mttr_daily;
+DROP VIEW work_order_backlog;
