@@ -69,6 +69,7 @@ type nodeEnd struct {
 	outputs  Outputs
 	tok      *clockToken
 	attempts int
+	outcome  Outcome // gates
 }
 
 type run struct {
@@ -444,6 +445,12 @@ func (r *run) record(end nodeEnd) {
 	res.End = r.clock.Now()
 	if end.attempts > 0 {
 		res.Attempts = end.attempts
+	}
+	if n.Gate != nil {
+		res.Outcome = end.outcome
+		if end.outputs != nil {
+			res.Outputs = end.outputs
+		}
 	}
 	switch end.state {
 	case StateSucceeded, StateWarned:

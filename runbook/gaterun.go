@@ -10,6 +10,7 @@ import (
 
 // checkEnd is how one check of a gate ended.
 type checkEnd struct {
+	tok     *clockToken
 	check   int
 	outcome Outcome
 	reason  string
@@ -39,6 +40,7 @@ func (r *run) runGate(ctx context.Context, i int, n *Node, tok *clockToken) node
 		return end
 	}
 	outputs["outcome"] = string(outcome)
+	end.outcome = outcome
 	if outcome == OutcomePassed {
 		if err := r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: n.Name, Attempt: 1, Outputs: r.red.RedactOutputs(outputs)}); err != nil {
 			return r.journalFailure(end, n.Name, 1, err)
@@ -143,22 +145,25 @@ func (r *run) runChecks(ctx context.Context, n *Node) (Outcome, string, Outputs)
 		go func(k int, tok *clockToken) {
 			defer wg.Done()
 			e := r.runCheck(withToken(cctx, tok), n, k)
-			ends <- e // buffered: hand the result over before letting time move
-			tok.release()
+			// The check stays busy until the gate has taken its result,
+			// so that time cannot move between the two.
+			e.tok = tok
+			ends <- e
 		}(k, tok)
 	}
-	parent.idle()
 	outs := make([]checkEnd, len(g.Checks))
 	result, reason := OutcomePassed, ""
 	for range g.Checks {
+		parent.idle()
 		e := <-ends
+		parent.resume()
+		e.tok.release()
 		outs[e.check] = e
 		if e.outcome != OutcomePassed && result == OutcomePassed {
 			result, reason = e.outcome, e.reason
 			stop(errCheckDecided)
 		}
 	}
-	parent.resume()
 	wg.Wait()
 	out := Outputs{}
 	for k, e := range outs {
