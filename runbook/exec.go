@@ -525,7 +525,7 @@ func (r *run) runStep(ctx context.Context, i int, n *Node, tok *clockToken) node
 			if out != nil && (r.j != nil || !isNop(r.obs)) {
 				red = r.red.RedactOutputs(out)
 			}
-			if jerr := r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: n.Name, Attempt: attempt, Outputs: red}); jerr != nil {
+			if jerr := r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: n.Name, Attempt: attempt, Outputs: red, Compensable: len(n.rbs) > 0}); jerr != nil {
 				// The side effect happened: the step counts as completed.
 				end.state, end.outputs = StateSucceeded, out
 				r.emit(NodeSucceeded{Header: r.header(n.Name), Attempt: attempt, Duration: r.clock.Now().Sub(start), Outputs: red})

@@ -185,7 +185,7 @@ func TestBaselineRelativeThreshold(t *testing.T) {
 type readOnly struct{ out runbook.Outputs }
 
 func (r readOnly) Do(context.Context, *runbook.Env) (runbook.Outputs, error) { return r.out, nil }
-func (readOnly) ReadOnly() bool                                               { return true }
+func (readOnly) ReadOnly() bool                                              { return true }
 
 // TestCheckLimits covers the per-check limits of issue #11, one at a time,
 // on a soak of 10 samples (count) one minute apart.

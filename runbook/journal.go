@@ -48,6 +48,9 @@ type Record struct {
 	Final bool `json:"final,omitempty"`
 	// Outputs of a succeeded step (secrets redacted).
 	Outputs Outputs `json:"outputs,omitempty"`
+	// Compensable marks a succeeded step that has a rollback, so that what
+	// is left to undo can be told from the journal alone.
+	Compensable bool `json:"compensable,omitempty"`
 	Error   string  `json:"error,omitempty"`
 	// Run start.
 	Runbook  string  `json:"runbook,omitempty"`
@@ -174,6 +177,8 @@ type RunState struct {
 	Compensated []string
 	// CompensationFailed lists steps whose compensation failed for good.
 	CompensationFailed []string
+	// Compensable holds the succeeded steps that have a rollback.
+	Compensable map[string]bool
 	// LastTime is the time of the last record.
 	LastTime time.Time
 	// Samples and Decisions recorded.
@@ -184,8 +189,9 @@ type RunState struct {
 	Ended     map[string]time.Time
 }
 
-// Pending returns the completed steps not yet compensated, in the order they
-// would be compensated (reverse completion order).
+// Pending returns the completed steps with a rollback that were not
+// compensated yet, in the order they would be compensated (reverse
+// completion order).
 func (s *RunState) Pending() []string {
 	done := map[string]bool{}
 	for _, c := range s.Compensated {
@@ -193,7 +199,7 @@ func (s *RunState) Pending() []string {
 	}
 	var out []string
 	for i := len(s.Succeeded) - 1; i >= 0; i-- {
-		if !done[s.Succeeded[i]] {
+		if !done[s.Succeeded[i]] && s.Compensable[s.Succeeded[i]] {
 			out = append(out, s.Succeeded[i])
 		}
 	}
@@ -206,7 +212,7 @@ func Replay(recs []Record) (*RunState, error) {
 		return nil, fmt.Errorf("%w: no records", ErrRunNotFound)
 	}
 	st := &RunState{Outputs: map[string]Outputs{}, Nodes: map[string]NodeState{}, Decisions: map[string][]Decision{},
-		Attempts: map[string]int{}, Started: map[string]time.Time{}, Ended: map[string]time.Time{}}
+		Attempts: map[string]int{}, Started: map[string]time.Time{}, Ended: map[string]time.Time{}, Compensable: map[string]bool{}}
 	open := map[string]bool{}
 	succeeded := map[string]bool{}
 	for _, r := range recs {
@@ -235,6 +241,9 @@ func Replay(recs []Record) (*RunState, error) {
 				st.Succeeded = append(st.Succeeded, r.Node)
 			}
 			st.Outputs[r.Node] = r.Outputs
+			if r.Compensable {
+				st.Compensable[r.Node] = true
+			}
 		case RecNodeFailed:
 			delete(open, r.Node)
 			if r.Final {

@@ -689,11 +689,13 @@ func findCycles(p *Plan) [][]int {
 	return out
 }
 
-// suggest returns a "did you mean" hint for an unknown node name.
+// suggest returns a "did you mean" hint for an unknown node name: the
+// closest name within an edit distance of about a third of its length.
 func suggest(name string, p *Plan) string {
-	best, bestD := "", 4
+	limit := max(1, (len([]rune(name))+2)/3)
+	best, bestD := "", limit+1
 	for _, n := range p.nodes {
-		if d := levenshtein(name, n.Name); d < bestD {
+		if d := levenshtein(name, n.Name); d < bestD && d < len([]rune(name)) {
 			best, bestD = n.Name, d
 		}
 	}

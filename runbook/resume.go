@@ -72,7 +72,7 @@ func (e *Executor) Resume(ctx context.Context, p *Plan, runID string, opts RunOp
 			r.outputs[name] = Outputs{}
 			r.res[i].Status = StateSucceeded
 			r.mu.Unlock()
-			_ = r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: name, Error: "marked done by " + d.By})
+			_ = r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: name, Error: "marked done by " + d.By, Compensable: len(n.rbs) > 0})
 			if d.Choice == "compensate" {
 				r.failErr = &StepError{Node: name, Err: fmt.Errorf("%w: compensated by decision of %s", ErrInDoubt, d.By)}
 				status, pending := r.compensate(ctx, r.compensationOrder(), r.failErr.Error())

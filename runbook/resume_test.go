@@ -1,0 +1,204 @@
+package runbook_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/runbooktest"
+)
+
+// crashed writes the journal of a run that stopped while b was running:
+// a succeeded, b started and never finished.
+func crashed(t *testing.T, p *runbook.Plan, extra ...runbook.Record) *runbook.MemJournal {
+	t.Helper()
+	j := &runbook.MemJournal{}
+	recs := []runbook.Record{
+		{Run: "r1", Kind: runbook.RecRunStarted, Runbook: p.Name, PlanHash: p.Hash(), Time: t0},
+		{Run: "r1", Kind: runbook.RecNodeStarted, Node: "a", Attempt: 1, Time: t0},
+		{Run: "r1", Kind: runbook.RecNodeSucceeded, Node: "a", Attempt: 1, Outputs: runbook.Outputs{"name": "a (from the journal)"}, Time: t0},
+		{Run: "r1", Kind: runbook.RecNodeStarted, Node: "b", Attempt: 1, Time: t0},
+	}
+	for i := range extra {
+		extra[i].Run = "r1"
+	}
+	require.NoError(t, j.Append(context.Background(), append(recs, extra...)...))
+	return j
+}
+
+func TestResumeInDoubt(t *testing.T) {
+	tests := []struct {
+		name       string
+		idempotent bool
+		approver   runbook.Approver
+		status     runbook.Status
+		errIs      error
+		ops        []string
+		asked      bool
+	}{
+		{"idempotent step is run again", true, nil, runbook.StatusSucceeded, nil, []string{"do b", "do c"}, false},
+		{"not idempotent: the approver says rerun", false, runbooktest.NewApprover().Choose("b", "rerun"), runbook.StatusSucceeded, nil, []string{"do b", "do c"}, true},
+		{"not idempotent: the approver says it is done", false, runbooktest.NewApprover().Choose("b", "done"), runbook.StatusSucceeded, nil, []string{"do c"}, true},
+		{"not idempotent: the approver says compensate", false, runbooktest.NewApprover().Choose("b", "compensate"), runbook.StatusRolledBack, runbook.ErrInDoubt, []string{"undo ", "undo a (from the journal)"}, true},
+		{"not idempotent and no approver: stop with ErrInDoubt", false, nil, runbook.StatusInterrupted, runbook.ErrInDoubt, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &world{}
+			p := mustBuild("resume", func(b *runbook.Builder) {
+				b.Step(w.step("a")).Step(w.step("b", with(func(s *runbook.Step) { s.Idempotent = tc.idempotent }))).Step(w.step("c"))
+			})
+			j := crashed(t, p)
+			ex := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: j}
+			if tc.approver != nil {
+				ex.Approver = tc.approver
+			}
+			res, err := ex.Resume(context.Background(), p, "r1", runbook.RunOptions{})
+			require.NotNil(t, res)
+			assert.Equal(t, tc.status, res.Status)
+			if tc.errIs != nil {
+				assert.ErrorIs(t, err, tc.errIs)
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.Equal(t, tc.ops, nilIfEmpty(w.log()))
+			if a, ok := tc.approver.(*runbooktest.Approver); ok {
+				assert.Equal(t, tc.asked, len(a.Asked()) == 1)
+				if tc.asked {
+					assert.Equal(t, "in-doubt", a.Asked()[0].Kind)
+					assert.Equal(t, []string{"rerun", "compensate", "done"}, a.Asked()[0].Choices)
+				}
+			}
+			if tc.status == runbook.StatusInterrupted {
+				assert.Equal(t, []string{"a"}, res.Pending)
+			}
+		})
+	}
+}
+
+func TestResumeRefusesAnotherPlan(t *testing.T) {
+	w := &world{}
+	idem := with(func(s *runbook.Step) { s.Idempotent = true })
+	p := mustBuild("resume", func(b *runbook.Builder) { b.Step(w.step("a")).Step(w.step("b", idem)) })
+	j := crashed(t, p)
+	changed := mustBuild("resume", func(b *runbook.Builder) { b.Step(w.step("a")).Step(w.step("b", idem)).Step(w.step("c")) })
+	ex := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: j}
+	_, err := ex.Resume(context.Background(), changed, "r1", runbook.RunOptions{})
+	assert.ErrorIs(t, err, runbook.ErrPlanChanged)
+	_, err = ex.Resume(context.Background(), p, "nope", runbook.RunOptions{})
+	assert.ErrorIs(t, err, runbook.ErrRunNotFound)
+	_, err = (&runbook.Executor{}).Resume(context.Background(), p, "r1", runbook.RunOptions{})
+	assert.ErrorContains(t, err, "needs a journal")
+	// Forced, it goes on.
+	res, err := ex.Resume(context.Background(), changed, "r1", runbook.RunOptions{Force: true})
+	require.NoError(t, err)
+	assert.Equal(t, runbook.StatusSucceeded, res.Status)
+}
+
+func TestResumeContinuesAnInterruptedRollback(t *testing.T) {
+	w := &world{}
+	p := mustBuild("resume", func(b *runbook.Builder) {
+		b.Step(w.step("a")).Step(w.step("b")).Step(w.step("c"))
+	})
+	j := crashed(t, p,
+		runbook.Record{Kind: runbook.RecNodeSucceeded, Node: "b", Outputs: runbook.Outputs{"name": "b"}},
+		runbook.Record{Kind: runbook.RecNodeStarted, Node: "c"},
+		runbook.Record{Kind: runbook.RecNodeFailed, Node: "c", Final: true, Error: "c: boom"},
+		runbook.Record{Kind: runbook.RecCompensating, Node: "b"},
+		runbook.Record{Kind: runbook.RecCompensated, Node: "b"},
+	)
+	ex := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: j}
+	res, err := ex.Resume(context.Background(), p, "r1", runbook.RunOptions{})
+	require.Error(t, err)
+	assert.Equal(t, runbook.StatusRolledBack, res.Status)
+	assert.Equal(t, []string{"undo a (from the journal)"}, w.log(), "b was compensated before the crash; only a is left")
+	assert.Equal(t, []string{"a"}, res.Compensated)
+}
+
+func TestRollbackLater(t *testing.T) {
+	t.Run("a run that succeeded", func(t *testing.T) {
+		w := &world{}
+		p := mustBuild("bake", func(b *runbook.Builder) {
+			b.Step(w.step("a")).Step(w.step("b"))
+			b.Gate(runbook.Gate{Name: "ok", Kind: runbook.GateApproval, Approval: &runbook.Approval{Message: "go?"}})
+			s := w.step("email")
+			s.Rollbacks, s.Irreversible = nil, true
+			b.Step(s).Step(w.step("c"))
+		})
+		j := &runbook.MemJournal{}
+		h := runbooktest.New(t, p, runbooktest.WithJournal(j))
+		res := h.Run()
+		h.AssertStatus(runbook.StatusSucceeded)
+		runID := res.Run.ID
+
+		// Later, in another process: only the journal is left.
+		w2 := &world{}
+		p2 := mustBuild("bake", func(b *runbook.Builder) {
+			b.Step(w2.step("a")).Step(w2.step("b"))
+			b.Gate(runbook.Gate{Name: "ok", Kind: runbook.GateApproval, Approval: &runbook.Approval{Message: "go?"}})
+			s := w2.step("email")
+			s.Rollbacks, s.Irreversible = nil, true
+			b.Step(s).Step(w2.step("c"))
+		})
+		h2 := runbooktest.New(t, p2, runbooktest.WithJournal(j))
+		res2 := h2.Rollback(runID)
+		require.NoError(t, h2.Err)
+		assert.Equal(t, runbook.StatusRolledBack, res2.Status)
+		h2.AssertCompensated("c", "b", "a")
+		assert.Equal(t, []string{"undo c", "undo b", "undo a"}, w2.log(), "rollbacks see the outputs recorded in the journal")
+		assert.Len(t, w.log(), 4, "the first process did nothing more")
+
+		recs, err := j.Load(context.Background(), runID)
+		require.NoError(t, err)
+		st, err := runbook.Replay(recs)
+		require.NoError(t, err)
+		assert.Equal(t, runbook.StatusRolledBack, st.Status)
+		assert.Equal(t, []string{"c", "b", "a"}, st.Compensated)
+		assert.Empty(t, st.Pending(), "nothing left to undo")
+
+		_, err = (&runbook.Executor{Journal: j}).Rollback(context.Background(), p2, runID, runbook.RunOptions{})
+		assert.ErrorContains(t, err, "already rolled back")
+	})
+	t.Run("a run halted at the point of no return", func(t *testing.T) {
+		w := &world{}
+		p := mustBuild("halt", func(b *runbook.Builder) {
+			b.Step(w.step("a"))
+			b.Step(w.step("cutover", with(func(s *runbook.Step) { s.PointOfNoReturn = true })))
+			b.Step(w.step("monitor", fails(errBoom)))
+		})
+		j := &runbook.MemJournal{}
+		h := runbooktest.New(t, p, runbooktest.WithJournal(j))
+		res := h.Run()
+		h.AssertStatus(runbook.StatusHalted)
+		h.AssertPending("cutover", "a")
+		recs, err := j.Load(context.Background(), res.Run.ID)
+		require.NoError(t, err)
+		st, err := runbook.Replay(recs)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"cutover", "a"}, st.Pending())
+		assert.Equal(t, runbook.StatusHalted, st.Status)
+
+		res2 := h.Rollback(res.Run.ID)
+		require.NoError(t, h.Err)
+		assert.Equal(t, runbook.StatusRolledBack, res2.Status)
+		assert.Equal(t, []string{"do a", "do cutover", "fail monitor", "undo cutover", "undo a"}, w.log())
+	})
+	t.Run("a run whose rollback was incomplete", func(t *testing.T) {
+		w := &world{}
+		p := mustBuild("incomplete", func(b *runbook.Builder) {
+			b.Step(w.step("a")).Step(w.step("b", rollbackFails(3))).Step(w.step("c", fails(errBoom)))
+		})
+		j := &runbook.MemJournal{}
+		h := runbooktest.New(t, p, runbooktest.WithJournal(j))
+		res := h.Run()
+		h.AssertStatus(runbook.StatusRollbackIncomplete)
+		h.AssertPending("b")
+		res2 := h.Rollback(res.Run.ID)
+		require.NoError(t, h.Err)
+		assert.Equal(t, runbook.StatusRolledBack, res2.Status)
+		assert.Equal(t, []string{"b"}, res2.Compensated, "a was compensated by the first process")
+	})
+}
