@@ -50,8 +50,8 @@ type Record struct {
 	Outputs Outputs `json:"outputs,omitempty"`
 	// Compensable marks a succeeded step that has a rollback, so that what
 	// is left to undo can be told from the journal alone.
-	Compensable bool `json:"compensable,omitempty"`
-	Error   string  `json:"error,omitempty"`
+	Compensable bool   `json:"compensable,omitempty"`
+	Error       string `json:"error,omitempty"`
 	// Run start.
 	Runbook  string  `json:"runbook,omitempty"`
 	PlanHash string  `json:"plan_hash,omitempty"`
