@@ -1,0 +1,350 @@
+package hcl
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/handrail-dev/handrail/runbook"
+)
+
+type compiler struct {
+	rb    *Runbook
+	ctx   context.Context
+	diags hhcl.Diagnostics
+	// top lists top-level phases and nodes in source order.
+	top []any
+}
+
+var rootSchema = &hhcl.BodySchema{
+	Blocks: []hhcl.BlockHeaderSchema{
+		{Type: "runbook", LabelNames: []string{"name"}},
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: "provider", LabelNames: []string{"type", "name"}},
+		{Type: "phase", LabelNames: []string{"name"}},
+		{Type: "step", LabelNames: []string{"action", "name"}},
+		{Type: "gate", LabelNames: []string{"kind", "name"}},
+		{Type: "output", LabelNames: []string{"name"}},
+	},
+}
+
+var runbookSchema = &hhcl.BodySchema{
+	Attributes: []hhcl.AttributeSchema{{Name: "description"}, {Name: "window"}, {Name: "required_version"}, {Name: "on_failure"}},
+}
+
+func (c *compiler) errf(rng hhcl.Range, summary, detail string) {
+	r := rng
+	c.diags = append(c.diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: summary, Detail: detail, Subject: &r})
+}
+
+func (c *compiler) compile(body *hclsyntax.Body, auto bool) hhcl.Diagnostics {
+	rb := c.rb
+	_, d := body.Content(rootSchema)
+	c.diags = append(c.diags, d...)
+	if len(body.Attributes) > 0 {
+		// Content reported them already.
+		return c.diags
+	}
+	var rbBlock *hclsyntax.Block
+	var localsBlocks, providerBlocks, outputBlocks []*hclsyntax.Block
+	for _, b := range body.Blocks {
+		if !validLabels(b) {
+			continue
+		}
+		switch b.Type {
+		case "runbook":
+			if rbBlock != nil {
+				c.errf(b.DefRange(), "Duplicate runbook block", fmt.Sprintf("A runbook file has one runbook block; the first is at %s.", rbBlock.DefRange()))
+				continue
+			}
+			rbBlock = b
+		case "variable":
+			c.declareVariable(b)
+		case "locals":
+			localsBlocks = append(localsBlocks, b)
+		case "provider":
+			providerBlocks = append(providerBlocks, b)
+		case "output":
+			outputBlocks = append(outputBlocks, b)
+		}
+	}
+	if rbBlock == nil {
+		rng := hhcl.Range{Filename: body.SrcRange.Filename, Start: hhcl.InitialPos, End: hhcl.InitialPos}
+		c.errf(rng, "Missing runbook block", `A runbook file needs a runbook block naming it: runbook "release-2" { description = "..." }.`)
+		return c.diags
+	}
+	rb.name = rbBlock.Labels[0]
+	if strings.TrimSpace(rb.name) == "" {
+		c.errf(rbBlock.LabelRanges[0], "Invalid runbook name", "The runbook's name must not be empty.")
+	}
+	if c.diags.HasErrors() {
+		return c.diags
+	}
+	c.assignVariables(body.SrcRange.Filename, auto)
+	c.evalLocals(localsBlocks)
+	if c.diags.HasErrors() {
+		return c.diags
+	}
+	rb.base = &hhcl.EvalContext{Variables: map[string]cty.Value{
+		"var":   objectOrEmpty(rb.varVals),
+		"local": objectOrEmpty(rb.locals),
+	}, Functions: rb.funcs}
+	c.runbookAttrs(rbBlock)
+	c.configureProviders(providerBlocks)
+	if c.diags.HasErrors() {
+		return c.diags
+	}
+	c.declareNodes(body)
+	if c.diags.HasErrors() {
+		return c.diags
+	}
+	c.decodeNodes()
+	if c.diags.HasErrors() {
+		return c.diags
+	}
+	c.resolveReferences()
+	c.declareOutputs(outputBlocks)
+	if c.diags.HasErrors() {
+		return c.diags
+	}
+	c.planCheck()
+	if c.diags.HasErrors() {
+		return c.diags
+	}
+	c.build()
+	return c.diags
+}
+
+func validLabels(b *hclsyntax.Block) bool {
+	// Content already reported wrong label counts; skip such blocks.
+	n := map[string]int{"runbook": 1, "variable": 1, "locals": 0, "provider": 2, "phase": 1, "step": 2, "gate": 2, "output": 1}
+	want, ok := n[b.Type]
+	return ok && len(b.Labels) == want
+}
+
+func objectOrEmpty(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}
+
+func (c *compiler) runbookAttrs(b *hclsyntax.Block) {
+	rb := c.rb
+	content, d := b.Body.Content(runbookSchema)
+	c.diags = append(c.diags, d...)
+	if a, ok := content.Attributes["description"]; ok {
+		rb.description, _ = c.staticString(a, rb.base)
+	}
+	if a, ok := content.Attributes["window"]; ok {
+		rb.window, _ = c.staticDuration(a, rb.base)
+	}
+	if a, ok := content.Attributes["on_failure"]; ok {
+		rb.onFailure, _ = c.staticPolicy(a, rb.base)
+	}
+	if a, ok := content.Attributes["required_version"]; ok {
+		if req, ok := c.staticString(a, rb.base); ok && rb.opts.Version != "" {
+			if ok, msg := versionSatisfies(rb.opts.Version, req); !ok {
+				c.errf(a.Expr.Range(), "Unsupported Handrail version", msg)
+			}
+		}
+	}
+}
+
+// evalExpr evaluates an expression; a panic inside HCL or cty becomes a
+// diagnostic.
+func evalExpr(expr hhcl.Expression, ctx *hhcl.EvalContext) (v cty.Value, diags hhcl.Diagnostics) {
+	defer func() {
+		if x := recover(); x != nil {
+			v = cty.DynamicVal
+			diags = hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Cannot evaluate expression",
+				Detail: "The expression could not be evaluated because of an internal error.", Subject: expr.Range().Ptr()}}
+		}
+	}()
+	return expr.Value(ctx)
+}
+
+// decodeBody decodes a body with a spec; a panic becomes a diagnostic.
+func decodeBody(body hhcl.Body, spec hcldec.Spec, ctx *hhcl.EvalContext, rng hhcl.Range) (v cty.Value, diags hhcl.Diagnostics) {
+	defer func() {
+		if x := recover(); x != nil {
+			v = cty.DynamicVal
+			diags = hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Cannot evaluate block",
+				Detail: "The block could not be decoded because of an internal error.", Subject: rng.Ptr()}}
+		}
+	}()
+	return hcldec.Decode(body, spec, ctx)
+}
+
+// evalStatic evaluates an expression that must be a constant.
+func evalStatic(expr hhcl.Expression) (cty.Value, hhcl.Diagnostics) {
+	return evalExpr(expr, nil)
+}
+
+// staticValue evaluates an attribute that must be known before the run.
+func (c *compiler) staticValue(a *hhcl.Attribute, ctx *hhcl.EvalContext, ty cty.Type, what string) (cty.Value, bool) {
+	v, d := evalExpr(a.Expr, ctx)
+	c.diags = append(c.diags, d...)
+	if d.HasErrors() {
+		return cty.NilVal, false
+	}
+	if !v.IsWhollyKnown() {
+		c.errf(a.Expr.Range(), "Value not known before the run", fmt.Sprintf("The argument %q must be known when the runbook is loaded; it cannot depend on outputs of steps.", a.Name))
+		return cty.NilVal, false
+	}
+	if v.IsMarked() || hasSensitive(v) {
+		c.errf(a.Expr.Range(), "Sensitive value not allowed", fmt.Sprintf("The argument %q is shown in plans, so it cannot be sensitive.", a.Name))
+		return cty.NilVal, false
+	}
+	if v.IsNull() {
+		c.errf(a.Expr.Range(), "Invalid "+what, fmt.Sprintf("The argument %q must not be null.", a.Name))
+		return cty.NilVal, false
+	}
+	if ty != cty.DynamicPseudoType {
+		conv, err := convertTo(v, ty)
+		if err != nil {
+			c.errf(a.Expr.Range(), "Invalid "+what, fmt.Sprintf("The argument %q must be a %s: %s.", a.Name, ty.FriendlyName(), err))
+			return cty.NilVal, false
+		}
+		v = conv
+	}
+	return v, true
+}
+
+func (c *compiler) staticString(a *hhcl.Attribute, ctx *hhcl.EvalContext) (string, bool) {
+	v, ok := c.staticValue(a, ctx, cty.String, "value")
+	if !ok {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+func (c *compiler) staticBool(a *hhcl.Attribute, ctx *hhcl.EvalContext) (bool, bool) {
+	v, ok := c.staticValue(a, ctx, cty.Bool, "value")
+	if !ok {
+		return false, false
+	}
+	return v.True(), true
+}
+
+func (c *compiler) staticInt(a *hhcl.Attribute, ctx *hhcl.EvalContext) (int, bool) {
+	v, ok := c.staticValue(a, ctx, cty.Number, "number")
+	if !ok {
+		return 0, false
+	}
+	bf := v.AsBigFloat()
+	i, acc := bf.Int64()
+	if !bf.IsInt() || acc != big.Exact || i < 0 || i > 1<<31 {
+		c.errf(a.Expr.Range(), "Invalid number", fmt.Sprintf("The argument %q must be a whole number from 0 to %d.", a.Name, 1<<31))
+		return 0, false
+	}
+	return int(i), true
+}
+
+func (c *compiler) staticFloat(a *hhcl.Attribute, ctx *hhcl.EvalContext) (float64, bool) {
+	v, ok := c.staticValue(a, ctx, cty.Number, "number")
+	if !ok {
+		return 0, false
+	}
+	f, _ := v.AsBigFloat().Float64()
+	return f, true
+}
+
+func (c *compiler) staticDuration(a *hhcl.Attribute, ctx *hhcl.EvalContext) (time.Duration, bool) {
+	s, ok := c.staticString(a, ctx)
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		c.errf(a.Expr.Range(), "Invalid duration", fmt.Sprintf("The argument %q must be a duration such as \"30s\", \"15m\" or \"4h\"; %q is not one.", a.Name, s))
+		return 0, false
+	}
+	return d, true
+}
+
+func (c *compiler) staticPolicy(a *hhcl.Attribute, ctx *hhcl.EvalContext) (runbook.Policy, bool) {
+	s, ok := c.staticString(a, ctx)
+	if !ok {
+		return "", false
+	}
+	switch p := runbook.Policy(s); p {
+	case runbook.PolicyRollback, runbook.PolicyAbort, runbook.PolicyPause, runbook.PolicyContinue:
+		return p, true
+	}
+	c.errf(a.Expr.Range(), "Invalid policy", fmt.Sprintf("The argument %q must be one of \"rollback\", \"abort\", \"pause\" or \"continue\"; got %q.%s", a.Name, s,
+		suggestName(s, []string{"rollback", "abort", "pause", "continue"})))
+	return "", false
+}
+
+// versionSatisfies checks a version against constraints like ">= 0.1.0,
+// < 2.0.0".
+func versionSatisfies(version, constraints string) (bool, string) {
+	have, ok := parseVersion(version)
+	if !ok {
+		return true, ""
+	}
+	for _, part := range strings.Split(constraints, ",") {
+		part = strings.TrimSpace(part)
+		op := "="
+		for _, o := range []string{">=", "<=", "!=", ">", "<", "="} {
+			if strings.HasPrefix(part, o) {
+				op, part = o, strings.TrimSpace(part[len(o):])
+				break
+			}
+		}
+		want, ok := parseVersion(part)
+		if !ok {
+			return false, fmt.Sprintf("The constraint %q is not a version constraint such as \">= 0.1.0\".", constraints)
+		}
+		cmp := 0
+		for i := range 3 {
+			if have[i] != want[i] {
+				cmp = map[bool]int{true: -1, false: 1}[have[i] < want[i]]
+				break
+			}
+		}
+		okc := map[string]bool{">=": cmp >= 0, "<=": cmp <= 0, "!=": cmp != 0, ">": cmp > 0, "<": cmp < 0, "=": cmp == 0}[op]
+		if !okc {
+			return false, fmt.Sprintf("This runbook requires Handrail %s; this is version %s.", constraints, version)
+		}
+	}
+	return true, ""
+}
+
+func parseVersion(s string) ([3]int, bool) {
+	var v [3]int
+	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
+	if i := strings.IndexAny(s, "-+"); i >= 0 {
+		s = s[:i]
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) == 0 || len(parts) > 3 {
+		return v, false
+	}
+	for i, p := range parts {
+		n := 0
+		if p == "" {
+			return v, false
+		}
+		for _, r := range p {
+			if r < '0' || r > '9' {
+				return v, false
+			}
+			n = n*10 + int(r-'0')
+			if n > 1<<20 {
+				return v, false
+			}
+		}
+		v[i] = n
+	}
+	return v, true
+}

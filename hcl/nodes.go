@@ -1,0 +1,729 @@
+package hcl
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/runbook"
+)
+
+type phaseDecl struct {
+	name     string
+	block    *hclsyntax.Block
+	parallel bool
+	forEach  bool
+	keys     []*instKey
+	decls    []*nodeDecl
+}
+
+// instKey is one instance of a phase with for_each.
+type instKey struct {
+	key   string
+	keyV  cty.Value
+	value cty.Value
+}
+
+type nodeDecl struct {
+	name  string
+	kind  string // "step" or "gate"
+	typ   string // action name, or gate kind
+	block *hclsyntax.Block
+	phase *phaseDecl
+	nodes []*node
+
+	// steps
+	at      provider.ActionType
+	pv      provider.Provider
+	spec    hcldec.Spec
+	content *hhcl.BodyContent
+	remain  hhcl.Body
+}
+
+type node struct {
+	d     *nodeDecl
+	name  string
+	index int
+	inst  *instKey
+	ctx   *hhcl.EvalContext // base + each
+
+	// steps
+	pinst     *providerDecl
+	step      *runbook.Step
+	rollbacks []*rollbackDecl
+	when      hhcl.Expression
+	// gates
+	gate   *runbook.Gate
+	checks []*checkDecl
+
+	// references, by declared name
+	refs map[string]map[string]*refTarget // root ("step"/"gate") -> decl name -> target
+	uses []string
+	deps []string
+
+	// plan-time results
+	planArgs cty.Value
+	waits    map[string][]string // argument -> nodes it waits for
+}
+
+// refTarget is what step.<name> (or gate.<name>) means inside a node: one
+// node, or the instances of a for_each phase keyed by instance key.
+type refTarget struct {
+	one   *node
+	many  map[string]*node
+	whole bool
+}
+
+type rollbackDecl struct {
+	action   string
+	block    *hclsyntax.Block
+	at       provider.ActionType
+	pinst    *providerDecl
+	spec     hcldec.Spec
+	remain   hhcl.Body
+	planArgs cty.Value
+	waits    map[string][]string
+}
+
+type checkDecl struct {
+	name     string
+	block    *hclsyntax.Block
+	probe    string
+	at       provider.ActionType
+	pinst    *providerDecl
+	spec     hcldec.Spec
+	remain   hhcl.Body
+	success  hhcl.Expression
+	failure  hhcl.Expression
+	planArgs cty.Value
+	waits    map[string][]string
+}
+
+var phaseSchema = &hhcl.BodySchema{
+	Attributes: []hhcl.AttributeSchema{{Name: "parallel"}, {Name: "for_each"}, {Name: "description"}},
+	Blocks:     []hhcl.BlockHeaderSchema{{Type: "step", LabelNames: []string{"action", "name"}}, {Type: "gate", LabelNames: []string{"kind", "name"}}},
+}
+
+var stepMetaSchema = &hhcl.BodySchema{
+	Attributes: []hhcl.AttributeSchema{{Name: "depends_on"}, {Name: "timeout"}, {Name: "budget"}, {Name: "when"},
+		{Name: "idempotent"}, {Name: "irreversible"}, {Name: "point_of_no_return"}, {Name: "rollback_on_failure"},
+		{Name: "provider"}, {Name: "on_fail"}, {Name: "description"}, {Name: "rollback_timeout"}},
+	Blocks: []hhcl.BlockHeaderSchema{{Type: "retry"}, {Type: "rollback", LabelNames: []string{"action"}}},
+}
+
+var retrySchema = &hhcl.BodySchema{
+	Attributes: []hhcl.AttributeSchema{{Name: "attempts"}, {Name: "delay"}, {Name: "backoff"}, {Name: "max_delay"}, {Name: "jitter"}},
+}
+
+var rollbackMetaSchema = &hhcl.BodySchema{Attributes: []hhcl.AttributeSchema{{Name: "provider"}}}
+
+var checkMetaSchema = &hhcl.BodySchema{
+	Attributes: []hhcl.AttributeSchema{{Name: "probe"}, {Name: "provider"}, {Name: "condition"}, {Name: "success"}, {Name: "failure"},
+		{Name: "error_message"}, {Name: "threshold"}, {Name: "every"}, {Name: "initial_delay"}, {Name: "count"},
+		{Name: "failure_limit"}, {Name: "tolerate"}, {Name: "inconclusive_limit"}, {Name: "error_limit"}, {Name: "no_data"}, {Name: "dry_run"}},
+}
+
+func gateSchema(kind string) *hhcl.BodySchema {
+	attrs := []string{"on_fail", "description"}
+	switch kind {
+	case "check":
+		attrs = append(attrs, "every", "initial_delay", "timeout", "on_inconclusive", "budget", "depends_on")
+	case "soak":
+		attrs = append(attrs, "every", "initial_delay", "duration", "count", "timeout", "tolerate", "on_inconclusive", "budget", "depends_on")
+	case "guard":
+		attrs = append(attrs, "every", "initial_delay", "from", "until", "tolerate", "on_inconclusive")
+	case "approval":
+		attrs = append(attrs, "message", "approvers", "timeout", "on_timeout", "budget", "depends_on")
+	}
+	s := &hhcl.BodySchema{}
+	for _, a := range attrs {
+		s.Attributes = append(s.Attributes, hhcl.AttributeSchema{Name: a})
+	}
+	if kind != "approval" {
+		s.Blocks = []hhcl.BlockHeaderSchema{{Type: "check", LabelNames: []string{"name"}}}
+	}
+	return s
+}
+
+// declareNodes walks phases and nodes in source order, expands for_each
+// and names every node.
+func (c *compiler) declareNodes(body *hclsyntax.Body) {
+	rb := c.rb
+	phaseNames := map[string]*phaseDecl{}
+	for _, b := range body.Blocks {
+		if !validLabels(b) {
+			continue
+		}
+		switch b.Type {
+		case "phase":
+			name := b.Labels[0]
+			if prev, dup := phaseNames[name]; dup {
+				c.errf(b.LabelRanges[0], "Duplicate phase", fmt.Sprintf("A phase named %q was already declared at %s.", name, prev.block.DefRange()))
+				continue
+			}
+			p := &phaseDecl{name: name, block: b}
+			phaseNames[name] = p
+			content, d := b.Body.Content(phaseSchema)
+			c.diags = append(c.diags, d...)
+			if a, ok := content.Attributes["parallel"]; ok {
+				p.parallel, _ = c.staticBool(a, rb.base)
+			}
+			if a, ok := content.Attributes["for_each"]; ok {
+				p.forEach = true
+				p.keys = c.forEachKeys(a)
+			}
+			for _, nb := range content.Blocks {
+				if d := c.declareNode(nb, p); d != nil {
+					p.decls = append(p.decls, d)
+				}
+			}
+			rb.phases = append(rb.phases, p)
+			c.top = append(c.top, p)
+		case "step", "gate":
+			if d := c.declareNode(nil, nil, b); d != nil {
+				c.top = append(c.top, d)
+			}
+		}
+	}
+	// Expand into nodes, in order.
+	for _, it := range c.top {
+		switch x := it.(type) {
+		case *phaseDecl:
+			if !x.forEach {
+				for _, d := range x.decls {
+					c.addNode(d, nil)
+				}
+				continue
+			}
+			for _, k := range x.keys {
+				for _, d := range x.decls {
+					c.addNode(d, k)
+				}
+			}
+		case *nodeDecl:
+			c.addNode(x, nil)
+		}
+	}
+}
+
+func (c *compiler) addNode(d *nodeDecl, k *instKey) {
+	rb := c.rb
+	n := &node{d: d, name: d.name, index: len(rb.nodes), inst: k, refs: map[string]map[string]*refTarget{}}
+	n.ctx = rb.base
+	if k != nil {
+		n.name = fmt.Sprintf("%s[%s]", d.name, k.key)
+		n.ctx = rb.base.NewChild()
+		n.ctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": k.keyV, "value": k.value})}
+	}
+	d.nodes = append(d.nodes, n)
+	rb.nodes = append(rb.nodes, n)
+	rb.byName[n.name] = n
+}
+
+// declareNode registers a step or gate block. Pass either (b, phase) with b
+// from Content, or (nil, nil, syntaxBlock).
+func (c *compiler) declareNode(b *hhcl.Block, p *phaseDecl, sb ...*hclsyntax.Block) *nodeDecl {
+	var blk *hclsyntax.Block
+	if len(sb) > 0 {
+		blk = sb[0]
+	} else {
+		blk = findSyntaxBlock(p.block.Body, b)
+		if blk == nil {
+			return nil
+		}
+	}
+	kind, typ, name := blk.Type, blk.Labels[0], blk.Labels[1]
+	if !hclsyntax.ValidIdentifier(name) {
+		c.errf(blk.LabelRanges[1], "Invalid "+kind+" name", fmt.Sprintf("A %s name must start with a letter or underscore and contain only letters, digits, underscores and dashes, so that %s.<name> can refer to it.", kind, kind))
+		return nil
+	}
+	if prev, dup := c.rb.decls[name]; dup {
+		c.errf(blk.LabelRanges[1], "Duplicate node name", fmt.Sprintf("A %s named %q was already declared at %s; step and gate names must be unique.", prev.kind, name, prev.block.DefRange()))
+		return nil
+	}
+	d := &nodeDecl{name: name, kind: kind, typ: typ, block: blk, phase: p}
+	c.rb.decls[name] = d
+	return d
+}
+
+func findSyntaxBlock(body *hclsyntax.Body, b *hhcl.Block) *hclsyntax.Block {
+	for _, sb := range body.Blocks {
+		if sb.TypeRange == b.TypeRange {
+			return sb
+		}
+	}
+	return nil
+}
+
+func (c *compiler) forEachKeys(a *hhcl.Attribute) []*instKey {
+	v, ok := c.staticValue(a, c.rb.base, cty.DynamicPseudoType, "for_each")
+	if !ok {
+		return nil
+	}
+	ty := v.Type()
+	var out []*instKey
+	seen := map[string]bool{}
+	switch {
+	case ty.IsListType() || ty.IsTupleType() || ty.IsSetType():
+		i := 0
+		for it := v.ElementIterator(); it.Next(); i++ {
+			_, e := it.Element()
+			key := fmt.Sprint(i)
+			if e.IsKnown() && !e.IsNull() && e.Type().IsPrimitiveType() {
+				key = primitiveString(e)
+			}
+			if seen[key] {
+				c.errf(a.Expr.Range(), "Duplicate for_each value", fmt.Sprintf("The for_each list holds %q twice; each instance needs a distinct key.", key))
+				return nil
+			}
+			seen[key] = true
+			out = append(out, &instKey{key: key, keyV: cty.StringVal(key), value: e})
+		}
+	case ty.IsMapType() || ty.IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			out = append(out, &instKey{key: k.AsString(), keyV: k, value: e})
+		}
+	default:
+		c.errf(a.Expr.Range(), "Invalid for_each", fmt.Sprintf("for_each must be a list (instances run in order) or a map, not a %s.", ty.FriendlyName()))
+	}
+	for _, k := range out {
+		if strings.ContainsAny(k.key, "[]\"\n") || k.key == "" {
+			c.errf(a.Expr.Range(), "Invalid for_each key", fmt.Sprintf("The for_each key %q cannot name an instance: use keys without brackets, quotes or newlines.", k.key))
+			return nil
+		}
+	}
+	return out
+}
+
+// decodeNodes decodes every node's static parts: action, provider, meta
+// arguments, rollbacks, checks.
+func (c *compiler) decodeNodes() {
+	for _, n := range c.rb.nodes {
+		if n.d.kind == "step" {
+			c.decodeStep(n)
+		} else {
+			c.decodeGate(n)
+		}
+	}
+}
+
+func (c *compiler) action(name string, rng hhcl.Range, probe bool) (provider.ActionType, provider.Provider, bool) {
+	at, pv, ok := c.rb.reg.Action(name)
+	if !ok {
+		c.errf(rng, "Unknown action", fmt.Sprintf("No provider offers an action named %q.%s", name, suggestName(name, c.rb.reg.ActionNames())))
+		return at, nil, false
+	}
+	if probe && at.NewProbe == nil {
+		c.errf(rng, "Not a probe", fmt.Sprintf("%q cannot be sampled by a check; use it as a step.", name))
+		return at, nil, false
+	}
+	if !probe && at.New == nil {
+		c.errf(rng, "Not a step action", fmt.Sprintf("%q is a probe: use it inside a gate's check block.", name))
+		return at, nil, false
+	}
+	return at, pv, true
+}
+
+func (c *compiler) decodeStep(n *node) {
+	d := n.d
+	blk := d.block
+	if d.content == nil {
+		at, pv, ok := c.action(d.typ, blk.LabelRanges[0], false)
+		if !ok {
+			d.content = &hhcl.BodyContent{}
+			d.pv = nil
+			return
+		}
+		d.at, d.pv = at, pv
+		content, remain, diags := blk.Body.PartialContent(stepMetaSchema)
+		c.diags = append(c.diags, diags...)
+		d.content, d.remain = content, remain
+		d.spec = schemaSpec(at.Args)
+	}
+	if d.pv == nil {
+		return
+	}
+	content := d.content
+	s := &runbook.Step{Name: n.name, OnFail: c.rb.onFailure}
+	n.step = s
+	var provExpr hhcl.Expression
+	if a, ok := content.Attributes["provider"]; ok {
+		provExpr = a.Expr
+	}
+	n.pinst = c.instanceFor(d.pv.Type(), provExpr, n.ctx, blk.DefRange(), d.typ)
+	if a, ok := content.Attributes["timeout"]; ok {
+		s.Timeout, _ = c.staticDuration(a, n.ctx)
+	}
+	if a, ok := content.Attributes["budget"]; ok {
+		s.Budget, _ = c.staticDuration(a, n.ctx)
+	}
+	if a, ok := content.Attributes["rollback_timeout"]; ok {
+		s.RollbackTimeout, _ = c.staticDuration(a, n.ctx)
+	}
+	for name, ptr := range map[string]*bool{"idempotent": &s.Idempotent, "irreversible": &s.Irreversible,
+		"point_of_no_return": &s.PointOfNoReturn, "rollback_on_failure": &s.RollbackOnFailure} {
+		if a, ok := content.Attributes[name]; ok {
+			*ptr, _ = c.staticBool(a, n.ctx)
+		}
+	}
+	if a, ok := content.Attributes["on_fail"]; ok {
+		s.OnFail, _ = c.staticPolicy(a, n.ctx)
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		s.Description, _ = c.staticString(a, n.ctx)
+	}
+	if a, ok := content.Attributes["when"]; ok {
+		n.when = a.Expr
+	}
+	seenRetry := false
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "retry":
+			if seenRetry {
+				c.errf(b.DefRange, "Duplicate retry block", "A step takes at most one retry block.")
+				continue
+			}
+			seenRetry = true
+			s.Retry = c.decodeRetry(b, n.ctx)
+		case "rollback":
+			if rd := c.decodeRollback(n, b); rd != nil {
+				n.rollbacks = append(n.rollbacks, rd)
+			}
+		}
+	}
+	if !d.at.ReadOnly && !d.at.NaturalRollback && len(n.rollbacks) == 0 && !s.Irreversible {
+		c.errf(blk.DefRange(), "Step has no rollback", fmt.Sprintf("Step %q changes the world (%s has no natural rollback) but has no rollback: add a rollback \"<action>\" { ... } block, or set irreversible = true.", n.name, d.typ))
+	}
+	if s.RollbackOnFailure && len(n.rollbacks) == 0 && !d.at.NaturalRollback {
+		if a, ok := content.Attributes["rollback_on_failure"]; ok && s.Irreversible {
+			c.errf(a.Expr.Range(), "Nothing to roll back", "rollback_on_failure needs a rollback, but the step is irreversible and has none.")
+		}
+	}
+}
+
+func (c *compiler) decodeRetry(b *hhcl.Block, ctx *hhcl.EvalContext) runbook.Retry {
+	var r runbook.Retry
+	content, d := b.Body.Content(retrySchema)
+	c.diags = append(c.diags, d...)
+	if a, ok := content.Attributes["attempts"]; ok {
+		r.Attempts, _ = c.staticInt(a, ctx)
+	}
+	if a, ok := content.Attributes["delay"]; ok {
+		r.Delay, _ = c.staticDuration(a, ctx)
+	}
+	if a, ok := content.Attributes["max_delay"]; ok {
+		r.MaxDelay, _ = c.staticDuration(a, ctx)
+	}
+	if a, ok := content.Attributes["backoff"]; ok {
+		r.Backoff, _ = c.staticFloat(a, ctx)
+		if r.Backoff < 1 && r.Backoff != 0 {
+			c.errf(a.Expr.Range(), "Invalid backoff", "backoff multiplies the delay after each attempt: it must be 1 or more.")
+		}
+	}
+	if a, ok := content.Attributes["jitter"]; ok {
+		r.Jitter, _ = c.staticFloat(a, ctx)
+		if r.Jitter < 0 || r.Jitter > 1 {
+			c.errf(a.Expr.Range(), "Invalid jitter", "jitter is a fraction of the delay from 0 to 1.")
+		}
+	}
+	return r
+}
+
+func (c *compiler) decodeRollback(n *node, b *hhcl.Block) *rollbackDecl {
+	name := b.Labels[0]
+	at, pv, ok := c.action(name, b.LabelRanges[0], false)
+	if !ok {
+		return nil
+	}
+	rd := &rollbackDecl{action: name, at: at, spec: schemaSpec(at.Args)}
+	rd.block = findSyntaxBlock(n.d.block.Body, b)
+	content, remain, d := b.Body.PartialContent(rollbackMetaSchema)
+	c.diags = append(c.diags, d...)
+	rd.remain = remain
+	if a, ok := content.Attributes["provider"]; ok {
+		rd.pinst = c.instanceFor(pv.Type(), a.Expr, n.ctx, b.DefRange, name)
+	} else if n.pinst != nil && n.pinst.typ == pv.Type() {
+		rd.pinst = n.pinst
+	} else {
+		rd.pinst = c.instanceFor(pv.Type(), nil, n.ctx, b.DefRange, name)
+	}
+	if rd.pinst == nil {
+		return nil
+	}
+	return rd
+}
+
+func (c *compiler) decodeGate(n *node) {
+	d := n.d
+	blk := d.block
+	kind := runbook.GateKind(d.typ)
+	switch kind {
+	case runbook.GateCheck, runbook.GateSoak, runbook.GateApproval, runbook.GateGuard:
+	default:
+		c.errf(blk.LabelRanges[0], "Unknown gate kind", fmt.Sprintf("A gate is \"check\", \"soak\", \"approval\" or \"guard\", not %q.%s", d.typ, suggestName(d.typ, []string{"check", "soak", "approval", "guard"})))
+		return
+	}
+	if d.content == nil {
+		content, diags := blk.Body.Content(gateSchema(d.typ))
+		c.diags = append(c.diags, diags...)
+		d.content = content
+	}
+	content := d.content
+	g := &runbook.Gate{Name: n.name, Kind: kind, OnFail: c.rb.onFailure}
+	n.gate = g
+	durs := map[string]*time.Duration{"every": &g.Every, "initial_delay": &g.InitialDelay, "duration": &g.Duration, "timeout": &g.Timeout, "budget": &g.Budget}
+	for name, ptr := range durs {
+		if a, ok := content.Attributes[name]; ok {
+			*ptr, _ = c.staticDuration(a, n.ctx)
+		}
+	}
+	if a, ok := content.Attributes["count"]; ok {
+		g.Count, _ = c.staticInt(a, n.ctx)
+	}
+	if a, ok := content.Attributes["on_fail"]; ok {
+		g.OnFail, _ = c.staticPolicy(a, n.ctx)
+	}
+	if a, ok := content.Attributes["on_inconclusive"]; ok {
+		g.OnInconclusive, _ = c.staticPolicy(a, n.ctx)
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		g.Description, _ = c.staticString(a, n.ctx)
+	}
+	tolerate := -1
+	if a, ok := content.Attributes["tolerate"]; ok {
+		tolerate, _ = c.staticInt(a, n.ctx)
+	}
+	if kind == runbook.GateApproval {
+		ap := &runbook.Approval{}
+		g.Approval = ap
+		if a, ok := content.Attributes["message"]; ok {
+			ap.Message, _ = c.staticString(a, n.ctx)
+		} else {
+			c.errf(blk.DefRange(), "Missing approval message", "An approval gate needs a message telling the approver what to decide.")
+		}
+		if a, ok := content.Attributes["approvers"]; ok {
+			if v, ok := c.staticValue(a, n.ctx, cty.List(cty.String), "list of approvers"); ok {
+				for it := v.ElementIterator(); it.Next(); {
+					_, e := it.Element()
+					if e.IsNull() {
+						c.errf(a.Expr.Range(), "Invalid approvers", "approvers must not contain null.")
+						continue
+					}
+					ap.Approvers = append(ap.Approvers, e.AsString())
+				}
+			}
+		}
+		ap.Timeout = g.Timeout
+		g.Timeout = 0
+		if a, ok := content.Attributes["on_timeout"]; ok {
+			if s, ok := c.staticString(a, n.ctx); ok {
+				switch s {
+				case "approve":
+					ap.OnTimeout = true
+				case "deny":
+				default:
+					c.errf(a.Expr.Range(), "Invalid on_timeout", fmt.Sprintf("on_timeout is \"approve\" or \"deny\", not %q.", s))
+				}
+			}
+		}
+		return
+	}
+	seen := map[string]bool{}
+	for _, b := range content.Blocks {
+		if seen[b.Labels[0]] {
+			c.errf(b.LabelRanges[0], "Duplicate check", fmt.Sprintf("Gate %q already has a check named %q.", n.name, b.Labels[0]))
+			continue
+		}
+		seen[b.Labels[0]] = true
+		if cd, chk := c.decodeCheck(n, b, tolerate); cd != nil {
+			n.checks = append(n.checks, cd)
+			g.Checks = append(g.Checks, chk)
+		}
+	}
+	if len(content.Blocks) == 0 {
+		c.errf(blk.DefRange(), "Gate has no checks", fmt.Sprintf("A %s gate needs at least one check \"<name>\" { ... } block.", d.typ))
+	}
+	if kind == runbook.GateSoak && g.Duration <= 0 && g.Count <= 0 {
+		all := len(g.Checks) > 0
+		for _, ch := range g.Checks {
+			if ch.Count <= 0 {
+				all = false
+			}
+		}
+		if !all {
+			c.errf(blk.DefRange(), "Soak gate needs a duration", `A soak gate samples for a duration ("15m") or a count of samples: set duration or count.`)
+		}
+	}
+}
+
+func (c *compiler) decodeCheck(n *node, b *hhcl.Block, tolerate int) (*checkDecl, runbook.Check) {
+	cd := &checkDecl{name: b.Labels[0], block: findSyntaxBlock(n.d.block.Body, b)}
+	ch := runbook.Check{Name: cd.name}
+	content, remain, diags := b.Body.PartialContent(checkMetaSchema)
+	c.diags = append(c.diags, diags...)
+	cd.remain = remain
+	ctx := n.ctx
+	// The probe: named, the only probe of the named provider, or the only
+	// probe among configured providers.
+	var provExpr hhcl.Expression
+	if a, ok := content.Attributes["provider"]; ok {
+		provExpr = a.Expr
+	}
+	if a, ok := content.Attributes["probe"]; ok {
+		name, ok := c.staticString(a, ctx)
+		if !ok {
+			return nil, ch
+		}
+		at, pv, ok := c.action(name, a.Expr.Range(), true)
+		if !ok {
+			return nil, ch
+		}
+		cd.probe, cd.at = name, at
+		cd.pinst = c.instanceFor(pv.Type(), provExpr, ctx, b.DefRange, name)
+	} else {
+		cd.probe, cd.at, cd.pinst = c.implicitProbe(provExpr, ctx, b.DefRange)
+	}
+	if cd.pinst == nil {
+		return nil, ch
+	}
+	cd.spec = schemaSpec(cd.at.Args)
+	cond, hasCond := content.Attributes["condition"]
+	succ, hasSucc := content.Attributes["success"]
+	if hasCond && hasSucc {
+		c.errf(succ.NameRange, "Conflicting conditions", "condition and success mean the same: give one of them.")
+	}
+	if hasCond {
+		cd.success = cond.Expr
+	} else if hasSucc {
+		cd.success = succ.Expr
+	}
+	if a, ok := content.Attributes["failure"]; ok {
+		cd.failure = a.Expr
+	}
+	if cd.success == nil && cd.failure == nil {
+		c.errf(b.DefRange, "Check has no condition", "A check needs condition (or success), failure, or both: for example condition = self.value < 0.01.")
+	}
+	if a, ok := content.Attributes["error_message"]; ok {
+		ch.Message, _ = c.staticString(a, ctx)
+	}
+	if a, ok := content.Attributes["threshold"]; ok {
+		ch.Threshold, _ = c.staticString(a, ctx)
+	} else if cd.success != nil {
+		ch.Threshold = exprText(c.rb, cd.success)
+	} else {
+		ch.Threshold = "not " + exprText(c.rb, cd.failure)
+	}
+	for name, ptr := range map[string]*time.Duration{"every": &ch.Every, "initial_delay": &ch.InitialDelay} {
+		if a, ok := content.Attributes[name]; ok {
+			*ptr, _ = c.staticDuration(a, ctx)
+		}
+	}
+	for name, ptr := range map[string]*int{"count": &ch.Count, "failure_limit": &ch.FailureLimit, "tolerate": &ch.Tolerate,
+		"inconclusive_limit": &ch.InconclusiveLimit, "error_limit": &ch.ErrorLimit} {
+		if a, ok := content.Attributes[name]; ok {
+			*ptr, _ = c.staticInt(a, ctx)
+		} else if name == "tolerate" && tolerate > 0 {
+			ch.Tolerate = tolerate
+		}
+	}
+	if a, ok := content.Attributes["no_data"]; ok {
+		if s, ok := c.staticString(a, ctx); ok {
+			switch p := runbook.NoDataPolicy(s); p {
+			case runbook.NoDataInconclusive, runbook.NoDataFail, runbook.NoDataPass, runbook.NoDataWait:
+				ch.NoData = p
+			default:
+				c.errf(a.Expr.Range(), "Invalid no_data policy", fmt.Sprintf("no_data is \"inconclusive\", \"fail\", \"pass\" or \"wait\", not %q.%s", s, suggestName(s, []string{"inconclusive", "fail", "pass", "wait"})))
+			}
+		}
+	}
+	if a, ok := content.Attributes["dry_run"]; ok {
+		ch.DryRun, _ = c.staticBool(a, ctx)
+	}
+	return cd, ch
+}
+
+func (c *compiler) implicitProbe(provExpr hhcl.Expression, ctx *hhcl.EvalContext, rng hhcl.Range) (string, provider.ActionType, *providerDecl) {
+	rb := c.rb
+	probesOf := func(p provider.Provider) []string {
+		var out []string
+		for name, at := range p.Actions() {
+			if at.NewProbe != nil {
+				out = append(out, name)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	if provExpr != nil {
+		v, d := evalExpr(provExpr, ctx)
+		c.diags = append(c.diags, d...)
+		if d.HasErrors() {
+			return "", provider.ActionType{}, nil
+		}
+		v, _ = v.Unmark()
+		inst, err := provider.InstanceFromValue(v)
+		if err != nil {
+			c.errf(provExpr.Range(), "Invalid provider reference", "provider must name a provider instance such as prometheus.main.")
+			return "", provider.ActionType{}, nil
+		}
+		for _, pd := range rb.providers {
+			if pd.inst == inst {
+				ps := probesOf(pd.p)
+				if len(ps) != 1 {
+					c.errf(rng, "Choose a probe", fmt.Sprintf("Provider %s offers %d probes (%s): name one with probe = \"...\".", pd.key(), len(ps), strings.Join(ps, ", ")))
+					return "", provider.ActionType{}, nil
+				}
+				at, _, _ := rb.reg.Action(ps[0])
+				return ps[0], at, pd
+			}
+		}
+		c.errf(provExpr.Range(), "Invalid provider reference", "provider must name a provider instance declared in this runbook.")
+		return "", provider.ActionType{}, nil
+	}
+	var cands []string
+	var owners []*providerDecl
+	for _, pd := range rb.providers {
+		if pd.implicit {
+			continue
+		}
+		for _, p := range probesOf(pd.p) {
+			cands = append(cands, p+" ("+pd.key()+")")
+			owners = append(owners, pd)
+		}
+	}
+	if len(cands) != 1 {
+		c.errf(rng, "Choose a probe", fmt.Sprintf("The check does not say what to sample and %d probes are available%s: set probe = \"<action>\" (and provider = <type>.<name> if needed).", len(cands), listSuffix(cands)))
+		return "", provider.ActionType{}, nil
+	}
+	name := strings.SplitN(cands[0], " ", 2)[0]
+	at, _, _ := rb.reg.Action(name)
+	return name, at, owners[0]
+}
+
+func listSuffix(list []string) string {
+	if len(list) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(list, ", ") + ")"
+}
+
+// exprText returns an expression's source text, trimmed.
+func exprText(rb *Runbook, e hhcl.Expression) string {
+	if e == nil {
+		return ""
+	}
+	r := e.Range()
+	f := rb.files[r.Filename]
+	if f == nil || r.End.Byte > len(f.Bytes) || r.Start.Byte > r.End.Byte {
+		return ""
+	}
+	return strings.Join(strings.Fields(string(f.Bytes[r.Start.Byte:r.End.Byte])), " ")
+}

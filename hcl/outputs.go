@@ -1,0 +1,263 @@
+package hcl
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/handrail-dev/handrail/runbook"
+)
+
+type outputDecl struct {
+	name        string
+	block       *hclsyntax.Block
+	expr        hhcl.Expression
+	sensitive   bool
+	description string
+	n           *node // pseudo node holding the references
+}
+
+var outputSchema = &hhcl.BodySchema{
+	Attributes: []hhcl.AttributeSchema{{Name: "value", Required: true}, {Name: "sensitive"}, {Name: "description"}},
+}
+
+func (c *compiler) declareOutputs(blocks []*hclsyntax.Block) {
+	rb := c.rb
+	seen := map[string]bool{}
+	for _, b := range blocks {
+		name := b.Labels[0]
+		if seen[name] {
+			c.errf(b.LabelRanges[0], "Duplicate output", fmt.Sprintf("An output named %q was already declared.", name))
+			continue
+		}
+		seen[name] = true
+		content, d := b.Body.Content(outputSchema)
+		c.diags = append(c.diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		o := &outputDecl{name: name, block: b, expr: content.Attributes["value"].Expr}
+		if a, ok := content.Attributes["sensitive"]; ok {
+			o.sensitive, _ = c.staticBool(a, rb.base)
+		}
+		if a, ok := content.Attributes["description"]; ok {
+			o.description, _ = c.staticString(a, rb.base)
+		}
+		o.n = &node{d: &nodeDecl{name: "output." + name, kind: "output", block: b}, name: "output." + name,
+			index: len(rb.nodes), ctx: rb.base, refs: map[string]map[string]*refTarget{}}
+		for _, tr := range o.expr.Variables() {
+			c.checkRef(o.n, tr, false)
+		}
+		rb.outputs = append(rb.outputs, o)
+	}
+}
+
+// Output is the value of an output block after a run.
+type Output struct {
+	Name        string
+	Description string
+	// Value is JSON-compatible; a sensitive string is a runbook.Secret.
+	Value     any
+	Sensitive bool
+}
+
+// Outputs evaluates the output blocks after a run, reading node outputs
+// with lookup (a runbook.Result's or a journal's). Outputs of nodes that did
+// not run are null.
+func (rb *Runbook) Outputs(run runbook.RunInfo, lookup func(node string) (runbook.Outputs, bool)) ([]Output, hhcl.Diagnostics) {
+	var diags hhcl.Diagnostics
+	var out []Output
+	var errs []error
+	val := func(m *node) cty.Value {
+		outs, ok := lookup(m.name)
+		if !ok {
+			attrs := map[string]cty.Value{}
+			for k, ty := range m.valueAttrs() {
+				attrs[k] = cty.NullVal(ty)
+			}
+			return objectOrEmpty(attrs)
+		}
+		v, err := m.outputVal(outs)
+		if err != nil {
+			errs = append(errs, err)
+			return m.unknownVal()
+		}
+		return v
+	}
+	for _, o := range rb.outputs {
+		v, d := evalExpr(o.expr, o.n.evalCtx(val, cty.NilVal, runVal(run)))
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		sens := o.sensitive || hasSensitive(v)
+		if !o.sensitive && sens {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Output refers to sensitive values",
+				Detail: fmt.Sprintf("Output %q would show a sensitive value: set sensitive = true.", o.name), Subject: o.expr.Range().Ptr()})
+			continue
+		}
+		gv := ctyToGo(v)
+		if sens {
+			if s, ok := gv.(string); ok {
+				gv = runbook.NewSecret(s)
+			} else if _, ok := gv.(runbook.Secret); !ok {
+				gv = "(sensitive)"
+			}
+		}
+		out = append(out, Output{Name: o.name, Description: o.description, Value: gv, Sensitive: sens})
+	}
+	for _, e := range errs {
+		diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid node output", Detail: e.Error(),
+			Subject: &hhcl.Range{Filename: rb.path, Start: hhcl.InitialPos, End: hhcl.InitialPos}})
+	}
+	return out, diags
+}
+
+// Arg is one argument of a node as known at plan time.
+type Arg struct {
+	Name string
+	// Value is rendered in HCL syntax; unknown parts read
+	// "(known after step.x)", sensitive ones "(sensitive)".
+	Value string
+}
+
+// Call is an action, rollback or probe with its arguments.
+type Call struct {
+	Provider string
+	Action   string
+	Args     []Arg
+	// Natural marks a provider's natural rollback.
+	Natural bool
+}
+
+// NodeView is what a plan shows of one node.
+type NodeView struct {
+	Name  string
+	Kind  string // "step" or "gate"
+	Phase string
+	// Step: the action, and the rollbacks that would run, in order.
+	Action    *Call
+	Rollbacks []Call
+	// Gate: its kind and checks.
+	GateKind string
+	Checks   []CheckView
+}
+
+// CheckView is one check of a gate.
+type CheckView struct {
+	Name      string
+	Probe     Call
+	Threshold string
+}
+
+// Describe returns what a plan shows of each node, in plan order.
+func (rb *Runbook) Describe() []NodeView {
+	if rb.plan == nil {
+		return nil
+	}
+	var out []NodeView
+	for _, pn := range rb.plan.Nodes() {
+		n := rb.byName[pn.Name]
+		if n == nil {
+			continue
+		}
+		v := NodeView{Name: n.name, Kind: n.d.kind, Phase: pn.Phase}
+		if n.step != nil {
+			v.Action = &Call{Provider: n.pinst.inst.Name(), Action: n.d.typ, Args: renderArgs(n.d.remain, n.planArgs, n.waits)}
+			for _, rd := range n.rollbacks {
+				v.Rollbacks = append(v.Rollbacks, Call{Provider: rd.pinst.inst.Name(), Action: rd.action, Args: renderArgs(rd.remain, rd.planArgs, rd.waits)})
+			}
+			if len(n.rollbacks) == 0 && n.d.at.NaturalRollback {
+				v.Rollbacks = append(v.Rollbacks, Call{Provider: n.pinst.inst.Name(), Action: n.d.typ, Natural: true})
+			}
+		} else {
+			v.GateKind = string(n.gate.Kind)
+			for i, cd := range n.checks {
+				v.Checks = append(v.Checks, CheckView{Name: cd.name, Threshold: n.gate.Checks[i].Threshold,
+					Probe: Call{Provider: cd.pinst.inst.Name(), Action: cd.probe, Args: renderArgs(cd.remain, cd.planArgs, cd.waits)}})
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func renderArgs(body hhcl.Body, args cty.Value, waits map[string][]string) []Arg {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok || args == cty.NilVal || args.IsNull() {
+		return nil
+	}
+	var out []Arg
+	u, marks := args.Unmark()
+	if !u.IsKnown() || !u.Type().IsObjectType() {
+		return nil
+	}
+	for _, a := range sortedSyntaxAttrs(sb.Attributes) {
+		if !u.Type().HasAttribute(a.Name) {
+			continue
+		}
+		v := u.GetAttr(a.Name).WithMarks(marks)
+		w := waits[a.Name]
+		out = append(out, Arg{Name: a.Name, Value: renderValue(v, func() string {
+			if len(w) == 0 {
+				return "(known at run time)"
+			}
+			return "(known after " + strings.Join(w, ", ") + ")"
+		})})
+	}
+	return out
+}
+
+// WritePlan prints the plan for people: per node its provider, action and
+// arguments, and per step the rollback that would run. Secrets show as
+// (sensitive).
+func (rb *Runbook) WritePlan(w io.Writer) error {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "runbook %q\n", rb.name)
+	if rb.description != "" {
+		fmt.Fprintf(&sb, "  %s\n", rb.description)
+	}
+	phase := ""
+	for _, v := range rb.Describe() {
+		if v.Phase != phase {
+			if v.Phase != "" {
+				fmt.Fprintf(&sb, "\nphase %s\n", v.Phase)
+			} else {
+				sb.WriteString("\n")
+			}
+		}
+		phase = v.Phase
+		if v.Action != nil {
+			fmt.Fprintf(&sb, "  step %s: %s %s\n", v.Name, v.Action.Provider, v.Action.Action)
+			writeArgs(&sb, v.Action.Args, "      ")
+			for i, r := range v.Rollbacks {
+				kind := "rollback"
+				if r.Natural {
+					kind = "rollback (natural)"
+				} else if i > 0 {
+					kind = "rollback (fallback)"
+				}
+				fmt.Fprintf(&sb, "    %s: %s %s\n", kind, r.Provider, r.Action)
+				writeArgs(&sb, r.Args, "        ")
+			}
+			continue
+		}
+		fmt.Fprintf(&sb, "  gate %s: %s\n", v.Name, v.GateKind)
+		for _, c := range v.Checks {
+			fmt.Fprintf(&sb, "    check %s: %s %s, holds when %s\n", c.Name, c.Probe.Provider, c.Probe.Action, c.Threshold)
+			writeArgs(&sb, c.Probe.Args, "        ")
+		}
+	}
+	_, err := io.WriteString(w, rb.red.Redact(sb.String()))
+	return err
+}
+
+func writeArgs(sb *strings.Builder, args []Arg, indent string) {
+	for _, a := range args {
+		fmt.Fprintf(sb, "%s%s = %s\n", indent, a.Name, a.Value)
+	}
+}
