@@ -561,6 +561,45 @@ func (a *RestoreAction) Describe() runbook.Description {
 	return runbook.Description{Provider: a.inst.Name(), Action: "postgres_restore"}
 }
 
+// RestoreFrom returns a rollback that restores the dump a postgres_backup
+// step of the same run took: file and sha256 are read from that step's
+// outputs at rollback time. It is the Go form of
+// `rollback "postgres_restore" { file = step.backup.file, sha256 = step.backup.sha256 }`,
+// typically the fallback after a migration's natural rollback. args.File
+// and args.SHA256 are ignored.
+func RestoreFrom(inst *Instance, backupStep string, args RestoreArgs) runbook.Rollback {
+	return &restoreFrom{inst: inst, step: backupStep, args: args}
+}
+
+type restoreFrom struct {
+	inst *Instance
+	step string
+	args RestoreArgs
+}
+
+func (r *restoreFrom) Compensate(ctx context.Context, env *runbook.Env) error {
+	out, ok := env.Output(r.step)
+	if !ok {
+		return fmt.Errorf("postgres_restore: step %q has no outputs in this run: no dump to restore", r.step)
+	}
+	file, _ := out["file"].(string)
+	sum, _ := out["sha256"].(string)
+	if file == "" {
+		return fmt.Errorf("postgres_restore: step %q has no file output: is it a postgres_backup step?", r.step)
+	}
+	args := r.args
+	args.File, args.SHA256 = file, sum
+	a, err := NewRestore(r.inst, args)
+	if err != nil {
+		return err
+	}
+	return a.Compensate(ctx, env)
+}
+
+func (r *restoreFrom) Describe() runbook.Description {
+	return runbook.Description{Provider: r.inst.Name(), Action: "postgres_restore", Summary: "restore the dump of step " + r.step}
+}
+
 // Compile-time checks.
 var (
 	_ runbook.Action          = (*PingAction)(nil)
