@@ -1,0 +1,8 @@
+// Package steps holds provider-agnostic step actions: run a local command
+// ([Exec], [Shell]), wait ([Sleep]), ask a person to confirm a checklist item
+// ([Manual]) and call a Go hook ([Notify]). Each returns a [runbook.Action]
+// that describes itself and says whether it is read-only.
+//
+// Every wait is on the run's clock (env.Clock()), so that simulated runs
+// stay simulated.
+package steps
