@@ -15,9 +15,9 @@ import (
 )
 
 const (
-	img029    = "dcmms/backend:0.2.9"
-	img030    = "dcmms/backend:0.3.0"
-	compose   = "dcmms"
+	img029      = "dcmms/backend:0.2.9"
+	img030      = "dcmms/backend:0.3.0"
+	compose     = "dcmms"
 	backendName = "dcmms-backend"
 )
 
