@@ -37,6 +37,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/handrail-dev/handrail/runbook"
@@ -72,6 +73,10 @@ type Journal struct {
 
 	// wmu serializes commits when group commit is off.
 	wmu sync.Mutex
+
+	commits atomic.Int64
+	records atomic.Int64
+	appends atomic.Int64
 
 	mu       sync.Mutex
 	files    map[string]*runFile
@@ -129,6 +134,22 @@ func Open(dir string, opts *Options) (*Journal, error) {
 		}
 	}
 	return j, nil
+}
+
+// Stats counts a journal's work since Open.
+type Stats struct {
+	// Appends is the number of Append calls that succeeded.
+	Appends int64
+	// Records is the number of records written.
+	Records int64
+	// Commits is the number of write+fsync of a run file: with group
+	// commit, concurrent appends share one.
+	Commits int64
+}
+
+// Stats returns the journal's counters.
+func (j *Journal) Stats() Stats {
+	return Stats{Appends: j.appends.Load(), Records: j.records.Load(), Commits: j.commits.Load()}
 }
 
 // Dir returns the state directory.
@@ -229,6 +250,11 @@ func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
 		}
 		req.recs[i] = r
 	}
+	defer func() {
+		if req.err == nil {
+			j.appends.Add(1)
+		}
+	}()
 	if j.opts.NoGroupCommit {
 		j.wmu.Lock()
 		j.commit([]*request{req})
@@ -409,6 +435,8 @@ func (j *Journal) write(p *pending) error {
 	if err := rf.f.Sync(); err != nil {
 		return fmt.Errorf("filejournal: fsync run %s: %w", p.id, err)
 	}
+	j.commits.Add(1)
+	j.records.Add(p.seq - rf.seq)
 	rf.size += int64(len(p.buf))
 	rf.seq = p.seq
 	return nil
