@@ -192,8 +192,11 @@ func (e *Env) Logger() *slog.Logger {
 func (e *Env) Approver() Approver { return e.approver }
 
 // Ask asks the run's approver and records the decision in the events and
-// the journal. Under a simulated clock the wait does not hold time still.
-// It returns an error wrapping [ErrNoApprover] when the run has none.
+// the journal. The caller stays busy while the approver decides: under a
+// simulated clock an approver that answers at once takes no simulated time,
+// and one that waits must wait on the run's clock (ctx carries the run's
+// clock state). It returns an error wrapping [ErrNoApprover] when the run
+// has none.
 func (e *Env) Ask(ctx context.Context, req ApprovalRequest) (Decision, error) {
 	if e.ask != nil {
 		return e.ask(ctx, req)

@@ -49,9 +49,6 @@ type SimClock struct {
 	seq    uint64
 	busy   int
 	auto   bool
-	// waiters are idle runners waiting on something outside the clock
-	// (an approver) that their context can end.
-	waiters map[*clockToken]context.Context
 }
 
 // NewSimClock returns a simulated clock reading start that advances by
@@ -182,12 +179,6 @@ func (c *SimClock) reapLocked() {
 			t.tok.busyLocked()
 		}
 	}
-	for tok, ctx := range c.waiters {
-		if ctx.Err() != nil {
-			delete(c.waiters, tok)
-			tok.busyLocked()
-		}
-	}
 }
 
 // hold returns a busy token: time cannot advance until it is released or
@@ -283,29 +274,12 @@ func (t *clockToken) idle() {
 	t.clock.maybeAdvanceLocked()
 }
 
-// idleUntil is idle for a wait that ctx can end (an approver that honours
-// ctx): when ctx ends, the runner counts as busy again at once.
-func (t *clockToken) idleUntil(ctx context.Context) {
-	if t == nil {
-		return
-	}
-	t.clock.mu.Lock()
-	defer t.clock.mu.Unlock()
-	if t.clock.waiters == nil {
-		t.clock.waiters = map[*clockToken]context.Context{}
-	}
-	t.clock.waiters[t] = ctx
-	t.idleLocked()
-	t.clock.maybeAdvanceLocked()
-}
-
 func (t *clockToken) resume() {
 	if t == nil {
 		return
 	}
 	t.clock.mu.Lock()
 	defer t.clock.mu.Unlock()
-	delete(t.clock.waiters, t)
 	t.busyLocked()
 }
 
@@ -340,6 +314,15 @@ func holdClock(c Clock) *clockToken {
 		return sc.hold()
 	}
 	return nil
+}
+
+// ClockTimeout returns a context that is cancelled with cause [ErrTimeout]
+// when d has passed on clock c (d <= 0: never). Use it for deadlines that
+// must follow the run's clock: on a [SimClock] the deadline is in place when
+// ClockTimeout returns, so the simulated time cannot jump past it. Call
+// cancel when done.
+func ClockTimeout(ctx context.Context, c Clock, d time.Duration) (context.Context, context.CancelFunc) {
+	return clockTimeout(ctx, c, d)
 }
 
 // clockTimeout returns a context that is cancelled with cause [ErrTimeout]

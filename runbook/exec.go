@@ -273,10 +273,11 @@ func (r *run) ask(ctx context.Context, req ApprovalRequest, timeout time.Duratio
 	}
 	actx, cancel := clockTimeout(ctx, r.clock, timeout)
 	defer cancel()
-	tok := tokenFrom(ctx)
-	tok.idleUntil(actx)
+	// The runner stays busy while the approver decides: on a simulated
+	// clock an answer given at once takes no time, and an approver that
+	// waits (a person who does not answer) must wait on the run's clock,
+	// where the approval's timeout fires.
 	d, err := r.appr.Approve(actx, req)
-	tok.resume()
 	if err != nil {
 		if timeout > 0 && errors.Is(context.Cause(actx), ErrTimeout) && ctx.Err() == nil {
 			d, err = Decision{Approved: onTimeout, By: "timeout", TimedOut: true}, nil

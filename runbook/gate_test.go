@@ -96,6 +96,7 @@ func TestApprovalGate(t *testing.T) {
 		elapsed  time.Duration
 	}{
 		{"approved", gate(0, false), runbooktest.NewApprover().GrantBy("go_no_go", "alice"), runbook.StatusSucceeded, nil, "alice", false, 0},
+		{"answered at once: no simulated time passes before the timeout", gate(30*time.Minute, false), runbooktest.NewApprover().GrantBy("go_no_go", "alice"), runbook.StatusSucceeded, nil, "alice", false, 0},
 		{"denied", gate(0, false), runbooktest.NewApprover().Deny("go_no_go", "bob", "p95 too high"), runbook.StatusRolledBack, runbook.ErrDenied, "bob", false, 0},
 		{"timeout defaults to yes", gate(30*time.Minute, true), runbooktest.NewApprover().Silence("go_no_go"), runbook.StatusSucceeded, nil, "timeout", true, 30 * time.Minute},
 		{"timeout defaults to no", gate(30*time.Minute, false), runbooktest.NewApprover().Silence("go_no_go"), runbook.StatusRolledBack, runbook.ErrDenied, "timeout", true, 30 * time.Minute},

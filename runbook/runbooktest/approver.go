@@ -3,6 +3,7 @@ package runbooktest
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/handrail-dev/handrail/runbook"
 )
@@ -13,6 +14,10 @@ import (
 // which approves unless [Approver.DenyByDefault] was called. The zero value
 // approves everything.
 type Approver struct {
+	// Clock is where a silenced node waits (the harness sets it to its
+	// simulated clock), so that approval timeouts fire in simulated time.
+	Clock runbook.Clock
+
 	mu      sync.Mutex
 	answers map[string]answer
 	def     *answer
@@ -59,8 +64,9 @@ func (a *Approver) Deny(node, by, comment string) *Approver {
 	return a.set(node, answer{by: by, comment: comment})
 }
 
-// Silence makes the approver never answer for node: it waits until the
-// request's context ends (an approval timeout or the end of the run).
+// Silence makes the approver never answer for node: it waits on its Clock
+// until the request's context ends (an approval timeout or the end of the
+// run).
 func (a *Approver) Silence(node string) *Approver { return a.set(node, answer{silent: true}) }
 
 // Choose answers an in-doubt question about node with a choice ("rerun",
@@ -106,6 +112,9 @@ func (a *Approver) Approve(ctx context.Context, req runbook.ApprovalRequest) (ru
 	}
 	a.mu.Unlock()
 	if ans.silent {
+		if a.Clock != nil {
+			_ = a.Clock.Sleep(ctx, 100*365*24*time.Hour)
+		}
 		<-ctx.Done()
 		return runbook.Decision{}, ctx.Err()
 	}

@@ -50,6 +50,10 @@ type Option func(*Harness)
 // At starts the simulated clock at t.
 func At(t time.Time) Option { return func(h *Harness) { h.start = t } }
 
+// WithClock runs on c instead of a new simulated clock (to share it with
+// approvers or fakes built before the harness).
+func WithClock(c *runbook.SimClock) Option { return func(h *Harness) { h.Clock = c } }
+
 // WithJournal makes runs write to j (default: a new [runbook.MemJournal]).
 func WithJournal(j runbook.Journal) Option { return func(h *Harness) { h.Journal = j } }
 
@@ -93,12 +97,17 @@ func New(tb testing.TB, plan *runbook.Plan, opts ...Option) *Harness {
 	}
 	if h.Clock == nil {
 		h.Clock = runbook.NewSimClock(h.start)
+	} else {
+		h.start = h.Clock.Now()
 	}
 	if h.Journal == nil {
 		h.Journal = &runbook.MemJournal{}
 	}
 	if h.Approver == nil {
 		h.Approver = NewApprover()
+	}
+	if a, ok := h.Approver.(*Approver); ok && a.Clock == nil {
+		a.Clock = h.Clock
 	}
 	h.Executor.Clock = h.Clock
 	h.Executor.Journal = h.Journal
