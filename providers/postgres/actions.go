@@ -310,7 +310,7 @@ func (a *MigrateAction) load() (*MigrationSet, error) {
 	return LoadMigrations(fsys, a.source())
 }
 
-// runKey identifies a step of a run for the failure note.
+// runKey identifies a step of a run for the start note.
 func runKey(env *runbook.Env) string {
 	if env == nil {
 		return ""
@@ -374,7 +374,8 @@ type migrateBack struct{ a *MigrateAction }
 
 // Compensate migrates to the step's from_version. When the step failed (it
 // has no outputs, e.g. under rollback_on_failure), the version comes from
-// the note the failed run left on schema_migrations.
+// the note the run left on schema_migrations before its first change; no
+// note means the step changed nothing, and there is nothing to undo.
 func (m *migrateBack) Compensate(ctx context.Context, env *runbook.Env) error {
 	from, ok, err := versionOutput(env.Self(), "from_version")
 	if err != nil {
@@ -386,12 +387,13 @@ func (m *migrateBack) Compensate(ctx context.Context, env *runbook.Env) error {
 		if err != nil {
 			return fmt.Errorf("postgres_migrate rollback: %w", err)
 		}
-		from, ok, err = c.FailedFrom(ctx, runKey(env))
+		from, ok, err = c.StartedFrom(ctx, runKey(env))
 		if err != nil {
 			return fmt.Errorf("postgres_migrate rollback: %w", err)
 		}
 		if !ok {
-			return fmt.Errorf("postgres_migrate rollback: the step recorded no from_version and the database holds no note of this run: migrate down by hand (target = the version before the run)")
+			env.Line("stdout", "the step changed nothing before it failed: nothing to migrate back")
+			return nil
 		}
 	}
 	env.Line("stdout", fmt.Sprintf("migrating back to version %s", FormatVersion(from)))

@@ -21,10 +21,10 @@ type Client interface {
 	// Migrate brings the schema to req.Target (the latest migration when
 	// nil) under the migration lock, one migration per transaction.
 	Migrate(ctx context.Context, req MigrateRequest) (MigrateResult, error)
-	// FailedFrom returns the version a migration run identified by key
-	// started from, recorded when that run failed (see
-	// [MigrateRequest.Key]). ok is false when nothing was recorded.
-	FailedFrom(ctx context.Context, key string) (from int64, ok bool, err error)
+	// StartedFrom returns the version a migration run identified by key
+	// started from, recorded before its first change (see
+	// [MigrateRequest.Key]). ok is false when that run changed nothing.
+	StartedFrom(ctx context.Context, key string) (from int64, ok bool, err error)
 	// Backup dumps the database (pg_dump's custom format) to req.File.
 	Backup(ctx context.Context, req BackupRequest) (BackupInfo, error)
 	// Restore loads a dump written by Backup.
@@ -76,9 +76,10 @@ type MigrateRequest struct {
 	Wait func(ctx context.Context, d time.Duration) error
 	// Progress receives one line per migration planned or applied.
 	Progress func(line string)
-	// Key identifies the run and step; when a migration fails, the client
-	// records the starting version under it for [Client.FailedFrom]. Empty
-	// records nothing.
+	// Key identifies the run and step; before changing anything, the client
+	// records the starting version under it in the database, for
+	// [Client.StartedFrom]: a rollback of a step that failed (and so has no
+	// outputs) reads it there. Empty records nothing.
 	Key string
 }
 

@@ -38,9 +38,11 @@
 // COMMIT in the file) do not belong in them.
 //
 // A step that fails under rollback_on_failure records no outputs; so that
-// its natural rollback still knows where to go back to, a failing migration
-// leaves a note with the starting version as the comment of the
-// schema_migrations table, keyed by run and step.
+// its natural rollback still knows where to go back to, a migration run
+// notes its starting version, keyed by run and step, in the comment of the
+// schema_migrations table before its first change (the newest 20 notes are
+// kept). A failed step without a note changed nothing, and its rollback
+// does nothing.
 //
 // The package postgresfake holds a stateful in-memory fake of the database
 // for runbook tests and the sandbox.

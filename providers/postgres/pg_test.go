@@ -529,3 +529,43 @@ func TestConnectionErrorsHidePassword(t *testing.T) {
 		assert.Contains(t, err.Error(), "postgres.dcmms: dsn is not a valid PostgreSQL connection string")
 	})
 }
+
+// A migration step that fails before changing anything (the lock is held)
+// has nothing to undo: rollback_on_failure leaves the schema alone, and a
+// note another run left is not mistaken for this one's.
+func TestMigrateFailsBeforeAnyChange(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	inst := instance(t, db.DSN)
+	migrateTo(t, inst, 14)
+	// Another run noted its start (and migrated to 15).
+	other, err := postgres.NewMigrate(inst, postgres.MigrateArgs{Dir: migrationsDir, Target: i64(15)})
+	require.NoError(t, err)
+	_, err = other.Do(context.Background(), runbook.NewEnv(runbook.EnvConfig{Run: runbook.RunInfo{ID: "earlier"}, Node: "migrate"}))
+	require.NoError(t, err)
+
+	ctx := context.Background()
+	holder, err := pgx.Connect(ctx, db.DSN)
+	require.NoError(t, err)
+	defer holder.Close(ctx)
+	_, err = holder.Exec(ctx, "SELECT pg_advisory_lock($1)", postgres.LockID(db.Name, "public", "schema_migrations"))
+	require.NoError(t, err)
+
+	mig, err := postgres.NewMigrate(inst, postgres.MigrateArgs{Dir: migrationsDir, LockTimeout: 300 * time.Millisecond})
+	require.NoError(t, err)
+	plan, err := runbook.NewBuilder("release-2").Step(runbook.Step{Name: "migrate", Action: mig, RollbackOnFailure: true}).Build()
+	require.NoError(t, err)
+	obs := &lines{}
+	res, err := (&runbook.Executor{Observer: obs}).Run(ctx, plan, runbook.RunOptions{RunID: "later"})
+	require.ErrorIs(t, err, postgres.ErrLocked)
+	assert.Equal(t, runbook.StatusRolledBack, res.Status)
+	assert.Contains(t, obs.text(), "nothing to migrate back")
+	assert.Equal(t, int64(15), db.version(t))
+
+	// The earlier run's note is still there for its own rollback.
+	_, err = holder.Exec(ctx, "SELECT pg_advisory_unlock_all()")
+	require.NoError(t, err)
+	back := other.NaturalRollback()
+	require.NoError(t, back.Compensate(ctx, runbook.NewEnv(runbook.EnvConfig{Run: runbook.RunInfo{ID: "earlier"}, Node: "migrate"})))
+	assert.Equal(t, int64(14), db.version(t))
+}

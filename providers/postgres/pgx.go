@@ -209,6 +209,11 @@ func (c *pgxClient) Migrate(ctx context.Context, req MigrateRequest) (MigrateRes
 		progress(fmt.Sprintf("schema is at version %s: nothing to migrate", FormatVersion(current)))
 		return res, nil
 	}
+	if !req.DryRun && req.Key != "" {
+		if err := c.recordStart(ctx, conn, table, req.Key, res.From); err != nil {
+			progress(fmt.Sprintf("warning: cannot note the starting version on %s (%s): a rollback of this step after a failure will not know it", versionTable, redactString(err, c.cfg.DSN, c.info.password)))
+		}
+	}
 	for _, p := range plan {
 		if req.DryRun {
 			progress(fmt.Sprintf("would run %s (version %s -> %s)", p.File, FormatVersion(res.To), FormatVersion(p.After)))
@@ -222,9 +227,6 @@ func (c *pgxClient) Migrate(ctx context.Context, req MigrateRequest) (MigrateRes
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) && pe.Position > 0 {
 				merr.Line, merr.Column = LineColumn(p.SQL, int(pe.Position))
-			}
-			if req.Key != "" {
-				c.recordFailure(ctx, conn, table, req.Key, res.From)
 			}
 			return res, &cleanError{msg: fmt.Sprintf("postgres at %s: %s", c.info.where(), redactString(merr, c.cfg.DSN, c.info.password)), err: merr}
 		}
@@ -321,39 +323,58 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// failureComment prefixes the note a failed run leaves on schema_migrations.
-const failureComment = "handrail failed migration: "
+// startNote prefixes each line of the notes migration runs leave, as the
+// comment of the version table, before their first change.
+const startNote = "handrail migration started: "
 
-// recordFailure leaves "key from_version" as the comment of the version
-// table, best effort, for a rollback that finds no outputs (the step failed).
-func (c *pgxClient) recordFailure(ctx context.Context, conn *pgxpool.Conn, table, key string, from int64) {
-	note := fmt.Sprintf("%s%s from_version=%d", failureComment, key, from)
-	_, _ = conn.Exec(context.WithoutCancel(ctx), "COMMENT ON TABLE "+table+" IS "+quoteLiteral(note))
+// maxStartNotes bounds the notes kept (newest first).
+const maxStartNotes = 20
+
+// recordStart notes "key from_version=N" in the comment of the version
+// table, keeping the newest notes of other runs.
+func (c *pgxClient) recordStart(ctx context.Context, conn *pgxpool.Conn, table, key string, from int64) error {
+	var old *string
+	if err := conn.QueryRow(ctx, "SELECT obj_description($1::regclass, 'pg_class')", table).Scan(&old); err != nil {
+		return err
+	}
+	lines := []string{fmt.Sprintf("%s%s from_version=%d", startNote, key, from)}
+	if old != nil {
+		for _, l := range strings.Split(*old, "\n") {
+			if strings.HasPrefix(l, startNote) && !strings.HasPrefix(l, startNote+key+" ") && len(lines) < maxStartNotes {
+				lines = append(lines, l)
+			}
+		}
+	}
+	_, err := conn.Exec(ctx, "COMMENT ON TABLE "+table+" IS "+quoteLiteral(strings.Join(lines, "\n")))
+	return err
 }
 
-// FailedFrom reads the note recordFailure left.
-func (c *pgxClient) FailedFrom(ctx context.Context, key string) (int64, bool, error) {
+// StartedFrom reads the note recordStart left.
+func (c *pgxClient) StartedFrom(ctx context.Context, key string) (int64, bool, error) {
 	var note *string
 	err := c.pool.QueryRow(ctx, "SELECT obj_description(to_regclass(quote_ident(current_schema()) || '."+versionTable+"'), 'pg_class')").Scan(&note)
 	if err != nil {
-		return 0, false, c.fail("read the failure note of "+versionTable, err)
+		return 0, false, c.fail("read the notes on "+versionTable, err)
 	}
 	if note == nil {
 		return 0, false, nil
 	}
-	return parseFailureNote(*note, key)
+	return parseStartNote(*note, key)
 }
 
-func parseFailureNote(note, key string) (int64, bool, error) {
-	prefix := failureComment + key + " from_version="
-	if !strings.HasPrefix(note, prefix) {
-		return 0, false, nil
+func parseStartNote(note, key string) (int64, bool, error) {
+	prefix := startNote + key + " from_version="
+	for _, l := range strings.Split(note, "\n") {
+		if !strings.HasPrefix(l, prefix) {
+			continue
+		}
+		var v int64
+		if _, err := fmt.Sscanf(strings.TrimPrefix(l, prefix), "%d", &v); err != nil {
+			return 0, false, fmt.Errorf("postgres: unreadable note on %s: %q", versionTable, l)
+		}
+		return v, true, nil
 	}
-	var v int64
-	if _, err := fmt.Sscanf(strings.TrimPrefix(note, prefix), "%d", &v); err != nil {
-		return 0, false, nil
-	}
-	return v, true, nil
+	return 0, false, nil
 }
 
 func quoteLiteral(s string) string {

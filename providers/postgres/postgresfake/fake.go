@@ -263,6 +263,9 @@ func (c *client) Migrate(ctx context.Context, req postgres.MigrateRequest) (post
 	if len(plan) == 0 {
 		progress(fmt.Sprintf("schema is at version %s: nothing to migrate", postgres.FormatVersion(w.version)))
 	}
+	if !req.DryRun && req.Key != "" && len(plan) > 0 {
+		w.notes[req.Key] = res.From
+	}
 	to := w.version
 	for _, p := range plan {
 		if err := ctx.Err(); err != nil {
@@ -279,9 +282,6 @@ func (c *client) Migrate(ctx context.Context, req postgres.MigrateRequest) (post
 			fails = w.failDown
 		}
 		if msg, bad := fails[p.Migration.Version]; bad {
-			if req.Key != "" {
-				w.notes[req.Key] = res.From
-			}
 			return res, &postgres.MigrationError{File: p.File, Version: p.Migration.Version, Line: 1, Column: 1,
 				AppliedBefore: w.version, Err: errors.New(msg)}
 		}
@@ -294,7 +294,7 @@ func (c *client) Migrate(ctx context.Context, req postgres.MigrateRequest) (post
 	return res, nil
 }
 
-func (c *client) FailedFrom(_ context.Context, key string) (int64, bool, error) {
+func (c *client) StartedFrom(_ context.Context, key string) (int64, bool, error) {
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
