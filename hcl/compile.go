@@ -191,6 +191,15 @@ func evalStatic(expr hhcl.Expression) (cty.Value, hhcl.Diagnostics) {
 
 // staticValue evaluates an attribute that must be known before the run.
 func (c *compiler) staticValue(a *hhcl.Attribute, ctx *hhcl.EvalContext, ty cty.Type, what string) (cty.Value, bool) {
+	for _, tr := range a.Expr.Variables() {
+		switch tr.RootName() {
+		case "step", "gate", "run", "self":
+			if ctx != nil {
+				c.errf(tr.SourceRange(), "Value not known before the run", fmt.Sprintf("The argument %q must be known when the runbook is loaded; it cannot refer to %s.", a.Name, tr.RootName()))
+				return cty.NilVal, false
+			}
+		}
+	}
 	v, d := evalExpr(a.Expr, ctx)
 	c.diags = append(c.diags, d...)
 	if d.HasErrors() {

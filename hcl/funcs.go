@@ -46,7 +46,7 @@ func (rb *Runbook) functions() map[string]function.Function {
 			Description: "Marks a value as sensitive.",
 			Params:      []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowMarked: true, AllowUnknown: true, AllowNull: true, AllowDynamicType: true}},
 			Type:        func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
-			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) { return markSensitive(args[0]), nil },
+			Impl:        func(args []cty.Value, _ cty.Type) (cty.Value, error) { return markSensitive(args[0]), nil },
 		}),
 		"nonsensitive": function.New(&function.Spec{
 			Description: "Removes the sensitive mark of a value.",

@@ -367,6 +367,9 @@ func mergeVars(a, b map[string]cty.Value) map[string]cty.Value {
 func (c *compiler) instanceFor(typ string, expr hhcl.Expression, ctx *hhcl.EvalContext, rng hhcl.Range, action string) *providerDecl {
 	rb := c.rb
 	if expr != nil {
+		if !c.checkProviderRef(expr) {
+			return nil
+		}
 		v, d := evalExpr(expr, ctx)
 		if d.HasErrors() {
 			c.diags = append(c.diags, d...)
@@ -417,6 +420,26 @@ func (c *compiler) instanceFor(typ string, expr hhcl.Expression, ctx *hhcl.EvalC
 		c.errf(rng, "Ambiguous provider", fmt.Sprintf("There are several %q providers (%s): choose one with provider = %s.", typ, strings.Join(names, ", "), names[0]))
 		return nil
 	}
+}
+
+// checkProviderRef reports a provider = <type>.<name> naming no declared
+// instance, with a suggestion.
+func (c *compiler) checkProviderRef(expr hhcl.Expression) bool {
+	for _, tr := range expr.Variables() {
+		root, name := tr.RootName(), attrName(traverserAt(tr, 1))
+		if _, isType := c.rb.reg.Provider(root); !isType {
+			continue
+		}
+		if _, ok := c.rb.instances[root+"."+name]; !ok {
+			var names []string
+			for _, d := range c.rb.byType[root] {
+				names = append(names, d.name)
+			}
+			c.errf(tr.SourceRange(), "Reference to undeclared provider", fmt.Sprintf("No provider %q %q is declared.%s", root, name, suggestName(name, names)))
+			return false
+		}
+	}
+	return true
 }
 
 func reservedRoot(s string) bool {

@@ -384,6 +384,7 @@ func (c *compiler) decodeStep(n *node) {
 		n.when = a.Expr
 	}
 	seenRetry := false
+	nRollbacks := 0
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "retry":
@@ -394,12 +395,13 @@ func (c *compiler) decodeStep(n *node) {
 			seenRetry = true
 			s.Retry = c.decodeRetry(b, n.ctx)
 		case "rollback":
+			nRollbacks++
 			if rd := c.decodeRollback(n, b); rd != nil {
 				n.rollbacks = append(n.rollbacks, rd)
 			}
 		}
 	}
-	if !d.at.ReadOnly && !d.at.NaturalRollback && len(n.rollbacks) == 0 && !s.Irreversible {
+	if !d.at.ReadOnly && !d.at.NaturalRollback && nRollbacks == 0 && !s.Irreversible {
 		c.errf(blk.DefRange(), "Step has no rollback", fmt.Sprintf("Step %q changes the world (%s has no natural rollback) but has no rollback: add a rollback \"<action>\" { ... } block, or set irreversible = true.", n.name, d.typ))
 	}
 	if s.RollbackOnFailure && len(n.rollbacks) == 0 && !d.at.NaturalRollback {
@@ -663,6 +665,9 @@ func (c *compiler) implicitProbe(provExpr hhcl.Expression, ctx *hhcl.EvalContext
 		return out
 	}
 	if provExpr != nil {
+		if !c.checkProviderRef(provExpr) {
+			return "", provider.ActionType{}, nil
+		}
 		v, d := evalExpr(provExpr, ctx)
 		c.diags = append(c.diags, d...)
 		if d.HasErrors() {

@@ -332,11 +332,10 @@ func (c *compiler) declSuggest(name, kind string) string {
 		}
 	}
 	sort.Strings(names)
-	s := suggestName(name, names)
 	if d, ok := c.rb.decls[name]; ok && d.kind != kind {
-		s += fmt.Sprintf(" %q is a %s: use %s.%s.", name, d.kind, d.kind, name)
+		return fmt.Sprintf(" %q is a %s: use %s.%s.", name, d.kind, d.kind, name)
 	}
-	return s
+	return suggestName(name, names)
 }
 
 func (c *compiler) checkOutputName(d *nodeDecl, t *node, out string, rng hhcl.Range) {

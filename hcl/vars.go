@@ -111,6 +111,7 @@ func (c *compiler) assignVariables(path string, auto bool) {
 		names = append(names, v.name)
 	}
 	given := map[string]sourcedValue{}
+	bad := map[string]bool{}
 	// Environment.
 	envVals := map[string]string{}
 	for _, kv := range rb.opts.Environ {
@@ -127,6 +128,8 @@ func (c *compiler) assignVariables(path string, auto bool) {
 		}
 		if sv, ok := c.rawValue(v, envVals[name], "<env HANDRAIL_VAR_"+name+">", "environment variable HANDRAIL_VAR_"+name); ok {
 			given[name] = sv
+		} else {
+			bad[name] = true
 		}
 	}
 	// *.auto.hclvars next to the runbook, then -var-file.
@@ -138,7 +141,7 @@ func (c *compiler) assignVariables(path string, auto bool) {
 	}
 	files = append(files, rb.opts.VarFiles...)
 	for _, f := range files {
-		c.readVarFile(f, declared, given)
+		c.readVarFile(f, declared, given, bad)
 	}
 	// -var.
 	for _, name := range sortedKeys(rb.opts.Vars) {
@@ -151,12 +154,17 @@ func (c *compiler) assignVariables(path string, auto bool) {
 		}
 		if sv, ok := c.rawValue(v, rb.opts.Vars[name], fname, "-var "+name); ok {
 			given[name] = sv
+		} else {
+			bad[name] = true
 		}
 	}
 	// Finalize.
 	for _, v := range rb.vars {
 		sv, ok := given[v.name]
 		if !ok {
+			if bad[v.name] {
+				continue
+			}
 			if v.def == nil {
 				c.errf(v.block.DefRange(), "No value for required variable", fmt.Sprintf("Variable %q has no default: set it with -var %s=..., a var file, or HANDRAIL_VAR_%s.", v.name, v.name, v.name))
 				continue
@@ -295,7 +303,7 @@ func (c *compiler) synthetic(fname string, src []byte, sensitive bool) hhcl.Rang
 	return rng
 }
 
-func (c *compiler) readVarFile(path string, declared map[string]*variable, given map[string]sourcedValue) {
+func (c *compiler) readVarFile(path string, declared map[string]*variable, given map[string]sourcedValue, bad map[string]bool) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		rng := hhcl.Range{Filename: path, Start: hhcl.InitialPos, End: hhcl.InitialPos}
@@ -328,6 +336,7 @@ func (c *compiler) readVarFile(path string, declared map[string]*variable, given
 		val, d := evalStatic(a.Expr)
 		if d.HasErrors() {
 			c.diags = append(c.diags, d...)
+			bad[a.Name] = true
 			continue
 		}
 		given[a.Name] = sourcedValue{val: val, rng: a.Expr.Range(), source: "file " + path}

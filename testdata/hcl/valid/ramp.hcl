@@ -1,3 +1,4 @@
+# vars: version=0.3.0
 runbook "ramp" {
   description = "Demo release with a ramp"
   window      = "4h"

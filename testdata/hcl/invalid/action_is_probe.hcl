@@ -1,0 +1,7 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_metric" "a" {
+  metric = "m"
+}

@@ -1,0 +1,8 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_sett" "a" {
+  key   = "k"
+  value = "v"
+}

@@ -1,0 +1,7 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+gate "approval" "g" {
+  approvers = ["lead"]
+}

@@ -1,0 +1,9 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+gate "check" "g" {
+  check "c" {
+    metric = "m"
+  }
+}

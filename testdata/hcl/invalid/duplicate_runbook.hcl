@@ -1,0 +1,3 @@
+runbook "t" {}
+
+runbook "again" {}

@@ -1,0 +1,7 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_read" "a" {
+  key = uppercase("k")
+}

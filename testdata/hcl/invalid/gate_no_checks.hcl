@@ -1,0 +1,7 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+gate "check" "g" {
+  timeout = "1m"
+}

@@ -1,0 +1,7 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+gate "sok" "g" {
+  duration = "1m"
+}

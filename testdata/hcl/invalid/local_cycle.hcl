@@ -1,0 +1,7 @@
+runbook "t" {}
+
+locals {
+  a = local.b
+  b = local.c
+  c = local.a
+}

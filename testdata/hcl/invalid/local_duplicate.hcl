@@ -1,0 +1,9 @@
+runbook "t" {}
+
+locals {
+  a = 1
+}
+
+locals {
+  a = 2
+}

@@ -1,0 +1,11 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_read" "a" {
+  key = "k"
+}
+
+locals {
+  v = step.a.value
+}

@@ -1,0 +1,6 @@
+runbook "t" {}
+
+locals {
+  image = "app:${local.verison}"
+  version = "1"
+}

@@ -1,0 +1,5 @@
+provider "demo" "main" {}
+
+step "demo_read" "a" {
+  key = "k"
+}

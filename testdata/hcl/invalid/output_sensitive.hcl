@@ -1,0 +1,11 @@
+runbook "t" {}
+
+variable "t" {
+  type      = string
+  sensitive = true
+  default   = "s3cret-value"
+}
+
+output "token" {
+  value = var.t
+}

@@ -1,0 +1,5 @@
+runbook "t" {}
+
+output "o" {
+  value = step.nope.value
+}

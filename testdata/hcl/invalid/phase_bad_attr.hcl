@@ -1,0 +1,7 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+phase "p" {
+  paralel = true
+}

@@ -1,0 +1,9 @@
+runbook "t" {}
+
+provider "demo" "a" {
+  via = demo.b
+}
+
+provider "demo" "b" {
+  via = demo.a
+}

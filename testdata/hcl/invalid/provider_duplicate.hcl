@@ -1,0 +1,5 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+provider "demo" "main" {}

@@ -1,0 +1,8 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_read" "r" {
+  provider = demo.mian
+  key      = "k"
+}

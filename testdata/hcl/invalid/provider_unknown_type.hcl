@@ -1,0 +1,3 @@
+runbook "t" {}
+
+provider "dmeo" "main" {}

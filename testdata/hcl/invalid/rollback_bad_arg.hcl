@@ -1,0 +1,10 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_exec" "a" {
+  command = ["x"]
+  rollback "demo_exec" {
+    command = self.missing
+  }
+}

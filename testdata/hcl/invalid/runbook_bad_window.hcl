@@ -1,0 +1,3 @@
+runbook "t" {
+  window = "four hours"
+}

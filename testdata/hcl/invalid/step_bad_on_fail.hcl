@@ -1,0 +1,8 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_read" "a" {
+  key     = "k"
+  on_fail = "rollbak"
+}

@@ -1,0 +1,12 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_read" "a" {
+  key = "k"
+}
+
+step "demo_read" "b" {
+  key        = "k"
+  depends_on = [step.aa]
+}

@@ -1,0 +1,7 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_set" "a" {
+  key = "k"
+}

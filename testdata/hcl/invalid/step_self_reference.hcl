@@ -1,0 +1,8 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_set" "a" {
+  key   = "k"
+  value = step.a.previous
+}

@@ -1,0 +1,14 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+variable "t" {
+  type      = string
+  sensitive = true
+  default   = "5m"
+}
+
+step "demo_read" "a" {
+  key     = "k"
+  timeout = var.t
+}

@@ -1,0 +1,4 @@
+runbook "t" {}
+
+step "demo_read" "a" {
+  key = "k"

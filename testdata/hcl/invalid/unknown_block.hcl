@@ -1,0 +1,3 @@
+runbook "t" {}
+
+resource "aws_instance" "web" {}

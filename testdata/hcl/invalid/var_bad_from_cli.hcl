@@ -1,0 +1,6 @@
+# vars: count=abc
+runbook "t" {}
+
+variable "count" {
+  type = number
+}

@@ -1,0 +1,6 @@
+# env: HANDRAIL_VAR_replicas=[1,
+runbook "t" {}
+
+variable "replicas" {
+  type = list(number)
+}

@@ -1,0 +1,6 @@
+# var-file: bad.hclvars
+runbook "t" {}
+
+variable "weights" {
+  type = list(number)
+}

@@ -1,0 +1,5 @@
+runbook "t" {}
+
+variable "v" {
+  type = strin
+}

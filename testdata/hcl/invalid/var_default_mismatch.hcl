@@ -1,0 +1,6 @@
+runbook "t" {}
+
+variable "count" {
+  type    = number
+  default = "abc"
+}

@@ -1,0 +1,7 @@
+runbook "t" {}
+
+variable "v" {
+  type     = string
+  nullable = false
+  default  = null
+}

@@ -1,0 +1,5 @@
+runbook "t" {}
+
+variable "needed" {
+  type = string
+}

@@ -1,0 +1,7 @@
+# vars: verison=1
+runbook "t" {}
+
+variable "version" {
+  type    = string
+  default = "1"
+}
