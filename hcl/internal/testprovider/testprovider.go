@@ -316,8 +316,6 @@ func (a *ExecAction) Describe() runbook.Description {
 type MetricProbe struct {
 	inst *Instance
 	name string
-	n    int
-	mu   sync.Mutex
 }
 
 // Metric returns the demo_metric probe.
@@ -359,4 +357,10 @@ func (w *World) Keys() []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// Compensate runs the command as a rollback.
+func (a *ExecAction) Compensate(ctx context.Context, env *runbook.Env) error {
+	_, err := a.Do(ctx, env)
+	return err
 }
