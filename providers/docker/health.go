@@ -13,7 +13,7 @@ import (
 )
 
 // pollEvery is how often health is polled.
-const pollEvery = 500 * time.Millisecond
+const pollEvery = 250 * time.Millisecond
 
 // healthWait says how to decide that a started container serves.
 type healthWait struct {

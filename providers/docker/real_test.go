@@ -64,6 +64,11 @@ func newEnv(self runbook.Outputs) (*runbook.Env, *recorder) {
 // realInstance returns an instance on the test engine and its engine.
 func realInstance(t *testing.T) (*docker.Instance, docker.Engine, testenv.BackendImages) {
 	t.Helper()
+	return realInstanceTB(t)
+}
+
+func realInstanceTB(t testing.TB) (*docker.Instance, docker.Engine, testenv.BackendImages) {
+	t.Helper()
 	imgs := testenv.DockerImages(t)
 	inst := docker.NewInstance("test", docker.Config{Host: imgs.DockerHost}, nil)
 	t.Cleanup(func() { _ = inst.Close() })
