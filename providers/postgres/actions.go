@@ -405,7 +405,7 @@ func (m *migrateBack) Compensate(ctx context.Context, env *runbook.Env) error {
 
 // Describe names the instance and the action.
 func (m *migrateBack) Describe() runbook.Description {
-	return runbook.Description{Provider: m.a.inst.Name(), Action: "postgres_migrate", Summary: "migrate down to from_version"}
+	return runbook.Description{Provider: m.a.inst.Name(), Action: "postgres_migrate"}
 }
 
 // versionOutput reads an integer output, whatever number type the journal
@@ -599,7 +599,7 @@ func (r *restoreFrom) Compensate(ctx context.Context, env *runbook.Env) error {
 }
 
 func (r *restoreFrom) Describe() runbook.Description {
-	return runbook.Description{Provider: r.inst.Name(), Action: "postgres_restore", Summary: "restore the dump of step " + r.step}
+	return runbook.Description{Provider: r.inst.Name(), Action: "postgres_restore"}
 }
 
 // Compile-time checks.

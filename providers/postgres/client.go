@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Client is what the actions need of a PostgreSQL database. The real
@@ -166,8 +168,18 @@ func (e *MigrationError) Error() string {
 	if e.Line > 0 {
 		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
 	}
-	return fmt.Sprintf("migration %s failed: %v (its transaction was rolled back; the database is at version %s)",
-		loc, e.Err, FormatVersion(e.AppliedBefore))
+	cause := e.Err.Error()
+	var pe *pgconn.PgError
+	if errors.As(e.Err, &pe) {
+		if pe.Detail != "" {
+			cause += "; detail: " + pe.Detail
+		}
+		if pe.Hint != "" {
+			cause += "; hint: " + pe.Hint
+		}
+	}
+	return fmt.Sprintf("migration %s failed: %s (its transaction was rolled back; the database is at version %s)",
+		loc, cause, FormatVersion(e.AppliedBefore))
 }
 
 // Unwrap returns the cause.

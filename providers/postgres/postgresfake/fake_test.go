@@ -2,6 +2,7 @@ package postgresfake_test
 
 import (
 	"context"
+	"io"
 	"testing"
 
 	"github.com/handrail-dev/handrail/provider"
@@ -230,4 +231,21 @@ func TestConfigureErrors(t *testing.T) {
 			assert.NotContains(t, err.Error(), "TopSecret99")
 		})
 	}
+}
+
+type runnerInstance struct{ notRunner }
+
+func (runnerInstance) Name() string { return "ssh.db" }
+
+func (runnerInstance) RunCommand(context.Context, []string, io.Reader, io.Writer, io.Writer) (int, error) {
+	return 0, nil
+}
+
+func TestConfigureVia(t *testing.T) {
+	p := postgresfake.New().Provider()
+	inst, err := p.Configure(context.Background(), "dcmms", cty.ObjectVal(map[string]cty.Value{
+		"dsn": cty.StringVal("postgres://dcmms@db/dcmms"), "via": provider.InstanceVal(runnerInstance{}),
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, "postgres.dcmms", inst.Name())
 }
