@@ -21,6 +21,8 @@ type compiler struct {
 	diags hhcl.Diagnostics
 	// top lists top-level phases and nodes in source order.
 	top []any
+	// actions caches registry look-ups.
+	actions map[string]actionEntry
 }
 
 var rootSchema = &hhcl.BodySchema{

@@ -315,8 +315,22 @@ func (c *compiler) decodeNodes() {
 	}
 }
 
+type actionEntry struct {
+	at provider.ActionType
+	pv provider.Provider
+	ok bool
+}
+
 func (c *compiler) action(name string, rng hhcl.Range, probe bool) (provider.ActionType, provider.Provider, bool) {
-	at, pv, ok := c.rb.reg.Action(name)
+	if c.actions == nil {
+		c.actions = map[string]actionEntry{}
+	}
+	e, seen := c.actions[name]
+	if !seen {
+		e.at, e.pv, e.ok = c.rb.reg.Action(name)
+		c.actions[name] = e
+	}
+	at, pv, ok := e.at, e.pv, e.ok
 	if !ok {
 		c.errf(rng, "Unknown action", fmt.Sprintf("No provider offers an action named %q.%s", name, suggestName(name, c.rb.reg.ActionNames())))
 		return at, nil, false

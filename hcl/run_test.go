@@ -196,3 +196,60 @@ step "demo_exec" "b" {
 	require.NotNil(t, diags[0].Subject)
 	assert.Equal(t, 8, diags[0].Subject.Start.Line)
 }
+
+func TestGuardBreachRollsBack(t *testing.T) {
+	src := `
+runbook "g" {}
+step "demo_set" "traffic_10" {
+  key   = "weight"
+  value = "10"
+}
+gate "guard" "budget" {
+  from  = step.traffic_10
+  until = step.done
+  every = "30s"
+  check "errors" {
+    probe     = "demo_metric"
+    metric    = "err"
+    condition = self.value < 0.05
+  }
+}
+gate "soak" "watch" {
+  duration = "10m"
+  every    = "1m"
+  check "ok" {
+    probe     = "demo_metric"
+    metric    = "ok"
+    condition = self.value == 0
+  }
+}
+step "demo_set" "done" {
+  key   = "maintenance"
+  value = "off"
+}
+`
+	for _, tc := range []struct {
+		name   string
+		errors []float64
+		want   runbook.Status
+	}{
+		{"breach", []float64{0.01, 0.01, 0.5}, runbook.StatusRolledBack},
+		{"quiet", []float64{0.01}, runbook.StatusSucceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := testprovider.NewWorld()
+			w.Metric("err", tc.errors...)
+			w.Metric("ok", 0)
+			rb := load(t, w, src, nil)
+			res, _ := run(t, rb, true)
+			require.Equal(t, tc.want, res.Status, "%v", res.Err)
+			if tc.want == runbook.StatusRolledBack {
+				var se *runbook.StepError
+				require.ErrorAs(t, res.Err, &se)
+				assert.Equal(t, "budget", se.Node)
+				assert.Equal(t, []string{"traffic_10"}, res.Compensated)
+				assert.Equal(t, "", w.Value("weight"))
+			}
+		})
+	}
+}
