@@ -116,7 +116,9 @@ type Env struct {
 	logger   *slog.Logger
 	redactor *Redactor
 	approver Approver
-	ask      func(ctx context.Context, req ApprovalRequest) (Decision, error)
+	// r is set for environments built by the executor: lookups, events and
+	// questions go to the run (without a closure per call).
+	r *run
 }
 
 // EnvConfig configures [NewEnv]. Executors build environments; other
@@ -172,6 +174,9 @@ func (e *Env) Self() Outputs { return e.self }
 
 // Output returns the outputs of a step that has completed in this run.
 func (e *Env) Output(step string) (Outputs, bool) {
+	if e.r != nil {
+		return e.r.lookup(step)
+	}
 	if e.lookup == nil {
 		return nil, false
 	}
@@ -198,8 +203,11 @@ func (e *Env) Approver() Approver { return e.approver }
 // clock state). It returns an error wrapping [ErrNoApprover] when the run
 // has none.
 func (e *Env) Ask(ctx context.Context, req ApprovalRequest) (Decision, error) {
-	if e.ask != nil {
-		return e.ask(ctx, req)
+	if e.r != nil {
+		if req.Node == "" {
+			req.Node = e.node
+		}
+		return e.r.ask(ctx, req, 0, false)
 	}
 	if e.approver == nil {
 		return Decision{}, fmt.Errorf("%s: %w", e.node, ErrNoApprover)
@@ -227,7 +235,7 @@ func (e *Env) AddSecret(s string) Secret {
 // Line reports one line of output of the node (stdout, stderr, progress) as
 // an [OutputLine] event, redacted.
 func (e *Env) Line(stream, line string) {
-	e.emit(OutputLine{Header: e.header(), Stream: stream, Line: e.redactor.Redact(line)})
+	e.send(OutputLine{Header: e.header(), Stream: stream, Line: e.redactor.Redact(line)})
 }
 
 // Emit reports a provider-specific event as a [Note] event, redacted.
@@ -236,7 +244,17 @@ func (e *Env) Emit(message string, attrs map[string]string) {
 	for k, v := range attrs {
 		red[k] = e.redactor.Redact(v)
 	}
-	e.emit(Note{Header: e.header(), Message: e.redactor.Redact(message), Attrs: red})
+	e.send(Note{Header: e.header(), Message: e.redactor.Redact(message), Attrs: red})
+}
+
+func (e *Env) send(ev Event) {
+	if e.r != nil {
+		e.r.emit(ev)
+		return
+	}
+	if e.emit != nil {
+		e.emit(ev)
+	}
 }
 
 func (e *Env) header() Header {

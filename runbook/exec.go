@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +83,7 @@ type run struct {
 	logger      *slog.Logger
 	par         int
 	rnd         func() float64
+	quiet       bool // no observer: events need not be built
 	opts        RunOptions
 	mu          sync.Mutex
 	res         []*NodeResult
@@ -109,6 +109,7 @@ func (e *Executor) newRun(p *Plan, opts RunOptions, info RunInfo) *run {
 	if r.obs == nil {
 		r.obs = NopObserver{}
 	}
+	r.quiet = isNop(r.obs)
 	r.j = e.Journal
 	r.red = e.Redactor
 	if r.red == nil {
@@ -131,7 +132,7 @@ func (e *Executor) newRun(p *Plan, opts RunOptions, info RunInfo) *run {
 	for i, n := range p.nodes {
 		r.res[i] = &NodeResult{Name: n.Name, Status: StatePending}
 	}
-	r.outputs = map[string]Outputs{}
+	r.outputs = make(map[string]Outputs, len(p.nodes))
 	if r.info.StartedAt.IsZero() {
 		r.info.StartedAt = r.clock.Now()
 	}
@@ -240,8 +241,8 @@ func (r *run) journal(ctx context.Context, recs ...Record) error {
 }
 
 func (r *run) env(node string, attempt int, self Outputs) *Env {
-	return &Env{run: r.info, node: node, attempt: attempt, self: self, lookup: r.lookup, clock: r.clock,
-		emit: r.emit, logger: r.logger, redactor: r.red, approver: r.appr, ask: r.askFunc(node)}
+	return &Env{run: r.info, node: node, attempt: attempt, self: self, clock: r.clock,
+		logger: r.logger, redactor: r.red, approver: r.appr, r: r}
 }
 
 func (r *run) lookup(name string) (Outputs, bool) {
@@ -249,15 +250,6 @@ func (r *run) lookup(name string) (Outputs, bool) {
 	defer r.mu.Unlock()
 	o, ok := r.outputs[name]
 	return o, ok
-}
-
-func (r *run) askFunc(node string) func(ctx context.Context, req ApprovalRequest) (Decision, error) {
-	return func(ctx context.Context, req ApprovalRequest) (Decision, error) {
-		if req.Node == "" {
-			req.Node = node
-		}
-		return r.ask(ctx, req, 0, false)
-	}
 }
 
 // ask asks the approver, with a timeout on the run's clock.
@@ -300,9 +292,18 @@ func (r *run) ask(ctx context.Context, req ApprovalRequest, timeout time.Duratio
 func (r *run) forward(ctx context.Context, done map[int]bool) {
 	nodes := r.p.nodes
 	remaining := make([]int, len(nodes))
-	var ready []int
+	// Ready nodes start lowest declaration index first; guards do not take
+	// a parallelism slot, so they wait apart.
+	var ready, readyGuards intHeap
 	pendingCount := 0
 	isGuard := func(i int) bool { return nodes[i].Gate != nil && nodes[i].Gate.Kind == GateGuard }
+	push := func(i int) {
+		if isGuard(i) {
+			readyGuards.push(i)
+		} else {
+			ready.push(i)
+		}
+	}
 	for i, n := range nodes {
 		if done[i] {
 			continue
@@ -316,13 +317,16 @@ func (r *run) forward(ctx context.Context, done map[int]bool) {
 			pendingCount++
 		}
 		if remaining[i] == 0 {
-			ready = append(ready, i)
+			push(i)
 		}
 	}
 	// until[i] lists the guards that end when node i completes.
-	until := map[int][]int{}
+	var until map[int][]int
 	for i, n := range nodes {
 		if isGuard(i) && n.Gate.Until != "" {
+			if until == nil {
+				until = map[int][]int{}
+			}
 			u := r.p.index[n.Gate.Until]
 			until[u] = append(until[u], i)
 		}
@@ -334,6 +338,14 @@ func (r *run) forward(ctx context.Context, done map[int]bool) {
 	schedTok := holdClock(r.clock)
 	defer schedTok.release()
 	inflight, guards := 0, 0
+	type job struct {
+		ctx context.Context
+		i   int
+		tok *clockToken
+	}
+	work := make(chan job, r.par)
+	defer close(work)
+	workers := 0
 	failing := false
 	fail := func(idx int, err error, pol Policy) {
 		if failing {
@@ -343,60 +355,9 @@ func (r *run) forward(ctx context.Context, done map[int]bool) {
 		r.failIdx, r.failErr, r.failPol = idx, err, pol
 		cancelRun(ErrCancelled)
 	}
-	for {
-		if !failing && ctx.Err() != nil {
-			fail(-1, fmt.Errorf("run cancelled: %w", context.Cause(ctx)), PolicyRollback)
-		}
-		if !failing && r.jerr != nil {
-			fail(-1, fmt.Errorf("journal: %w", r.jerr), PolicyRollback)
-		}
-		for !failing && len(ready) > 0 {
-			// Lowest declaration index first; guards do not take a slot.
-			sort.Ints(ready)
-			pick := -1
-			for k, i := range ready {
-				if isGuard(i) || inflight < r.par {
-					pick = k
-					break
-				}
-			}
-			if pick < 0 {
-				break
-			}
-			i := ready[pick]
-			ready = append(ready[:pick], ready[pick+1:]...)
-			tok := holdClock(r.clock)
-			nctx := runCtx
-			if isGuard(i) {
-				var gcancel context.CancelCauseFunc
-				nctx, gcancel = context.WithCancelCause(runCtx)
-				guardCancel[i] = gcancel
-				guards++
-			} else {
-				inflight++
-			}
-			r.mu.Lock()
-			r.res[i].Status = StateRunning
-			r.mu.Unlock()
-			go func(i int, nctx context.Context, tok *clockToken) {
-				results <- r.runNode(withToken(nctx, tok), i, tok)
-			}(i, nctx, tok)
-		}
-		if inflight == 0 && (guards == 0 || pendingCount == 0) {
-			if guards > 0 {
-				for _, c := range guardCancel {
-					c(errSpanEnded)
-				}
-			} else {
-				break
-			}
-		}
-		if inflight == 0 && guards == 0 {
-			break
-		}
-		schedTok.idle()
-		end := <-results
-		schedTok.resume()
+	// handle takes a node's end: the node's token is released only now, so
+	// that a simulated clock cannot move between the end and its handling.
+	handle := func(end nodeEnd) {
 		end.tok.release()
 		guard := isGuard(end.idx)
 		if guard {
@@ -410,7 +371,7 @@ func (r *run) forward(ctx context.Context, done map[int]bool) {
 		switch end.state {
 		case StateSucceeded, StateSkipped, StateWarned:
 			if guard {
-				continue
+				return
 			}
 			for _, g := range until[end.idx] {
 				if c, ok := guardCancel[g]; ok {
@@ -420,7 +381,7 @@ func (r *run) forward(ctx context.Context, done map[int]bool) {
 			for _, o := range nodes[end.idx].outs {
 				remaining[o]--
 				if remaining[o] == 0 && !done[o] {
-					ready = append(ready, o)
+					push(o)
 				}
 			}
 		case StateFailed:
@@ -431,6 +392,122 @@ func (r *run) forward(ctx context.Context, done map[int]bool) {
 			}
 		}
 	}
+	start := func(i int) (context.Context, *clockToken) {
+		tok := holdClock(r.clock)
+		nctx := runCtx
+		if isGuard(i) {
+			var gcancel context.CancelCauseFunc
+			nctx, gcancel = context.WithCancelCause(runCtx)
+			guardCancel[i] = gcancel
+			guards++
+		} else {
+			inflight++
+		}
+		r.mu.Lock()
+		r.res[i].Status = StateRunning
+		r.mu.Unlock()
+		return withToken(nctx, tok), tok
+	}
+	for {
+		if !failing && ctx.Err() != nil {
+			fail(-1, fmt.Errorf("run cancelled: %w", context.Cause(ctx)), PolicyRollback)
+		}
+		if !failing && r.jerr != nil {
+			fail(-1, fmt.Errorf("journal: %w", r.jerr), PolicyRollback)
+		}
+		inline := false
+		for !failing {
+			if readyGuards.Len() > 0 {
+				i := readyGuards.pop()
+				nctx, tok := start(i)
+				go func() { results <- r.runNode(nctx, i, tok) }()
+				continue
+			}
+			if ready.Len() == 0 || inflight >= r.par {
+				break
+			}
+			i := ready.pop()
+			nctx, tok := start(i)
+			if inflight == 1 && guards == 0 && ready.Len() == 0 {
+				// The only node that can run now (a sequence): run it on
+				// this goroutine, saving a goroutine and two hand-offs.
+				schedTok.idle()
+				end := r.runNode(nctx, i, tok)
+				schedTok.resume()
+				handle(end)
+				inline = true
+				break
+			}
+			// Steps and gates run on a pool of at most Parallelism workers,
+			// whose stacks have grown once.
+			work <- job{ctx: nctx, i: i, tok: tok}
+			if workers < inflight {
+				workers++
+				go func() {
+					for j := range work {
+						results <- r.runNode(j.ctx, j.i, j.tok)
+					}
+				}()
+			}
+		}
+		if inline {
+			continue
+		}
+		if inflight == 0 && (guards == 0 || pendingCount == 0) {
+			if guards == 0 {
+				break
+			}
+			for _, c := range guardCancel {
+				c(errSpanEnded)
+			}
+		}
+		schedTok.idle()
+		end := <-results
+		schedTok.resume()
+		handle(end)
+	}
+}
+
+// intHeap is a min-heap of node indexes.
+type intHeap []int
+
+func (h intHeap) Len() int { return len(h) }
+
+func (h *intHeap) push(v int) {
+	*h = append(*h, v)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if s[p] <= s[i] {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *intHeap) pop() int {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < len(s) && s[l] < s[m] {
+			m = l
+		}
+		if l+1 < len(s) && s[l+1] < s[m] {
+			m = l + 1
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
 }
 
 var errSpanEnded = errors.New("guard span ended")
@@ -512,27 +589,39 @@ func (r *run) runStep(ctx context.Context, i int, n *Node, tok *clockToken) node
 			end.state, end.err = StateCancelled, &StepError{Node: n.Name, Attempt: attempt, Err: fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))}
 			return end
 		}
-		if err := r.journal(ctx, Record{Kind: RecNodeStarted, Node: n.Name, Attempt: attempt}); err != nil {
-			return r.journalFailure(end, n.Name, attempt, err)
+		if r.j != nil {
+			if err := r.journal(ctx, Record{Kind: RecNodeStarted, Node: n.Name, Attempt: attempt}); err != nil {
+				return r.journalFailure(end, n.Name, attempt, err)
+			}
 		}
-		r.emit(NodeStarted{Header: r.header(n.Name), NodeKind: "step", Phase: n.Phase, Attempt: attempt})
-		start := r.clock.Now()
-		actx, cancel := clockTimeout(ctx, r.clock, s.Timeout)
+		var start time.Time
+		if !r.quiet {
+			start = r.clock.Now()
+			r.emit(NodeStarted{Header: Header{Run: r.info.ID, Node: n.Name, Time: start}, NodeKind: "step", Phase: n.Phase, Attempt: attempt})
+		}
+		actx, cancel := ctx, context.CancelFunc(nil)
+		if s.Timeout > 0 {
+			actx, cancel = clockTimeout(ctx, r.clock, s.Timeout)
+		}
 		out, err := safeDo(actx, s.Action, r.env(n.Name, attempt, nil))
 		cause := context.Cause(actx)
-		cancel()
+		if cancel != nil {
+			cancel()
+		}
 		if err == nil {
 			red := out
-			if out != nil && (r.j != nil || !isNop(r.obs)) {
+			if out != nil && (r.j != nil || !r.quiet) {
 				red = r.red.RedactOutputs(out)
 			}
-			if jerr := r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: n.Name, Attempt: attempt, Outputs: red, Compensable: len(n.rbs) > 0}); jerr != nil {
-				// The side effect happened: the step counts as completed.
-				end.state, end.outputs = StateSucceeded, out
-				r.emit(NodeSucceeded{Header: r.header(n.Name), Attempt: attempt, Duration: r.clock.Now().Sub(start), Outputs: red})
-				return end
+			// If the journal fails here, the side effect happened anyway:
+			// the step counts as completed (and the run stops going forward).
+			if r.j != nil {
+				_ = r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: n.Name, Attempt: attempt, Outputs: red, Compensable: len(n.rbs) > 0})
 			}
-			r.emit(NodeSucceeded{Header: r.header(n.Name), Attempt: attempt, Duration: r.clock.Now().Sub(start), Outputs: red})
+			if !r.quiet {
+				now := r.clock.Now()
+				r.emit(NodeSucceeded{Header: Header{Run: r.info.ID, Node: n.Name, Time: now}, Attempt: attempt, Duration: now.Sub(start), Outputs: red})
+			}
 			end.state, end.outputs = StateSucceeded, out
 			return end
 		}

@@ -1,0 +1,161 @@
+package runbook_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/handrail-dev/handrail/runbook"
+)
+
+const benchSteps = 10_000
+
+// noop is the benchmark's step action: it does nothing, so what is measured
+// is the executor.
+type noop struct{}
+
+func (noop) Do(context.Context, *runbook.Env) (runbook.Outputs, error) { return nil, nil }
+func (noop) ReadOnly() bool                                             { return true }
+
+var benchNames = func() []string {
+	n := make([]string, benchSteps)
+	for i := range n {
+		n[i] = "s" + strconv.Itoa(i)
+	}
+	return n
+}()
+
+func benchPlan(b testing.TB, parallel bool) *runbook.Plan {
+	bl := runbook.NewBuilder("bench")
+	add := func(bl *runbook.Builder) {
+		for i := 0; i < benchSteps; i++ {
+			bl.Step(runbook.Step{Name: benchNames[i], Action: noop{}})
+		}
+	}
+	if parallel {
+		bl.Parallel(add)
+	} else {
+		add(bl)
+	}
+	p, err := bl.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkSequence runs 10,000 no-op steps in sequence without a journal,
+// next to a bare Go loop that makes the same Action.Do calls. ns/step is the
+// executor's per-step time; the bare loop is the anchor measured in the same
+// run.
+func BenchmarkSequence(b *testing.B) {
+	p := benchPlan(b, false)
+	ctx := context.Background()
+	b.Run("executor", func(b *testing.B) {
+		ex := &runbook.Executor{}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ex.Run(ctx, p, runbook.RunOptions{RunID: "bench"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSteps, "ns/step")
+	})
+	b.Run("bare_loop", func(b *testing.B) {
+		actions := make([]runbook.Action, benchSteps)
+		for i := range actions {
+			actions[i] = p.Nodes()[i].Step.Action
+		}
+		env := runbook.NewEnv(runbook.EnvConfig{})
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, a := range actions {
+				if _, err := a.Do(ctx, env); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSteps, "ns/step")
+	})
+	b.Run("bare_loop_with_context", func(b *testing.B) {
+		// The least a runner that honours per-step cancellation must do:
+		// a cancellable context and a recover around each call.
+		actions := make([]runbook.Action, benchSteps)
+		for i := range actions {
+			actions[i] = p.Nodes()[i].Step.Action
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			for i, a := range actions {
+				sctx, cancel := context.WithCancel(ctx)
+				env := runbook.NewEnv(runbook.EnvConfig{Node: benchNames[i], Attempt: 1})
+				func() {
+					defer func() { _ = recover() }()
+					if _, err := a.Do(sctx, env); err != nil {
+						b.Fatal(err)
+					}
+				}()
+				cancel()
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSteps, "ns/step")
+	})
+}
+
+// BenchmarkParallelGroup runs 10,000 independent no-op steps in one
+// parallel group (parallelism 10 and 1000).
+func BenchmarkParallelGroup(b *testing.B) {
+	p := benchPlan(b, true)
+	ctx := context.Background()
+	for _, par := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("parallelism=%d", par), func(b *testing.B) {
+			ex := &runbook.Executor{Parallelism: par}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ex.Run(ctx, p, runbook.RunOptions{RunID: "bench"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSteps, "ns/step")
+		})
+	}
+}
+
+// BenchmarkBuildAndRun builds and runs a 10,000-step plan (with rollbacks,
+// so that the plan is realistic) and reports the bytes allocated per
+// build+run and the peak heap in use.
+func BenchmarkBuildAndRun(b *testing.B) {
+	ctx := context.Background()
+	rb := runbook.RollbackFunc(func(context.Context, *runbook.Env) error { return nil })
+	do := runbook.ActionFunc(func(context.Context, *runbook.Env) (runbook.Outputs, error) {
+		return runbook.Outputs{"ok": true}, nil
+	})
+	var peak uint64
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	b.ReportAllocs()
+	for b.Loop() {
+		bl := runbook.NewBuilder("bench")
+		for i := 0; i < benchSteps; i++ {
+			bl.Step(runbook.Step{Name: benchNames[i], Action: do, Rollbacks: []runbook.Rollback{rb}})
+		}
+		p, err := bl.Build()
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := (&runbook.Executor{}).Run(ctx, p, runbook.RunOptions{RunID: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc > peak {
+			peak = ms.HeapAlloc
+		}
+		runtime.KeepAlive(res)
+	}
+	b.ReportMetric(float64(peak-min(peak, base))/(1<<20), "peak-heap-MB")
+}
