@@ -216,8 +216,8 @@ func (j *Journal) Version(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// Append stores recs in one transaction; they are durable (committed) when
-// it returns. Records get their Seq here, numbered per run from 1.
+// Append stores recs in one transaction (one statement, one round trip);
+// they are committed when it returns. Records get their Seq here, numbered per run from 1.
 func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
 	if len(recs) == 0 {
 		return nil
@@ -230,68 +230,70 @@ func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
 	if err := j.init(ctx); err != nil {
 		return err
 	}
-	// Per run: how many records, and the time of its first one.
+	// Per run: how many records, and the time of its first one; per
+	// record: its index within its run in this call.
 	count := map[string]int64{}
 	first := map[string]time.Time{}
-	for _, r := range recs {
+	n := len(recs)
+	cols := struct {
+		run, kind, node, data []string
+		idx                   []int64
+		time                  []time.Time
+	}{make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]int64, n), make([]time.Time, n)}
+	for i, r := range recs {
 		if _, ok := count[r.Run]; !ok {
 			first[r.Run] = r.Time
 		}
 		count[r.Run]++
+		r.Seq = 0 // set by the server below
+		if len(r.Inputs) > 0 {
+			in := make([]runbook.Input, len(r.Inputs))
+			for k, x := range r.Inputs {
+				if x.Sensitive {
+					x.Value = ""
+				}
+				in[k] = x
+			}
+			r.Inputs = in
+		}
+		data, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("pgjournal: encode %s record of run %s (node %q): %w", r.Kind, r.Run, r.Node, err)
+		}
+		cols.run[i], cols.kind[i], cols.node[i], cols.data[i] = r.Run, string(r.Kind), r.Node, string(data)
+		cols.idx[i], cols.time[i] = count[r.Run], r.Time
 	}
 	runs := make([]string, 0, len(count))
 	for r := range count {
 		runs = append(runs, r)
 	}
 	sort.Strings(runs) // lock run rows in one order: no deadlocks
-	err := pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
-		next := map[string]int64{}
-		for _, run := range runs {
-			var last int64
-			err := tx.QueryRow(ctx, `INSERT INTO `+j.t("runs")+` AS r (run, first_time, last_seq) VALUES ($1, $2, $3)
-				ON CONFLICT (run) DO UPDATE SET last_seq = r.last_seq + EXCLUDED.last_seq RETURNING last_seq`,
-				run, first[run], count[run]).Scan(&last)
-			if err != nil {
-				return fmt.Errorf("pgjournal: append to run %s: %w", run, err)
-			}
-			next[run] = last - count[run]
-		}
-		n := len(recs)
-		cols := struct {
-			run, kind, node, data []string
-			seq                   []int64
-			time                  []time.Time
-		}{make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]int64, n), make([]time.Time, n)}
-		for i, r := range recs {
-			next[r.Run]++
-			r.Seq = next[r.Run]
-			if len(r.Inputs) > 0 {
-				in := make([]runbook.Input, len(r.Inputs))
-				for k, x := range r.Inputs {
-					if x.Sensitive {
-						x.Value = ""
-					}
-					in[k] = x
-				}
-				r.Inputs = in
-			}
-			data, err := json.Marshal(r)
-			if err != nil {
-				return fmt.Errorf("pgjournal: encode %s record of run %s (node %q): %w", r.Kind, r.Run, r.Node, err)
-			}
-			cols.run[i], cols.kind[i], cols.node[i], cols.data[i] = r.Run, string(r.Kind), r.Node, string(data)
-			cols.seq[i], cols.time[i] = r.Seq, r.Time
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO `+j.t("records")+` (run, seq, kind, node, time, data)
-			SELECT run, seq, kind, node, time, data::jsonb
-			FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]) AS u(run, seq, kind, node, time, data)`,
-			cols.run, cols.seq, cols.kind, cols.node, cols.time, cols.data)
-		if err != nil {
-			return fmt.Errorf("pgjournal: append %d records: %w", n, err)
-		}
-		return nil
-	})
-	return err
+	firsts := make([]time.Time, len(runs))
+	counts := make([]int64, len(runs))
+	for i, r := range runs {
+		firsts[i], counts[i] = first[r], count[r]
+	}
+	// One statement, so one transaction and one round trip: reserve the
+	// sequence numbers on each run's row (locking it until commit), then
+	// insert the records numbered after it.
+	_, err := j.pool.Exec(ctx, `WITH c AS (
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) AS c(run, first_time, n)
+		), r AS (
+			INSERT INTO `+j.t("runs")+` AS r (run, first_time, last_seq)
+			SELECT run, first_time, n FROM c ORDER BY run
+			ON CONFLICT (run) DO UPDATE SET last_seq = r.last_seq + EXCLUDED.last_seq
+			RETURNING r.run, r.last_seq
+		)
+		INSERT INTO `+j.t("records")+` (run, seq, kind, node, time, data)
+		SELECT u.run, r.last_seq - c.n + u.idx, u.kind, u.node, u.time,
+			jsonb_set(u.data::jsonb, '{seq}', to_jsonb(r.last_seq - c.n + u.idx))
+		FROM unnest($4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[], $9::text[]) AS u(run, idx, kind, node, time, data)
+		JOIN r ON r.run = u.run JOIN c ON c.run = u.run`,
+		runs, firsts, counts, cols.run, cols.idx, cols.kind, cols.node, cols.time, cols.data)
+	if err != nil {
+		return fmt.Errorf("pgjournal: append %d records to run %s: %w", n, strings.Join(runs, ", "), err)
+	}
+	return nil
 }
 
 // Load returns the records of run in order, or an error wrapping
