@@ -17,7 +17,7 @@ const benchSteps = 10_000
 type noop struct{}
 
 func (noop) Do(context.Context, *runbook.Env) (runbook.Outputs, error) { return nil, nil }
-func (noop) ReadOnly() bool                                             { return true }
+func (noop) ReadOnly() bool                                            { return true }
 
 var benchNames = func() []string {
 	n := make([]string, benchSteps)
