@@ -91,7 +91,12 @@ func TestQueryReadOnlyUnlessMutates(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, db.tableExists(t, "notes"))
 
-	ins, err := postgres.NewQuery(inst, postgres.QueryArgs{SQL: "INSERT INTO notes VALUES ($1), ($2) RETURNING body, now() AS at, 1.5::numeric AS n, gen_random_uuid() AS id",
+	vacuum, err := postgres.NewQuery(inst, postgres.QueryArgs{SQL: "VACUUM notes", Mutates: true})
+	require.NoError(t, err)
+	_, err = vacuum.Do(context.Background(), env("q", nil, nil))
+	require.NoError(t, err, "mutating statements run outside a transaction block")
+
+	ins, err := postgres.NewQuery(inst, postgres.QueryArgs{SQL: `INSERT INTO notes VALUES ($1), ($2) RETURNING body, now() AS at, 1.5::numeric AS n, gen_random_uuid() AS id, interval '1 day 2 hours' AS i, '{"a": [1, 2.5]}'::jsonb AS j`,
 		Args: []any{"a", "b"}, Mutates: true})
 	require.NoError(t, err)
 	out, err := ins.Do(context.Background(), env("q", nil, nil))
@@ -101,6 +106,8 @@ func TestQueryReadOnlyUnlessMutates(t *testing.T) {
 	assert.Equal(t, "a", row["body"])
 	assert.Equal(t, 1.5, row["n"])
 	assert.Len(t, row["id"], 36)
+	assert.Equal(t, "1 day 02:00:00", row["i"])
+	assert.Equal(t, map[string]any{"a": []any{float64(1), 2.5}}, row["j"])
 	_, err = time.Parse(time.RFC3339Nano, row["at"].(string))
 	assert.NoError(t, err)
 }

@@ -97,15 +97,11 @@ func (c *pgxClient) Ping(ctx context.Context) (ServerInfo, error) {
 	return si, nil
 }
 
-// Query runs q in a transaction, read-only unless q.Mutates.
+// Query runs q: in a READ ONLY transaction unless q.Mutates, on its own
+// (autocommit, so VACUUM or CREATE INDEX CONCURRENTLY work) otherwise.
 func (c *pgxClient) Query(ctx context.Context, q Query) (Rows, error) {
-	mode := pgx.ReadOnly
-	if q.Mutates {
-		mode = pgx.ReadWrite
-	}
 	var out Rows
-	err := pgx.BeginTxFunc(ctx, c.pool, pgx.TxOptions{AccessMode: mode}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, q.SQL, q.Args...)
+	collect := func(rows pgx.Rows, err error) error {
 		if err != nil {
 			return err
 		}
@@ -125,7 +121,15 @@ func (c *pgxClient) Query(ctx context.Context, q Query) (Rows, error) {
 			out.Rows = append(out.Rows, row)
 		}
 		return rows.Err()
-	})
+	}
+	var err error
+	if q.Mutates {
+		err = collect(c.pool.Query(ctx, q.SQL, q.Args...))
+	} else {
+		err = pgx.BeginTxFunc(ctx, c.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			return collect(tx.Query(ctx, q.SQL, q.Args...))
+		})
+	}
 	if err != nil {
 		what := "query"
 		var pe *pgconn.PgError

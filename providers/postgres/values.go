@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"bytes"
+	"database/sql/driver"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -66,6 +67,13 @@ func jsonValue(v any) any {
 			out[i] = jsonValue(e)
 		}
 		return out
+	case driver.Valuer:
+		// pgtype values (intervals, dates with infinity...) give their text.
+		if dv, err := x.Value(); err == nil {
+			if _, again := dv.(driver.Valuer); !again {
+				return jsonValue(dv)
+			}
+		}
 	case fmt.Stringer:
 		return x.String()
 	}
