@@ -129,8 +129,10 @@ func (e *Executor) newRun(p *Plan, opts RunOptions, info RunInfo) *run {
 		r.rnd = rand.Float64
 	}
 	r.res = make([]*NodeResult, len(p.nodes))
+	slab := make([]NodeResult, len(p.nodes)) // one allocation for all
 	for i, n := range p.nodes {
-		r.res[i] = &NodeResult{Name: n.Name, Status: StatePending}
+		slab[i] = NodeResult{Name: n.Name, Status: StatePending}
+		r.res[i] = &slab[i]
 	}
 	r.outputs = make(map[string]Outputs, len(p.nodes))
 	if r.info.StartedAt.IsZero() {
