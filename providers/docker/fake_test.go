@@ -314,3 +314,51 @@ func TestDescribeHasEmptySummary(t *testing.T) {
 		require.Equal(t, at.NaturalRollback, natural, name)
 	}
 }
+
+func TestFakeStaleKeptContainerIsNotRestoredByAFailedStep(t *testing.T) {
+	// An earlier, accepted run kept 0.2.9 parked; this run's update fails
+	// before touching anything (the image is missing). Its
+	// rollback_on_failure has no outputs and must leave 0.3.0 running.
+	w := fakeWorld(t)
+	w.AddImages(img030)
+	inst := w.Instance("app")
+	ctx := context.Background()
+	a, err := docker.NewServiceUpdate(inst, docker.ServiceUpdate{Target: docker.Target{Container: backendName}, Image: img030})
+	require.NoError(t, err)
+	env, _ := newEnv(nil)
+	_, err = a.Do(ctx, env)
+	require.NoError(t, err)
+
+	later := runbook.NewEnv(runbook.EnvConfig{Run: runbook.RunInfo{ID: "next", StartedAt: time.Now().Add(time.Minute)}, Node: "deploy"})
+	b, err := docker.NewServiceUpdate(inst, docker.ServiceUpdate{Target: docker.Target{Container: backendName}, Image: "dcmms/backend:0.3.1", Pull: docker.PullNever})
+	require.NoError(t, err)
+	_, err = b.Do(ctx, later)
+	require.ErrorIs(t, err, docker.ErrNotFound)
+	require.ErrorContains(t, err, "dcmms/backend:0.3.1")
+	require.NoError(t, b.(runbook.NaturalRollback).NaturalRollback().Compensate(ctx, later))
+	c, _ := w.Container(backendName)
+	require.Equal(t, img030, c.Image)
+	require.True(t, c.Running)
+	_, ok := w.Container(backendName + docker.SuffixOld)
+	require.True(t, ok, "the earlier run's kept container is still there")
+}
+
+func TestFakeInDoubtCompletedUpdateIsRolledBack(t *testing.T) {
+	// A crash after the update finished but before its outputs reached the
+	// journal: the rollback has no outputs, but the parked container was
+	// stopped during this run, so it comes back.
+	w := fakeWorld(t)
+	w.AddImages(img030)
+	inst := w.Instance("app")
+	ctx := context.Background()
+	a, err := docker.NewServiceUpdate(inst, docker.ServiceUpdate{Target: docker.Target{Container: backendName}, Image: img030})
+	require.NoError(t, err)
+	env, _ := newEnv(nil)
+	_, err = a.Do(ctx, env)
+	require.NoError(t, err)
+	require.NoError(t, a.(runbook.NaturalRollback).NaturalRollback().Compensate(ctx, env))
+	cs := w.Containers()
+	require.Len(t, cs, 1)
+	require.Equal(t, img029, cs[0].Image)
+	require.True(t, cs[0].Running)
+}

@@ -25,7 +25,8 @@ const DefaultRemoteSocket = "/var/run/docker.sock"
 // Config is the configuration of one docker provider instance.
 type Config struct {
 	// Host is the engine in DOCKER_HOST form (unix:// or tcp://). Empty
-	// means $DOCKER_HOST, else [DefaultHost]. Ignored when Via is set.
+	// means $DOCKER_HOST when the engine is built, else [DefaultHost].
+	// Ignored when Via is set.
 	Host string
 	// Via, when set, opens every connection through this dialer (an SSH
 	// provider instance), to Socket on the far side.
@@ -75,7 +76,17 @@ func MobyFactory(_ context.Context, cfg Config) (Engine, error) {
 		}
 		return NewMobyEngine("unix://"+sock, dial)
 	}
-	return NewMobyEngine(cfg.Host, nil)
+	host := cfg.Host
+	if host == "" {
+		host = os.Getenv("DOCKER_HOST")
+	}
+	if host == "" {
+		host = DefaultHost
+	}
+	if err := checkHost(host); err != nil {
+		return nil, err
+	}
+	return NewMobyEngine(host, nil)
 }
 
 // Type returns "docker".
@@ -119,13 +130,7 @@ func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (
 	} else if sock != "" {
 		return nil, fmt.Errorf("provider docker.%s: socket is only meaningful with via; for a local socket write host = \"unix://%s\"", name, sock)
 	}
-	if cfg.Via == nil {
-		if cfg.Host == "" {
-			cfg.Host = os.Getenv("DOCKER_HOST")
-		}
-		if cfg.Host == "" {
-			cfg.Host = DefaultHost
-		}
+	if cfg.Via == nil && cfg.Host != "" {
 		if err := checkHost(cfg.Host); err != nil {
 			return nil, fmt.Errorf("provider docker.%s: %w", name, err)
 		}

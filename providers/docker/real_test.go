@@ -153,6 +153,7 @@ func servedVersion(t *testing.T, eng docker.Engine, name string) string {
 }
 
 func TestRealPing(t *testing.T) {
+	t.Parallel()
 	_, eng, _ := realInstance(t)
 	v, err := eng.Ping(context.Background())
 	require.NoError(t, err)
@@ -161,6 +162,7 @@ func TestRealPing(t *testing.T) {
 }
 
 func TestRealPull(t *testing.T) {
+	t.Parallel()
 	inst, _, imgs := realInstance(t)
 	ctx := context.Background()
 
@@ -204,6 +206,7 @@ func update(t *testing.T, inst *docker.Instance, target docker.Target, img strin
 }
 
 func TestRealServiceUpdateHealthyThenRollback(t *testing.T) {
+	t.Parallel()
 	inst, eng, imgs := realInstance(t)
 	ctx := context.Background()
 	name := startBackend(t, eng, imgs.V029, "DCMMS_FAIL_RATE=0")
@@ -265,6 +268,7 @@ func roundTrip(t *testing.T, o runbook.Outputs) runbook.Outputs {
 }
 
 func TestRealServiceUpdateUnhealthyRestoresPrevious(t *testing.T) {
+	t.Parallel()
 	inst, eng, imgs := realInstance(t)
 	ctx := context.Background()
 	name := startBackend(t, eng, imgs.V029)
@@ -297,6 +301,7 @@ func TestRealServiceUpdateUnhealthyRestoresPrevious(t *testing.T) {
 }
 
 func TestRealServiceUpdateRollbackRecreatesWhenKeptIsGone(t *testing.T) {
+	t.Parallel()
 	inst, eng, imgs := realInstance(t)
 	ctx := context.Background()
 	name := startBackend(t, eng, imgs.V029)
@@ -318,6 +323,7 @@ func TestRealServiceUpdateRollbackRecreatesWhenKeptIsGone(t *testing.T) {
 }
 
 func TestRealExec(t *testing.T) {
+	t.Parallel()
 	inst, eng, imgs := realInstance(t)
 	ctx := context.Background()
 	name := startBackend(t, eng, imgs.V029)
@@ -357,6 +363,7 @@ func TestRealExec(t *testing.T) {
 }
 
 func TestRealLogsCheck(t *testing.T) {
+	t.Parallel()
 	inst, eng, imgs := realInstance(t)
 	ctx := context.Background()
 	name := startBackend(t, eng, imgs.V029)
@@ -387,6 +394,7 @@ func TestRealLogsCheck(t *testing.T) {
 }
 
 func TestRealInspectProbe(t *testing.T) {
+	t.Parallel()
 	inst, eng, imgs := realInstance(t)
 	ctx := context.Background()
 	name := startBackend(t, eng, imgs.V029)

@@ -53,6 +53,7 @@ func dialSSH(t *testing.T) *sshInstance {
 // TestRealThroughSSH drives the local engine through an SSH tunnel to
 // /var/run/docker.sock, configured the way HCL does (via = ssh.app).
 func TestRealThroughSSH(t *testing.T) {
+	t.Parallel()
 	_, local, imgs := realInstance(t)
 	via := dialSSH(t)
 	ctx := context.Background()

@@ -371,6 +371,14 @@ func (r serviceRollback) Compensate(ctx context.Context, env *runbook.Env) error
 	// left no outputs.
 	keptID := outStr(self, "previous_container_id")
 	if keptID == "" && len(self) == 0 {
+		parked, err := parkedByThisRun(ctx, env, eng, name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		if !parked {
+			env.Emit("nothing to roll back", map[string]string{"container": name, "reason": "the step left no outputs and parked no container in this run"})
+			return nil
+		}
 		keptID = name + SuffixOld
 	}
 	if keptID != "" {
@@ -423,6 +431,37 @@ func (r serviceRollback) Compensate(ctx context.Context, env *runbook.Env) error
 		return err
 	}
 	return nil
+}
+
+// clockSkew is the tolerance between the engine's clock and Handrail's when
+// deciding whether a container was stopped during this run.
+const clockSkew = 5 * time.Second
+
+// parkedByThisRun tells whether <name>-handrail-old was parked by this
+// run (a failed or interrupted step, which left no outputs) rather than
+// kept by an earlier, accepted run: the service's container is missing, a
+// replacement is half-way (<name>-handrail-new exists), or the parked
+// container stopped after this run started.
+func parkedByThisRun(ctx context.Context, env *runbook.Env, eng Engine, name string) (bool, error) {
+	kept, ok, err := inspectOpt(ctx, eng, name+SuffixOld)
+	if err != nil || !ok {
+		return false, err
+	}
+	if _, ok, err := inspectOpt(ctx, eng, name); err != nil || !ok {
+		return err == nil, err
+	}
+	if _, ok, err := inspectOpt(ctx, eng, name+SuffixNew); err != nil || ok {
+		return ok, err
+	}
+	started := env.Run().StartedAt
+	if started.IsZero() || kept.State == nil {
+		return false, nil
+	}
+	finished, err := time.Parse(time.RFC3339Nano, kept.State.FinishedAt)
+	if err != nil || finished.IsZero() {
+		return false, nil
+	}
+	return !finished.Before(started.Add(-clockSkew)), nil
 }
 
 // outStr reads a string output.

@@ -69,6 +69,7 @@ type fakeContainer struct {
 	imageID  string
 	running  bool
 	exitCode int
+	finished time.Time
 	health   string
 	// inspections left reporting "starting" after a start
 	starting int
@@ -87,6 +88,7 @@ type World struct {
 	execs      map[string]docker.ExecResult
 	startFails map[string]error
 	starting   int
+	now        func() time.Time
 	seq        int
 	ops        []string
 }
@@ -96,8 +98,16 @@ func New() *World {
 	return &World{
 		images: map[string]*fakeImage{}, registry: map[string]Image{}, containers: map[string]*fakeContainer{},
 		unhealthy: map[string]bool{}, pullFails: map[string]error{}, execs: map[string]docker.ExecResult{},
-		startFails: map[string]error{},
+		startFails: map[string]error{}, now: time.Now,
 	}
+}
+
+// SetClock makes the engine read time (containers' stop times) from now,
+// e.g. a simulated clock's Now.
+func (w *World) SetClock(now func() time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.now = now
 }
 
 // Provider returns a docker provider whose instances all use this world.
@@ -374,6 +384,9 @@ func (e engine) ContainerInspect(ctx context.Context, id string) (container.Insp
 		return container.InspectResponse{}, notFound("container", id)
 	}
 	st := &container.State{Running: c.running, ExitCode: c.exitCode, Status: container.StateExited}
+	if !c.finished.IsZero() {
+		st.FinishedAt = c.finished.UTC().Format(time.RFC3339Nano)
+	}
 	if c.running {
 		st.Status = container.StateRunning
 	} else if c.exitCode == 0 && c.health == "" && len(c.logs) == 0 {
@@ -523,6 +536,9 @@ func (e engine) ContainerStop(ctx context.Context, id string, _ time.Duration) e
 		return notFound("container", id)
 	}
 	e.w.op("stop %s", c.name)
+	if c.running {
+		c.finished = e.w.now()
+	}
 	c.running = false
 	return nil
 }
