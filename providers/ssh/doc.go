@@ -1,0 +1,25 @@
+// Package ssh is Handrail's SSH provider: it runs commands and uploads files
+// on remote hosts over golang.org/x/crypto/ssh.
+//
+// A configured instance ([Instance], from `provider "ssh" "lb" { ... }` or
+// [New]) keeps one connection per host, opened lazily on first use, shared
+// by every step (a new session per command), kept alive and re-opened when
+// the server drops it. Host keys are checked against a known_hosts file; an
+// unknown or changed key is refused with its fingerprint in the error
+// ([ErrHostKey]) unless trust on first use was asked for explicitly.
+//
+// Actions:
+//   - ssh_exec ([Exec]): a command in argv form (each argument quoted by the
+//     provider, so hostile arguments arrive literally) or a deliberate shell
+//     script; sudo, stdin, environment, working directory, a per-command
+//     timeout that kills the remote process group, captured and streamed
+//     output, expected exit codes, JSON parsing of stdout. With `hosts`, the
+//     step fans out over a fleet (max_parallel, max_fail_percentage) and,
+//     when the batch fails, undoes it on every host that had succeeded
+//     before reporting the failure.
+//   - ssh_upload ([Upload]): writes a file (content, mode, owner), keeping
+//     its previous content so that a rollback can restore it.
+//
+// Actions reach hosts through the small [Client] interface; package sshfake
+// implements it in memory for tests and the sandbox.
+package ssh

@@ -1,0 +1,460 @@
+package ssh
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/runbook"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Provider is the "ssh" provider type. The zero value is ready to use.
+type Provider struct{}
+
+var _ provider.Provider = Provider{}
+
+// Type returns "ssh".
+func (Provider) Type() string { return "ssh" }
+
+// ConfigSchema returns the schema of a `provider "ssh"` block.
+func (Provider) ConfigSchema() provider.Schema { return ConfigSchema() }
+
+// ConfigSchema is the schema of a `provider "ssh"` block; sshfake uses it
+// too.
+func ConfigSchema() provider.Schema {
+	str := func(d string) provider.Attribute { return provider.Attribute{Type: cty.String, Description: d} }
+	return provider.Schema{
+		"host":                  {Type: cty.String, Required: true, Description: "Host name or address of the instance's host."},
+		"port":                  {Type: cty.Number, Description: "SSH port (default 22)."},
+		"user":                  str("Login user (default $USER)."),
+		"private_key_file":      str("Private key file."),
+		"private_key_files":     {Type: cty.List(cty.String), Description: "Private key files."},
+		"passphrase":            {Type: cty.String, Sensitive: true, Description: "Passphrase of encrypted private keys."},
+		"use_agent":             {Type: cty.Bool, Description: "Authenticate with the agent at SSH_AUTH_SOCK."},
+		"known_hosts":           str("known_hosts file (default ~/.ssh/known_hosts)."),
+		"known_hosts_files":     {Type: cty.List(cty.String), Description: "known_hosts files."},
+		"trust_on_first_use":    {Type: cty.Bool, Description: "Accept and record the key of a host not in known_hosts (never a changed key). Default false."},
+		"jump_host":             str("Bastion host every connection goes through."),
+		"jump_port":             {Type: cty.Number, Description: "Bastion port (default 22)."},
+		"jump_user":             str("Bastion user (default: user)."),
+		"jump_private_key_file": str("Bastion private key (default: the instance's keys)."),
+		"keepalive":             str("Keep-alive interval, e.g. \"15s\" (default 15s, \"0\" disables)."),
+		"connect_timeout":       str("Dial and handshake timeout (default 10s)."),
+	}
+}
+
+// Configure implements provider.Provider. It does not connect.
+func (Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
+	cfg, err := DecodeConfig(name, config)
+	if err != nil {
+		return nil, err
+	}
+	return New(name, cfg)
+}
+
+// DecodeConfig turns a provider block's value into a [Config].
+func DecodeConfig(name string, v cty.Value) (Config, error) {
+	a := attrs{v: v, where: "ssh." + name}
+	cfg := Config{
+		Host:            a.str("host"),
+		Port:            a.int("port"),
+		User:            a.str("user"),
+		PrivateKeyFiles: append(a.strs("private_key_files"), nonEmpty(a.str("private_key_file"))...),
+		Passphrase:      a.str("passphrase"),
+		UseAgent:        a.bool("use_agent"),
+		KnownHostsFiles: append(nonEmpty(a.str("known_hosts")), a.strs("known_hosts_files")...),
+		TrustOnFirstUse: a.bool("trust_on_first_use"),
+		KeepAlive:       a.dur("keepalive"),
+		ConnectTimeout:  a.dur("connect_timeout"),
+	}
+	if a.isSet("keepalive") && cfg.KeepAlive == 0 {
+		cfg.KeepAlive = -1
+	}
+	if jh := a.str("jump_host"); jh != "" {
+		cfg.Jump = &JumpConfig{Host: jh, Port: a.int("jump_port"), User: a.str("jump_user"), PrivateKeyFiles: nonEmpty(a.str("jump_private_key_file"))}
+	}
+	return cfg, a.err
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// Actions returns ssh_exec and ssh_upload.
+func (Provider) Actions() map[string]provider.ActionType { return Actions() }
+
+// Actions returns the action types of the provider; sshfake offers the
+// same ones over its in-memory hosts.
+func Actions() map[string]provider.ActionType {
+	return map[string]provider.ActionType{"ssh_exec": execType(), "ssh_upload": uploadType()}
+}
+
+func execType() provider.ActionType {
+	result := map[string]provider.Output{
+		"stdout":          {Type: cty.String, Description: "Standard output (capped)."},
+		"stderr":          {Type: cty.String, Description: "Standard error (capped)."},
+		"exit_code":       {Type: cty.Number, Description: "Exit status."},
+		"stdout_lines":    {Type: cty.List(cty.String), Description: "stdout split into lines."},
+		"json":            {Type: cty.DynamicPseudoType, Description: "stdout parsed as JSON (parse_json = true)."},
+		"truncated":       {Type: cty.Bool, Description: "Set when an output passed output_limit."},
+		"hosts":           {Type: cty.DynamicPseudoType, Description: "Fan-out: per host, its outputs and status."},
+		"hosts_succeeded": {Type: cty.List(cty.String), Description: "Fan-out: hosts where the command succeeded."},
+		"hosts_failed":    {Type: cty.List(cty.String), Description: "Fan-out: hosts where it failed."},
+		"hosts_skipped":   {Type: cty.List(cty.String), Description: "Fan-out: hosts not started after the batch failed."},
+	}
+	return provider.ActionType{
+		Description: "Run a command (argv, quoted by the provider) or a script on the instance's host, or fanned out over hosts.",
+		Args: provider.Schema{
+			"command":             {Type: cty.List(cty.String), Description: "argv: program and arguments, each passed literally."},
+			"script":              {Type: cty.String, Description: "Shell script (deliberate shell syntax)."},
+			"sudo":                {Type: cty.Bool, Description: "Run through sudo -n."},
+			"stdin":               {Type: cty.String, Description: "Standard input."},
+			"env":                 {Type: cty.Map(cty.String), Description: "Environment variables."},
+			"dir":                 {Type: cty.String, Description: "Working directory."},
+			"timeout":             {Type: cty.String, Description: "Per-host timeout (\"30s\"): the remote command is killed when it passes."},
+			"expected_exit_codes": {Type: cty.List(cty.Number), Description: "Statuses that count as success (default [0])."},
+			"output_limit":        {Type: cty.Number, Description: "Cap of each captured stream in bytes (default 1 MiB)."},
+			"parse_json":          {Type: cty.Bool, Description: "Parse stdout as JSON into the json output."},
+			"read_only":           {Type: cty.Bool, Description: "The command changes nothing (a check): no rollback needed."},
+			"hosts":               {Type: cty.List(cty.String), Description: "Fan out over these hosts with the instance's credentials."},
+			"max_parallel":        {Type: cty.Number, Description: "Hosts at once (default 10)."},
+			"max_fail_percentage": {Type: cty.Number, Description: "Share of hosts allowed to fail (0-100, default 0)."},
+			"rollback_command":    {Type: cty.List(cty.String), Description: "argv undoing the command on a host: natural rollback, and the compensation of a failed batch's successful hosts."},
+			"rollback_script":     {Type: cty.String, Description: "Script undoing the command on a host."},
+		},
+		Outputs:         result,
+		NaturalRollback: true,
+		New: func(inst provider.Instance, args cty.Value) (runbook.Action, error) {
+			c, err := clientOf(inst, "ssh_exec")
+			if err != nil {
+				return nil, err
+			}
+			o, err := DecodeExecOptions(args)
+			if err != nil {
+				return nil, fmt.Errorf("%s ssh_exec: %w", inst.Name(), err)
+			}
+			return NewExec(c, o)
+		},
+		NewProbe: func(inst provider.Instance, args cty.Value) (runbook.Probe, error) {
+			c, err := clientOf(inst, "ssh_exec")
+			if err != nil {
+				return nil, err
+			}
+			o, err := DecodeExecOptions(args)
+			if err != nil {
+				return nil, fmt.Errorf("%s ssh_exec: %w", inst.Name(), err)
+			}
+			e, err := NewExec(c, o)
+			if err != nil {
+				return nil, err
+			}
+			return e.Probe(), nil
+		},
+	}
+}
+
+// Probe returns the command as a gate probe: the sample's value is the
+// exit status; stdout, stderr, stdout_lines (and json) are its outputs.
+// A non-zero status is not an error: the check's condition decides.
+func (e *Exec) Probe() runbook.Probe {
+	return runbook.ProbeFunc(func(ctx context.Context, env *runbook.Env) (runbook.Sample, error) {
+		o := *e
+		o.opts.ExpectedExitCodes = nil
+		for i := 0; i < 256; i++ {
+			o.opts.ExpectedExitCodes = append(o.opts.ExpectedExitCodes, i)
+		}
+		out, err := o.runOne(ctx, env, "", false)
+		if err != nil {
+			return runbook.Sample{}, err
+		}
+		return runbook.Sample{Value: out["exit_code"], Outputs: out}, nil
+	})
+}
+
+func uploadType() provider.ActionType {
+	return provider.ActionType{
+		Description: "Write a file on the host (content or a local source), keeping the previous content for restore_on_rollback.",
+		Args: provider.Schema{
+			"path":                {Type: cty.String, Required: true, Description: "Remote path."},
+			"content":             {Type: cty.String, Description: "New content."},
+			"source":              {Type: cty.String, Description: "Local file to upload."},
+			"mode":                {Type: cty.String, Description: "Octal mode, e.g. \"0644\"."},
+			"owner":               {Type: cty.String, Description: "user or user:group."},
+			"sudo":                {Type: cty.Bool, Description: "Write through sudo -n."},
+			"host":                {Type: cty.String, Description: "Another host than the instance's."},
+			"sensitive":           {Type: cty.Bool, Description: "The content is secret (the previous content output becomes sensitive)."},
+			"restore_on_rollback": {Type: cty.Bool, Description: "Rollback restores the previous content (or removes a new file)."},
+		},
+		Outputs: map[string]provider.Output{
+			"path":             {Type: cty.String},
+			"previous_exists":  {Type: cty.Bool},
+			"previous_content": {Type: cty.String, Sensitive: false, Description: "Previous content, base64 (sensitive when sensitive = true)."},
+			"previous_mode":    {Type: cty.String},
+			"size":             {Type: cty.Number},
+			"sha256":           {Type: cty.String},
+			"changed":          {Type: cty.Bool},
+		},
+		NaturalRollback: true,
+		New: func(inst provider.Instance, args cty.Value) (runbook.Action, error) {
+			c, err := clientOf(inst, "ssh_upload")
+			if err != nil {
+				return nil, err
+			}
+			o, err := DecodeUploadOptions(args)
+			if err != nil {
+				return nil, fmt.Errorf("%s ssh_upload: %w", inst.Name(), err)
+			}
+			return NewUpload(c, o)
+		},
+	}
+}
+
+func clientOf(inst provider.Instance, action string) (Client, error) {
+	if inst == nil {
+		return nil, fmt.Errorf("%w: %s needs provider = ssh.<name>", ErrInvalidConfig, action)
+	}
+	c, ok := inst.(Client)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s needs an ssh provider instance, got %s", ErrInvalidConfig, action, inst.Name())
+	}
+	return c, nil
+}
+
+// DecodeExecOptions turns ssh_exec arguments into [ExecOptions].
+func DecodeExecOptions(v cty.Value) (ExecOptions, error) {
+	a := attrs{v: v, where: "ssh_exec"}
+	o := ExecOptions{
+		Command:           a.strs("command"),
+		Script:            a.str("script"),
+		Sudo:              a.bool("sudo"),
+		Stdin:             a.str("stdin"),
+		Env:               a.strMap("env"),
+		Dir:               a.str("dir"),
+		Timeout:           a.dur("timeout"),
+		ExpectedExitCodes: a.ints("expected_exit_codes"),
+		OutputLimit:       a.int("output_limit"),
+		ParseJSON:         a.bool("parse_json"),
+		ReadOnly:          a.bool("read_only"),
+		Hosts:             a.strs("hosts"),
+		MaxParallel:       a.int("max_parallel"),
+		MaxFailPercentage: a.float("max_fail_percentage"),
+		RollbackCommand:   a.strs("rollback_command"),
+		RollbackScript:    a.str("rollback_script"),
+	}
+	return o, a.err
+}
+
+// DecodeUploadOptions turns ssh_upload arguments into [UploadOptions].
+func DecodeUploadOptions(v cty.Value) (UploadOptions, error) {
+	a := attrs{v: v, where: "ssh_upload"}
+	o := UploadOptions{
+		Path:              a.str("path"),
+		Content:           a.str("content"),
+		Source:            a.str("source"),
+		Owner:             a.str("owner"),
+		Sudo:              a.bool("sudo"),
+		Host:              a.str("host"),
+		Sensitive:         a.bool("sensitive"),
+		RestoreOnRollback: a.bool("restore_on_rollback"),
+	}
+	if ms := a.str("mode"); ms != "" {
+		m, err := strconv.ParseUint(ms, 8, 32)
+		if err != nil || m > 0o7777 {
+			a.fail("mode", fmt.Sprintf("%q is not an octal mode such as \"0644\"", ms))
+		}
+		o.Mode = fs.FileMode(m) & fs.ModePerm
+	}
+	return o, a.err
+}
+
+// attrs reads optional attributes of an object value, recording the first
+// error.
+type attrs struct {
+	v     cty.Value
+	where string
+	err   error
+}
+
+func (a *attrs) fail(name, msg string) {
+	if a.err == nil {
+		a.err = fmt.Errorf("%w: %s: %s: %s", ErrInvalidConfig, a.where, name, msg)
+	}
+}
+
+func (a *attrs) get(name string) (cty.Value, bool) {
+	if a.v.IsNull() || !a.v.IsKnown() || !(a.v.Type().IsObjectType() || a.v.Type().IsMapType()) {
+		return cty.NilVal, false
+	}
+	if a.v.Type().IsObjectType() && !a.v.Type().HasAttribute(name) {
+		return cty.NilVal, false
+	}
+	var x cty.Value
+	if a.v.Type().IsObjectType() {
+		x = a.v.GetAttr(name)
+	} else {
+		k := cty.StringVal(name)
+		if a.v.HasIndex(k).False() {
+			return cty.NilVal, false
+		}
+		x = a.v.Index(k)
+	}
+	x, _ = x.Unmark()
+	if x.IsNull() {
+		return cty.NilVal, false
+	}
+	if !x.IsKnown() {
+		a.fail(name, "value is not known yet")
+		return cty.NilVal, false
+	}
+	return x, true
+}
+
+func (a *attrs) isSet(name string) bool { _, ok := a.get(name); return ok }
+
+func (a *attrs) str(name string) string {
+	x, ok := a.get(name)
+	if !ok {
+		return ""
+	}
+	if x.Type() != cty.String {
+		a.fail(name, "want a string, got "+x.Type().FriendlyName())
+		return ""
+	}
+	return x.AsString()
+}
+
+func (a *attrs) bool(name string) bool {
+	x, ok := a.get(name)
+	if !ok {
+		return false
+	}
+	if x.Type() != cty.Bool {
+		a.fail(name, "want a bool, got "+x.Type().FriendlyName())
+		return false
+	}
+	return x.True()
+}
+
+func (a *attrs) bigf(name string) (*big.Float, bool) {
+	x, ok := a.get(name)
+	if !ok {
+		return nil, false
+	}
+	if x.Type() != cty.Number {
+		a.fail(name, "want a number, got "+x.Type().FriendlyName())
+		return nil, false
+	}
+	return x.AsBigFloat(), true
+}
+
+func (a *attrs) int(name string) int {
+	f, ok := a.bigf(name)
+	if !ok {
+		return 0
+	}
+	i, acc := f.Int64()
+	if acc != big.Exact {
+		a.fail(name, "want a whole number, got "+f.String())
+	}
+	return int(i)
+}
+
+func (a *attrs) float(name string) float64 {
+	f, ok := a.bigf(name)
+	if !ok {
+		return 0
+	}
+	x, _ := f.Float64()
+	return x
+}
+
+func (a *attrs) dur(name string) time.Duration {
+	s := a.str(name)
+	if s == "" {
+		return 0
+	}
+	if s == "0" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		a.fail(name, fmt.Sprintf("%q is not a duration such as \"30s\" or \"5m\"", s))
+	}
+	return d
+}
+
+func (a *attrs) list(name string) []cty.Value {
+	x, ok := a.get(name)
+	if !ok {
+		return nil
+	}
+	if !x.CanIterateElements() || x.Type().IsMapType() || x.Type().IsObjectType() {
+		a.fail(name, "want a list, got "+x.Type().FriendlyName())
+		return nil
+	}
+	var out []cty.Value
+	for it := x.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		e, _ = e.Unmark()
+		out = append(out, e)
+	}
+	return out
+}
+
+func (a *attrs) strs(name string) []string {
+	var out []string
+	for i, e := range a.list(name) {
+		if e.IsNull() || !e.IsKnown() || e.Type() != cty.String {
+			a.fail(name, fmt.Sprintf("element %d is not a known string", i))
+			return nil
+		}
+		out = append(out, e.AsString())
+	}
+	return out
+}
+
+func (a *attrs) ints(name string) []int {
+	var out []int
+	for i, e := range a.list(name) {
+		if e.IsNull() || !e.IsKnown() || e.Type() != cty.Number {
+			a.fail(name, fmt.Sprintf("element %d is not a known number", i))
+			return nil
+		}
+		n, acc := e.AsBigFloat().Int64()
+		if acc != big.Exact {
+			a.fail(name, fmt.Sprintf("element %d is not a whole number", i))
+		}
+		out = append(out, int(n))
+	}
+	return out
+}
+
+func (a *attrs) strMap(name string) map[string]string {
+	x, ok := a.get(name)
+	if !ok {
+		return nil
+	}
+	if !(x.Type().IsMapType() || x.Type().IsObjectType()) {
+		a.fail(name, "want a map of strings, got "+x.Type().FriendlyName())
+		return nil
+	}
+	out := map[string]string{}
+	for it := x.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		e, _ = e.Unmark()
+		if e.IsNull() || !e.IsKnown() || e.Type() != cty.String {
+			a.fail(name, fmt.Sprintf("value of %s is not a known string", k.AsString()))
+			return nil
+		}
+		out[k.AsString()] = e.AsString()
+	}
+	return out
+}
