@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // register makes the run redact the DSN and its password.
@@ -27,13 +28,33 @@ func (i *Instance) register(env *runbook.Env) {
 	}
 }
 
-// permanentIf marks errors a retry cannot fix.
+// permanentIf marks errors a retry cannot fix: bad migration files, a
+// dirty database, and migrations the server refused for a reason other
+// than a transient one (deadlock, serialization failure, lock or statement
+// timeout, lost connection).
 func permanentIf(err error) error {
+	if errors.Is(err, ErrMigrations) || errors.Is(err, ErrDirty) {
+		return runbook.Permanent(err)
+	}
 	var me *MigrationError
-	if errors.As(err, &me) || errors.Is(err, ErrMigrations) || errors.Is(err, ErrDirty) {
+	var pe *pgconn.PgError
+	if errors.As(err, &me) && errors.As(me.Err, &pe) && !transient(pe.Code) {
 		return runbook.Permanent(err)
 	}
 	return err
+}
+
+// transient reports SQLSTATEs worth retrying.
+func transient(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "40"), // transaction rollback: serialization failure, deadlock
+		strings.HasPrefix(code, "08"), // connection exception
+		code == "55P03",               // lock_not_available
+		code == "57014",               // query_canceled (statement_timeout)
+		code == "57P01", code == "57P02", code == "57P03": // admin shutdown, crash shutdown, cannot connect now
+		return true
+	}
+	return false
 }
 
 // ---- postgres_ping ----

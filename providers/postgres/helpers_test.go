@@ -42,7 +42,8 @@ func newDB(tb testing.TB) testDB {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	require.NoError(tb, err)
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
+	// template0 takes no connections, so concurrent tests never find it "being accessed by other users".
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0")
 	require.NoError(tb, err)
 	require.NoError(tb, conn.Close(ctx))
 	tb.Cleanup(func() {

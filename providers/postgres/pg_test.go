@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing/fstest"
 	"testing"
 	"time"
 
@@ -575,4 +576,56 @@ func TestMigrateFailsBeforeAnyChange(t *testing.T) {
 	back := other.NaturalRollback()
 	require.NoError(t, back.Compensate(ctx, runbook.NewEnv(runbook.EnvConfig{Run: runbook.RunInfo{ID: "earlier"}, Node: "migrate"})))
 	assert.Equal(t, int64(14), db.version(t))
+}
+
+// A migration that times out waiting for a table lock (SQLSTATE 55P03) is
+// retried; the retry reports the version the step started from, and the
+// natural rollback goes back there.
+func TestMigrateRetriesTransientFailure(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	inst := instance(t, db.DSN)
+	migrateTo(t, inst, 14)
+	fsys, _ := brokenMigrations(t)
+	up, err := os.ReadFile(migrationsDir + "/016_add_analytics_views.up.sql")
+	require.NoError(t, err)
+	fsys.(fstest.MapFS)["016_add_analytics_views.up.sql"] = &fstest.MapFile{Data: append([]byte("SET LOCAL lock_timeout = '300ms';\n"), up...)}
+
+	ctx := context.Background()
+	holder, err := pgx.Connect(ctx, db.DSN)
+	require.NoError(t, err)
+	defer holder.Close(ctx)
+	tx, err := holder.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "LOCK TABLE work_orders IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	mig, err := postgres.NewMigrate(inst, postgres.MigrateArgs{Dir: "migrations", FS: fsys})
+	require.NoError(t, err)
+	var out runbook.Outputs
+	plan, err := runbook.NewBuilder("release-2").
+		Step(runbook.Step{Name: "migrate", Action: mig, Retry: runbook.Retry{Attempts: 2, Delay: 10 * time.Millisecond}}).
+		Step(runbook.Step{Name: "deploy", Irreversible: true, Action: runbook.ActionFunc(func(_ context.Context, env *runbook.Env) (runbook.Outputs, error) {
+			out, _ = env.Output("migrate")
+			return nil, errors.New("backend unhealthy")
+		})}).
+		Build()
+	require.NoError(t, err)
+	var retryErr string
+	obs := runbook.ObserverFunc(func(e runbook.Event) {
+		if r, ok := e.(runbook.NodeRetrying); ok {
+			retryErr = r.Error
+			require.NoError(t, tx.Rollback(ctx))
+		}
+	})
+	res, err := (&runbook.Executor{Observer: obs}).Run(ctx, plan, runbook.RunOptions{})
+	require.ErrorContains(t, err, "backend unhealthy")
+	assert.Contains(t, retryErr, "016_add_analytics_views.up.sql")
+	assert.Contains(t, retryErr, "lock timeout")
+	assert.Equal(t, 2, res.Nodes["migrate"].Attempts)
+	assert.Equal(t, int64(14), out["from_version"])
+	assert.Equal(t, []string{"016_add_analytics_views.up.sql", "017_add_compliance_enhancements.up.sql"}, out["applied"])
+	assert.Equal(t, runbook.StatusRolledBack, res.Status)
+	assert.Equal(t, int64(14), db.version(t))
+	assert.False(t, db.tableExists(t, "ml_features"))
 }

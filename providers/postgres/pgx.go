@@ -209,14 +209,19 @@ func (c *pgxClient) Migrate(ctx context.Context, req MigrateRequest) (MigrateRes
 	if err != nil {
 		return res, err
 	}
+	if !req.DryRun && req.Key != "" {
+		// An earlier attempt of the same step may have applied some
+		// migrations already: the step started from that attempt's version.
+		from, err := c.recordStart(ctx, conn, table, req.Key, current, len(plan) > 0)
+		if err != nil {
+			progress(fmt.Sprintf("warning: cannot note the starting version on %s (%s): a rollback of this step after a failure will not know it", versionTable, redactString(err, c.cfg.DSN, c.info.password)))
+		} else {
+			res.From = from
+		}
+	}
 	if len(plan) == 0 {
 		progress(fmt.Sprintf("schema is at version %s: nothing to migrate", FormatVersion(current)))
 		return res, nil
-	}
-	if !req.DryRun && req.Key != "" {
-		if err := c.recordStart(ctx, conn, table, req.Key, res.From); err != nil {
-			progress(fmt.Sprintf("warning: cannot note the starting version on %s (%s): a rollback of this step after a failure will not know it", versionTable, redactString(err, c.cfg.DSN, c.info.password)))
-		}
 	}
 	for _, p := range plan {
 		if req.DryRun {
@@ -335,22 +340,32 @@ const startNote = "handrail migration started: "
 const maxStartNotes = 20
 
 // recordStart notes "key from_version=N" in the comment of the version
-// table, keeping the newest notes of other runs.
-func (c *pgxClient) recordStart(ctx context.Context, conn *pgxpool.Conn, table, key string, from int64) error {
+// table (when write is set), keeping the newest notes of other runs. When
+// the key already has a note (an earlier attempt of the same step), that
+// note stays and its version is returned.
+func (c *pgxClient) recordStart(ctx context.Context, conn *pgxpool.Conn, table, key string, from int64, write bool) (int64, error) {
 	var old *string
 	if err := conn.QueryRow(ctx, "SELECT obj_description($1::regclass, 'pg_class')", table).Scan(&old); err != nil {
-		return err
+		return from, err
+	}
+	if old != nil {
+		if v, ok, err := parseStartNote(*old, key); err == nil && ok {
+			return v, nil
+		}
+	}
+	if !write {
+		return from, nil
 	}
 	lines := []string{fmt.Sprintf("%s%s from_version=%d", startNote, key, from)}
 	if old != nil {
 		for _, l := range strings.Split(*old, "\n") {
-			if strings.HasPrefix(l, startNote) && !strings.HasPrefix(l, startNote+key+" ") && len(lines) < maxStartNotes {
+			if strings.HasPrefix(l, startNote) && len(lines) < maxStartNotes {
 				lines = append(lines, l)
 			}
 		}
 	}
 	_, err := conn.Exec(ctx, "COMMENT ON TABLE "+table+" IS "+quoteLiteral(strings.Join(lines, "\n")))
-	return err
+	return from, err
 }
 
 // StartedFrom reads the note recordStart left.

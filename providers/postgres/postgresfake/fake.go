@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/providers/postgres"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // World is one fake database server holding one database. It is safe for
@@ -31,6 +31,7 @@ type World struct {
 	history     []string
 	failUp      map[int64]string
 	failDown    map[int64]string
+	failOnce    map[int64]string
 	queries     map[string]postgres.Rows
 	executed    []string
 	unreachable bool
@@ -53,7 +54,7 @@ type dump struct {
 // New returns a world at schema version 0 (no migration applied).
 func New() *World {
 	return &World{
-		failUp: map[int64]string{}, failDown: map[int64]string{}, queries: map[string]postgres.Rows{},
+		failUp: map[int64]string{}, failDown: map[int64]string{}, failOnce: map[int64]string{}, queries: map[string]postgres.Rows{},
 		backups: map[string]dump{}, notes: map[string]int64{}, serverVer: "15.18 (postgresfake)", database: "dcmms",
 	}
 }
@@ -95,12 +96,22 @@ func (w *World) SetDirty(dirty bool) *World {
 }
 
 // FailMigration makes the up script of a version fail with message
-// ("migration 016 fails"): its transaction is rolled back and the version
-// stays at the one before.
+// ("migration 016 fails") as a syntax error (SQLSTATE 42601, not retried):
+// its transaction is rolled back and the version stays at the one before.
 func (w *World) FailMigration(version int64, message string) *World {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.failUp[version] = message
+	return w
+}
+
+// FailMigrationOnce makes the up script of a version fail once with a
+// transient error (a deadlock, SQLSTATE 40P01), which a step's retry
+// policy retries; the next attempt succeeds.
+func (w *World) FailMigrationOnce(version int64, message string) *World {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failOnce[version] = message
 	return w
 }
 
@@ -260,11 +271,16 @@ func (c *client) Migrate(ctx context.Context, req postgres.MigrateRequest) (post
 	if err != nil {
 		return res, err
 	}
+	if !req.DryRun && req.Key != "" {
+		// An earlier attempt of the same step started from its note.
+		if from, ok := w.notes[req.Key]; ok {
+			res.From = from
+		} else if len(plan) > 0 {
+			w.notes[req.Key] = res.From
+		}
+	}
 	if len(plan) == 0 {
 		progress(fmt.Sprintf("schema is at version %s: nothing to migrate", postgres.FormatVersion(w.version)))
-	}
-	if !req.DryRun && req.Key != "" && len(plan) > 0 {
-		w.notes[req.Key] = res.From
 	}
 	to := w.version
 	for _, p := range plan {
@@ -281,9 +297,16 @@ func (c *client) Migrate(ctx context.Context, req postgres.MigrateRequest) (post
 		if p.Direction == postgres.Down {
 			fails = w.failDown
 		}
+		var cause error
 		if msg, bad := fails[p.Migration.Version]; bad {
+			cause = &pgconn.PgError{Severity: "ERROR", Code: "42601", Message: msg}
+		} else if msg, once := w.failOnce[p.Migration.Version]; once && p.Direction == postgres.Up {
+			delete(w.failOnce, p.Migration.Version)
+			cause = &pgconn.PgError{Severity: "ERROR", Code: "40P01", Message: msg}
+		}
+		if cause != nil {
 			return res, &postgres.MigrationError{File: p.File, Version: p.Migration.Version, Line: 1, Column: 1,
-				AppliedBefore: w.version, Err: errors.New(msg)}
+				AppliedBefore: w.version, Err: cause}
 		}
 		w.version = p.After
 		w.history = append(w.history, p.File)

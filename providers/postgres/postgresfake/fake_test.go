@@ -3,6 +3,7 @@ package postgresfake_test
 import (
 	"context"
 	"io"
+	"time"
 	"testing"
 
 	"github.com/handrail-dev/handrail/provider"
@@ -248,4 +249,29 @@ func TestConfigureVia(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	assert.Equal(t, "postgres.dcmms", inst.Name())
+}
+
+// A transient failure half-way (016 deadlocks once) is retried; the retry
+// reports the version the step started from, so the rollback still goes
+// back to 014.
+func TestRetryKeepsStepStartVersion(t *testing.T) {
+	w := postgresfake.New().SetVersion(14).FailMigrationOnce(16, "deadlock detected")
+	mig, err := postgres.NewMigrate(newInstance(t, w), postgres.MigrateArgs{Dir: "migrations", FS: postgresfake.SeedMigrations()})
+	require.NoError(t, err)
+	var out runbook.Outputs
+	plan, err := runbook.NewBuilder("release-2").
+		Step(runbook.Step{Name: "migrate", Action: mig, Retry: runbook.Retry{Attempts: 2}}).
+		Step(runbook.Step{Name: "deploy", Irreversible: true, Action: runbook.ActionFunc(func(_ context.Context, env *runbook.Env) (runbook.Outputs, error) {
+			out, _ = env.Output("migrate")
+			return nil, assert.AnError
+		})}).
+		Build()
+	require.NoError(t, err)
+	res, err := (&runbook.Executor{Clock: runbook.NewSimClock(time.Unix(0, 0))}).Run(context.Background(), plan, runbook.RunOptions{})
+	require.Error(t, err)
+	assert.Equal(t, 2, res.Nodes["migrate"].Attempts)
+	assert.Equal(t, int64(14), out["from_version"], "the step started at 014, even though its second attempt found 015")
+	assert.Equal(t, []string{"016_add_analytics_views.up.sql", "017_add_compliance_enhancements.up.sql"}, out["applied"])
+	assert.Equal(t, runbook.StatusRolledBack, res.Status)
+	assert.Equal(t, int64(14), w.Version())
 }
