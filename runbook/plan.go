@@ -440,6 +440,11 @@ func (b *Builder) Build() (*Plan, error) {
 			dependsOn, uses = g.DependsOn, g.Uses
 			validateGate(n, g, func(format string, args ...any) { addErr(n.Index, n.Name, format, args...) })
 			if g.Kind == GateGuard {
+				fi, fok := p.index[g.From]
+				ui, uok := p.index[g.Until]
+				if fok && uok && ui <= fi {
+					addErr(n.Index, n.Name, "guard span ends (at %q) before it starts (after %q): Until must come after From", g.Until, g.From)
+				}
 				for _, ref := range []string{g.From, g.Until} {
 					if ref == "" {
 						continue

@@ -83,6 +83,10 @@ func TestValidation(t *testing.T) {
 			b.Gate(runbook.Gate{Name: "g", Kind: runbook.GateGuard, From: "traffic", Checks: []runbook.Check{{Name: "c", Probe: probe, Success: below(1)}}})
 			b.Step(okStep("traffic_10"))
 		}, []string{`g: guard span names unknown node "traffic" (did you mean "traffic_10"?)`}},
+		{"guard span that ends before it starts", func(b *runbook.Builder) {
+			b.Step(okStep("a")).Step(okStep("b"))
+			b.Gate(runbook.Gate{Name: "g", Kind: runbook.GateGuard, From: "b", Until: "a", Checks: []runbook.Check{{Name: "c", Probe: probe, Success: below(1)}}})
+		}, []string{`g: guard span ends (at "a") before it starts (after "b"): Until must come after From`}},
 		{"nameless runbook and node", func(b *runbook.Builder) {
 			b.Step(runbook.Step{Irreversible: true, Action: readOnly{}})
 		}, []string{`the runbook has no name`, `node #1: has no name`}},
