@@ -48,9 +48,9 @@ func permanentIf(err error) error {
 func transient(code string) bool {
 	switch {
 	case strings.HasPrefix(code, "40"), // transaction rollback: serialization failure, deadlock
-		strings.HasPrefix(code, "08"), // connection exception
-		code == "55P03",               // lock_not_available
-		code == "57014",               // query_canceled (statement_timeout)
+		strings.HasPrefix(code, "08"),                     // connection exception
+		code == "55P03",                                   // lock_not_available
+		code == "57014",                                   // query_canceled (statement_timeout)
 		code == "57P01", code == "57P02", code == "57P03": // admin shutdown, crash shutdown, cannot connect now
 		return true
 	}

@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing/fstest"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/handrail-dev/handrail/providers/postgres"

@@ -3,8 +3,8 @@ package postgresfake_test
 import (
 	"context"
 	"io"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/providers/postgres"
