@@ -186,6 +186,7 @@ func TestRealPull(t *testing.T) {
 		require.Error(t, err)
 		require.Contains(t, err.Error(), ref)
 		require.NotContains(t, err.Error(), "s3cr3t-pw")
+		t.Logf("pull error: %v", err)
 		require.Contains(t, rec.messages(), "pulling image")
 	})
 	t.Run("never pulls", func(t *testing.T) {
