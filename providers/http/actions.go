@@ -98,16 +98,22 @@ func (a *Check) Sample(ctx context.Context, env *runbook.Env) (runbook.Sample, e
 		fl[k] = f
 	}
 	out["failures"] = fl
-	return runbook.Sample{Value: plain(resp.root()), Outputs: out}, nil
+	value := out["json"] // already converted; the text when not JSON
+	if !resp.isJSON {
+		value = string(resp.body)
+	}
+	return runbook.Sample{Value: value, Outputs: out}, nil
 }
 
-// OK is a condition that holds when the sample met its expectations
+// OK returns a condition that holds when the sample met its expectations
 // (self.ok): the success condition of a gate check built from an http_check
 // probe.
-var OK runbook.Condition = runbook.ConditionFunc(func(env *runbook.Env, _ any) (bool, error) {
-	ok, _ := env.Self()["ok"].(bool)
-	return ok, nil
-})
+func OK() runbook.Condition {
+	return runbook.ConditionFunc(func(env *runbook.Env, _ any) (bool, error) {
+		ok, _ := env.Self()["ok"].(bool)
+		return ok, nil
+	})
+}
 
 func (c *compiled) sensitiveHeaders(i *Instance) map[string]bool {
 	m := map[string]bool{}

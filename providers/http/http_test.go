@@ -428,7 +428,7 @@ func TestCheckGate(t *testing.T) {
 				b.SetHealthy(true)
 			}
 			return chk.Sample(ctx, env)
-		}), Success: httpprov.OK}}})
+		}), Success: httpprov.OK()}}})
 	plan, err := bld.Build()
 	require.NoError(t, err)
 	res, err := (&runbook.Executor{}).Run(context.Background(), plan, runbook.RunOptions{})

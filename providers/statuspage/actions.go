@@ -45,10 +45,10 @@ func NewIncident(inst *Instance, cfg OpenConfig) (*Open, error) {
 	if cfg.Incident.Status == "" {
 		cfg.Incident.Status = "investigating"
 	}
-	if err := oneOf("status", cfg.Incident.Status, Statuses); err != nil {
+	if err := oneOf("status", cfg.Incident.Status, statuses); err != nil {
 		return nil, fmt.Errorf("%s: %w", ActionIncident, err)
 	}
-	if err := oneOf("impact_override", cfg.Incident.ImpactOverride, Impacts); err != nil {
+	if err := oneOf("impact_override", cfg.Incident.ImpactOverride, impacts); err != nil {
 		return nil, fmt.Errorf("%s: %w", ActionIncident, err)
 	}
 	if cfg.RollbackBody == "" {
@@ -131,10 +131,10 @@ func newChange(inst *Instance, action, id string, in Incident, failOnError bool)
 	if inst == nil {
 		return nil, fmt.Errorf("%s: no provider instance", action)
 	}
-	if err := oneOf("status", in.Status, Statuses); err != nil {
+	if err := oneOf("status", in.Status, statuses); err != nil {
 		return nil, fmt.Errorf("%s: %w", action, err)
 	}
-	if err := oneOf("impact_override", in.ImpactOverride, Impacts); err != nil {
+	if err := oneOf("impact_override", in.ImpactOverride, impacts); err != nil {
 		return nil, fmt.Errorf("%s: %w", action, err)
 	}
 	if action == ActionUpdate && in.Status == "" && in.Body == "" && in.Name == "" && in.ImpactOverride == "" {

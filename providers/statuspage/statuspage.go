@@ -61,8 +61,8 @@ const DefaultRollbackBody = "The deployment was rolled back; the service runs th
 
 // Incident statuses and impacts Statuspage accepts.
 var (
-	Statuses = []string{"investigating", "identified", "monitoring", "resolved", "scheduled", "in_progress", "verifying", "completed"}
-	Impacts  = []string{"none", "minor", "major", "critical", "maintenance"}
+	statuses = []string{"investigating", "identified", "monitoring", "resolved", "scheduled", "in_progress", "verifying", "completed"}
+	impacts  = []string{"none", "minor", "major", "critical", "maintenance"}
 )
 
 // Doer sends HTTP requests; *net/http.Client implements it. Fakes

@@ -61,7 +61,7 @@ func TestUnhealthyDuringSoak(t *testing.T) {
 		return nil, env.Clock().Sleep(ctx, 5*time.Minute)
 	})})
 	b.Gate(runbook.Gate{Name: "soak_50", Kind: runbook.GateSoak, Duration: 15 * time.Minute, Every: 30 * time.Second,
-		Checks: []runbook.Check{{Name: "health", Probe: chk, Success: httpprov.OK}}})
+		Checks: []runbook.Check{{Name: "health", Probe: chk, Success: httpprov.OK()}}})
 	plan, err := b.Build()
 	require.NoError(t, err)
 	res, err := (&runbook.Executor{Clock: clock, Observer: w}).Run(context.Background(), plan, runbook.RunOptions{})
