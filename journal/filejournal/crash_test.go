@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -120,6 +119,9 @@ func inDoubtWithEffect(st *runbook.RunState, w crashworld.State) []string {
 	return out
 }
 
+// crashConcurrency is how many crash points are tested at once.
+const crashConcurrency = 8
+
 // TestCrashMatrix kills the helper process with SIGKILL right after every
 // durable journal append of the release plan — every boundary, counted in an
 // uninterrupted run, not sampled — then resumes in a new process and,
@@ -151,16 +153,23 @@ func TestCrashMatrix(t *testing.T) {
 				require.Equal(t, crashworld.Initial().Values, final.Values, "uninterrupted failure rolls back to the initial world")
 			}
 			t.Logf("%s: %d journal boundaries in the uninterrupted run", sc, total)
-			sem := make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+			// The processes mostly wait on fsync: run several boundaries
+			// at once (t.Run may be called from several goroutines).
+			sem := make(chan struct{}, crashConcurrency)
+			var wg sync.WaitGroup
 			for n := int64(1); n <= total; n++ {
-				t.Run(fmt.Sprintf("kill_after_%03d", n), func(t *testing.T) {
-					t.Parallel()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
 					sem <- struct{}{}
 					defer func() { <-sem }()
-					crashAt(t, sc, n, "", final, idem, &gaps)
-					tested.Add(1)
-				})
+					t.Run(fmt.Sprintf("kill_after_%03d", n), func(t *testing.T) {
+						crashAt(t, sc, n, "", final, idem, &gaps)
+						tested.Add(1)
+					})
+				}()
 			}
+			wg.Wait()
 		})
 	}
 	t.Logf("crash matrix: %d boundaries tested, each resumed and rolled back in new processes", tested.Load())
@@ -260,25 +269,33 @@ func TestCrashInDoubt(t *testing.T) {
 	require.Equal(t, runbook.StatusSucceeded, rep.Status, rep.Error)
 	final := readWorld(t, base)
 	idem := crashworld.Steps()
+	sem := make(chan struct{}, crashConcurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for name, idempotent := range idem {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := site{t.TempDir()}
-			_, killed := helper(t, s, "run", crashworld.Success, 0, name)
-			require.True(t, killed)
-			st := replay(t, s)
-			require.Contains(t, st.InDoubt, name)
-			rep, killed := helper(t, s, "resume", crashworld.Success, 0, "")
-			require.False(t, killed)
-			require.Equal(t, runbook.StatusSucceeded, rep.Status, rep.Error)
-			w := readWorld(t, s)
-			assert.Equal(t, final.Values, w.Values)
-			if idempotent {
-				assert.Equal(t, 2, w.Do[name], "idempotent %s ran again", name)
-			} else {
-				assert.Equal(t, 1, w.Do[name], "non-idempotent %s was not run twice", name)
-			}
-		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t.Run(name, func(t *testing.T) {
+				s := site{t.TempDir()}
+				_, killed := helper(t, s, "run", crashworld.Success, 0, name)
+				require.True(t, killed)
+				st := replay(t, s)
+				require.Contains(t, st.InDoubt, name)
+				rep, killed := helper(t, s, "resume", crashworld.Success, 0, "")
+				require.False(t, killed)
+				require.Equal(t, runbook.StatusSucceeded, rep.Status, rep.Error)
+				w := readWorld(t, s)
+				assert.Equal(t, final.Values, w.Values)
+				if idempotent {
+					assert.Equal(t, 2, w.Do[name], "idempotent %s ran again", name)
+				} else {
+					assert.Equal(t, 1, w.Do[name], "non-idempotent %s was not run twice", name)
+				}
+			})
+		}()
 	}
 }
 
