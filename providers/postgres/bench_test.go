@@ -4,6 +4,7 @@ import (
 	"context"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/handrail-dev/handrail/providers/postgres"
 )
@@ -21,17 +22,26 @@ func BenchmarkMigrateUpDown(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
+	var upTime, downTime time.Duration
+	n := 0
 	b.ResetTimer()
 	for b.Loop() {
+		t0 := time.Now()
 		out, err := up.Do(ctx, env("migrate", nil, nil))
 		if err != nil {
 			b.Fatal(err)
 		}
+		t1 := time.Now()
 		if err := up.NaturalRollback().Compensate(ctx, env("migrate", nil, out)); err != nil {
 			b.Fatal(err)
 		}
+		upTime += t1.Sub(t0)
+		downTime += time.Since(t1)
+		n++
 	}
 	b.StopTimer()
+	b.ReportMetric(upTime.Seconds()*1000/float64(n), "up-ms/op")
+	b.ReportMetric(downTime.Seconds()*1000/float64(n), "down-ms/op")
 	if v := db.version(b); v != 14 {
 		b.Fatalf("version %d after the benchmark, want 14", v)
 	}
