@@ -362,3 +362,25 @@ func TestFakeInDoubtCompletedUpdateIsRolledBack(t *testing.T) {
 	require.Equal(t, img029, cs[0].Image)
 	require.True(t, cs[0].Running)
 }
+
+func TestFakeRerunOfAcceptedUpdateIsANoOp(t *testing.T) {
+	w := fakeWorld(t)
+	w.AddImages(img030)
+	inst := w.Instance("app")
+	ctx := context.Background()
+	a, err := docker.NewServiceUpdate(inst, docker.ServiceUpdate{Target: docker.Target{Container: backendName}, Image: img030})
+	require.NoError(t, err)
+	env, _ := newEnv(nil)
+	_, err = a.Do(ctx, env)
+	require.NoError(t, err)
+
+	later := runbook.NewEnv(runbook.EnvConfig{Run: runbook.RunInfo{ID: "next", StartedAt: time.Now().Add(time.Minute)}, Node: "deploy"})
+	out, err := a.Do(ctx, later)
+	require.NoError(t, err)
+	require.Equal(t, false, out["changed"])
+	require.Equal(t, img030, out["previous_image"])
+	rlater := runbook.NewEnv(runbook.EnvConfig{Run: later.Run(), Node: "deploy", Self: out})
+	require.NoError(t, a.(runbook.NaturalRollback).NaturalRollback().Compensate(ctx, rlater))
+	c, _ := w.Container(backendName)
+	require.Equal(t, img030, c.Image, "a no-op step's rollback changes nothing")
+}

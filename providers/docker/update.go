@@ -128,7 +128,13 @@ func (a *serviceUpdate) Do(ctx context.Context, env *runbook.Env) (runbook.Outpu
 	}
 	if cur.Image == newImg.ID && prevRef == a.s.Image {
 		// Already there: a re-run, or a resumed attempt that got this far.
-		if kept, ok, _ := inspectOpt(ctx, eng, name+SuffixOld); ok && kept.Config != nil {
+		// A container parked during this run is that attempt's previous
+		// version; one kept by an earlier run is not this run's to restore.
+		parked, err := parkedByThisRun(ctx, env, eng, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if kept, ok, _ := inspectOpt(ctx, eng, name+SuffixOld); parked && ok && kept.Config != nil {
 			out["previous_image"], out["previous_image_id"], out["previous_container_id"] = kept.Config.Image, kept.Image, kept.ID
 			out["kept_container"], out["changed"] = containerName(kept), true
 		}
