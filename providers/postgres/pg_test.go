@@ -629,3 +629,28 @@ func TestMigrateRetriesTransientFailure(t *testing.T) {
 	assert.Equal(t, int64(14), db.version(t))
 	assert.False(t, db.tableExists(t, "ml_features"))
 }
+
+// A database golang-migrate brought to 014 drops in: same table, same
+// single row, and Handrail leaves it as golang-migrate would.
+func TestGolangMigrateDatabaseDropsIn(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	for _, f := range []string{"001_create_core_tables.up.sql", "014_add_work_order_sla.up.sql"} {
+		b, err := os.ReadFile(migrationsDir + "/" + f)
+		require.NoError(t, err)
+		db.exec(t, string(b))
+	}
+	// golang-migrate v4's postgres driver creates exactly this table.
+	db.exec(t, "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint not null primary key, dirty boolean not null)")
+	db.exec(t, "INSERT INTO schema_migrations (version, dirty) VALUES (14, false)")
+
+	mig, err := postgres.NewMigrate(instance(t, db.DSN), postgres.MigrateArgs{Dir: migrationsDir})
+	require.NoError(t, err)
+	out, err := mig.Do(context.Background(), env("migrate", nil, nil))
+	require.NoError(t, err)
+	assert.Equal(t, int64(14), out["from_version"])
+	assert.Equal(t, int64(17), out["to_version"])
+	assert.Equal(t, int64(1), db.scalar(t, "SELECT count(*) FROM schema_migrations"), "one row, as golang-migrate keeps it")
+	assert.Equal(t, false, db.scalar(t, "SELECT dirty FROM schema_migrations"))
+	assert.Equal(t, "bigint,boolean", db.scalar(t, "SELECT string_agg(data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'schema_migrations'"))
+}
