@@ -38,7 +38,7 @@ func newDB(tb testing.TB) testDB {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "handrail_test_" + hex.EncodeToString(b[:])
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	require.NoError(tb, err)
@@ -47,7 +47,7 @@ func newDB(tb testing.TB) testDB {
 	require.NoError(tb, err)
 	require.NoError(tb, conn.Close(ctx))
 	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, admin)
 		if err != nil {
