@@ -61,7 +61,9 @@ func TestLocalExec(t *testing.T) {
 		{name: "expected exit codes", opts: exec.RunOptions{Command: []string{"sh", "-c", "exit 7"}, ExpectedExitCodes: []int{7}},
 			check: func(t *testing.T, out runbook.Outputs) { assert.Equal(t, 7, out["exit_code"]) }},
 		{name: "json", opts: exec.RunOptions{Command: []string{"echo", `{"version":"016"}`}, ParseJSON: true},
-			check: func(t *testing.T, out runbook.Outputs) { assert.Equal(t, map[string]any{"version": "016"}, out["json"]) }},
+			check: func(t *testing.T, out runbook.Outputs) {
+				assert.Equal(t, map[string]any{"version": "016"}, out["json"])
+			}},
 		{name: "not found", opts: exec.RunOptions{Command: []string{"handrail-no-such-program"}}, wantErr: "not on PATH"},
 	}
 	for _, tc := range tests {
