@@ -33,11 +33,12 @@ type Response struct {
 	Latency time.Duration
 }
 
-// JSON returns a response with a JSON body.
+// JSON returns a response with a JSON body (a 500 naming the problem when v
+// cannot be encoded).
 func JSON(status int, v any) Response {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("httpfake.JSON: %v", err))
+		return Text(http.StatusInternalServerError, fmt.Sprintf("httpfake.JSON: the scripted value is not JSON: %v", err))
 	}
 	return Response{Status: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: string(b)}
 }
