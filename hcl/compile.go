@@ -23,6 +23,7 @@ type compiler struct {
 	top []any
 	// actions caches registry look-ups.
 	actions map[string]actionEntry
+	tooMany bool
 }
 
 var rootSchema = &hhcl.BodySchema{

@@ -213,8 +213,21 @@ func (c *compiler) declareNodes(body *hclsyntax.Body) {
 	}
 }
 
+// Limits that keep a runbook's plan within reason.
+const (
+	maxInstances = 10000
+	maxNodes     = 200000
+)
+
 func (c *compiler) addNode(d *nodeDecl, k *instKey) {
 	rb := c.rb
+	if len(rb.nodes) >= maxNodes {
+		if !c.tooMany {
+			c.tooMany = true
+			c.errf(d.block.DefRange(), "Too many nodes", fmt.Sprintf("A runbook may have at most %d steps and gates, for_each instances included.", maxNodes))
+		}
+		return
+	}
 	n := &node{d: d, name: d.name, index: len(rb.nodes), inst: k, refs: map[string]map[string]*refTarget{}}
 	n.ctx = rb.base
 	if k != nil {
@@ -293,6 +306,10 @@ func (c *compiler) forEachKeys(a *hhcl.Attribute) []*instKey {
 		}
 	default:
 		c.errf(a.Expr.Range(), "Invalid for_each", fmt.Sprintf("for_each must be a list (instances run in order) or a map, not a %s.", ty.FriendlyName()))
+	}
+	if len(out) > maxInstances {
+		c.errf(a.Expr.Range(), "Too many instances", fmt.Sprintf("for_each makes %d instances; a phase may have at most %d.", len(out), maxInstances))
+		return nil
 	}
 	for _, k := range out {
 		if strings.ContainsAny(k.key, "[]\"\n") || k.key == "" {

@@ -1,0 +1,10 @@
+runbook "t" {}
+
+provider "demo" "main" {}
+
+step "demo_read" "a" {
+  key = "k"
+  retyr {
+    attempts = 3
+  }
+}
