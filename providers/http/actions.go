@@ -278,6 +278,42 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 	}
 }
 
+// RequestOutputs returns the outputs an http_request step with these
+// arguments declares: the fixed ones plus one per name of `extract`
+// (sensitive when listed in `sensitive_outputs`), so that a front end can
+// accept step.login.token at plan time. Unknown or absent extract maps
+// give the fixed outputs only; extracted values are always reachable as
+// step.<name>.extracted.<key> too.
+func (p *Provider) RequestOutputs(v cty.Value) map[string]provider.Output {
+	out := p.Actions()[ActionRequest].Outputs
+	if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute("extract") {
+		return out
+	}
+	ex := v.GetAttr("extract")
+	if ex.IsNull() || !ex.IsWhollyKnown() || !(ex.Type().IsMapType() || ex.Type().IsObjectType()) {
+		return out
+	}
+	sens := map[string]bool{}
+	if v.Type().HasAttribute("sensitive_outputs") {
+		if so := v.GetAttr("sensitive_outputs"); !so.IsNull() && so.IsWhollyKnown() && so.CanIterateElements() {
+			for it := so.ElementIterator(); it.Next(); {
+				if _, e := it.Element(); e.Type().Equals(cty.String) {
+					sens[e.AsString()] = true
+				}
+			}
+		}
+	}
+	for it := ex.ElementIterator(); it.Next(); {
+		k, _ := it.Element()
+		name := k.AsString()
+		if fixedOutputs[name] {
+			continue
+		}
+		out[name] = provider.Output{Type: cty.DynamicPseudoType, Sensitive: sens[name], Description: "Extracted from the JSON body."}
+	}
+	return out
+}
+
 // decode turns HCL arguments into a Request.
 func decode(inst provider.Instance, v cty.Value, action string) (*Instance, Request, error) {
 	i, ok := inst.(*Instance)

@@ -436,3 +436,17 @@ func TestCheckGate(t *testing.T) {
 	assert.Equal(t, runbook.StatusSucceeded, res.Status)
 	assert.Equal(t, 3, calls)
 }
+
+func TestRequestOutputs(t *testing.T) {
+	p := &httpprov.Provider{}
+	outs := p.RequestOutputs(cty.ObjectVal(map[string]cty.Value{
+		"url":               cty.StringVal("/login"),
+		"extract":           cty.ObjectVal(map[string]cty.Value{"token": cty.StringVal("token"), "user_id": cty.StringVal("user.id")}),
+		"sensitive_outputs": cty.TupleVal([]cty.Value{cty.StringVal("token")}),
+	}))
+	require.Contains(t, outs, "token")
+	assert.True(t, outs["token"].Sensitive)
+	assert.False(t, outs["user_id"].Sensitive)
+	assert.Contains(t, outs, "status_code")
+	assert.NotContains(t, p.RequestOutputs(cty.ObjectVal(map[string]cty.Value{"url": cty.StringVal("/"), "extract": cty.UnknownVal(cty.Map(cty.String))})), "token")
+}
