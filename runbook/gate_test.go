@@ -491,3 +491,39 @@ func TestGuard(t *testing.T) {
 		assert.Equal(t, 5*time.Minute, h.Elapsed())
 	})
 }
+
+func TestSchedule(t *testing.T) {
+	var at []time.Duration
+	probe := runbook.ProbeFunc(func(_ context.Context, env *runbook.Env) (runbook.Sample, error) {
+		at = append(at, env.Clock().Now().Sub(t0))
+		return runbook.Sample{Value: 0.5}, nil
+	})
+	tests := []struct {
+		name string
+		gate runbook.Gate
+		want []time.Duration
+	}{
+		{"initial delay, then every interval, count samples",
+			runbook.Gate{Name: "g", Kind: runbook.GateSoak, InitialDelay: 2 * time.Minute, Every: time.Minute, Count: 3,
+				Checks: []runbook.Check{{Name: "c", Probe: probe, Success: below(1)}}},
+			[]time.Duration{2 * time.Minute, 3 * time.Minute, 4 * time.Minute}},
+		{"check overrides the gate's schedule",
+			runbook.Gate{Name: "g", Kind: runbook.GateSoak, Every: time.Minute, Count: 10,
+				Checks: []runbook.Check{{Name: "c", Probe: probe, Success: below(1), Every: 5 * time.Minute, Count: 2, InitialDelay: time.Minute}}},
+			[]time.Duration{time.Minute, 6 * time.Minute}},
+		{"duration: the last sample is at its end",
+			runbook.Gate{Name: "g", Kind: runbook.GateSoak, Every: 4 * time.Minute, Duration: 10 * time.Minute,
+				Checks: []runbook.Check{{Name: "c", Probe: probe, Success: below(1)}}},
+			[]time.Duration{0, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			at = nil
+			p := mustBuild("schedule", func(b *runbook.Builder) { b.Gate(tc.gate) })
+			h := runbooktest.New(t, p)
+			h.Run()
+			h.AssertStatus(runbook.StatusSucceeded)
+			assert.Equal(t, tc.want, at)
+		})
+	}
+}
