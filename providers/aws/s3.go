@@ -1,0 +1,758 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/handrail-dev/handrail/runbook"
+)
+
+func now(env *runbook.Env) time.Time {
+	if env == nil {
+		return time.Now()
+	}
+	return env.Clock().Now()
+}
+
+func line(env *runbook.Env, s string) {
+	if env != nil {
+		env.Line("stdout", s)
+	}
+}
+
+func s3URI(bucket, key string) string { return "s3://" + bucket + "/" + key }
+
+// ---- s3_object_exists ----
+
+// ObjectExistsArgs are the arguments of s3_object_exists: the objects of
+// Bucket under Prefix that meet every filter given.
+type ObjectExistsArgs struct {
+	Bucket string
+	Prefix string
+	// Pattern is a glob (path.Match) on the key after Prefix
+	// ("postgres_full_*.sql.gz").
+	Pattern string
+	// Date is a strftime layout (%Y %m %d %H %M %S %y %j %%); the key must
+	// contain the run clock's current date formatted with it (the seed's
+	// `grep $(date +%Y%m%d)`).
+	Date string
+	// TimeZone is the IANA zone of Date (default UTC).
+	TimeZone string
+	// Regexp must match the key (RE2 syntax).
+	Regexp string
+	// MaxAge, when set, is how old the newest matching object may be.
+	MaxAge time.Duration
+	// MinSize is the smallest acceptable size in bytes.
+	MinSize int64
+}
+
+// ObjectExistsAction checks that a matching object exists ("verify the
+// production backup exists for today"). It is read-only; it fails with
+// ErrNoBackup when nothing matches.
+type ObjectExistsAction struct {
+	inst *Instance
+	args ObjectExistsArgs
+	re   *regexp.Regexp
+	loc  *time.Location
+}
+
+// NewObjectExists returns the s3_object_exists action. Outputs: key (the
+// newest match), uri, size, last_modified (RFC 3339), etag, count (of
+// matches), date (the date searched for, when Date is set).
+func NewObjectExists(inst *Instance, a ObjectExistsArgs) (*ObjectExistsAction, error) {
+	const act = "s3_object_exists"
+	if err := checkBucket(act, a.Bucket); err != nil {
+		return nil, err
+	}
+	if a.Pattern != "" {
+		if _, err := path.Match(a.Pattern, ""); err != nil {
+			return nil, fmt.Errorf("%s: pattern %q is not a valid glob: %w", act, a.Pattern, err)
+		}
+	}
+	if a.Date != "" {
+		if _, err := strftime(a.Date, time.Time{}); err != nil {
+			return nil, fmt.Errorf("%s: date: %w", act, err)
+		}
+	}
+	x := &ObjectExistsAction{inst: inst, args: a, loc: time.UTC}
+	if a.TimeZone != "" {
+		loc, err := time.LoadLocation(a.TimeZone)
+		if err != nil {
+			return nil, fmt.Errorf("%s: time_zone %q is not an IANA zone such as Europe/Berlin: %w", act, a.TimeZone, err)
+		}
+		x.loc = loc
+	}
+	if a.Regexp != "" {
+		re, err := regexp.Compile(a.Regexp)
+		if err != nil {
+			return nil, fmt.Errorf("%s: regexp %q: %w", act, a.Regexp, err)
+		}
+		x.re = re
+	}
+	if a.MaxAge < 0 || a.MinSize < 0 {
+		return nil, fmt.Errorf("%s: max_age and min_size must not be negative", act)
+	}
+	return x, nil
+}
+
+func checkBucket(act, b string) error {
+	if b == "" {
+		return fmt.Errorf("%s: bucket is empty: give the bucket's name (dcmms-backups)", act)
+	}
+	if strings.HasPrefix(b, "s3://") || strings.Contains(b, "/") {
+		return fmt.Errorf("%s: bucket %q must be a bare bucket name, without s3:// or a path (put the path in prefix or key)", act, b)
+	}
+	return nil
+}
+
+// find lists and filters; it returns the matches, newest first, and the
+// formatted date.
+func (a *ObjectExistsAction) find(ctx context.Context, env *runbook.Env) ([]Object, string, error) {
+	a.inst.register(env)
+	c, err := a.inst.s3(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	objs, err := c.ListObjects(ctx, a.args.Bucket, a.args.Prefix)
+	if err != nil {
+		return nil, "", err
+	}
+	t := now(env)
+	date := ""
+	if a.args.Date != "" {
+		date, _ = strftime(a.args.Date, t.In(a.loc))
+	}
+	var out []Object
+	for _, o := range objs {
+		rest := strings.TrimPrefix(o.Key, a.args.Prefix)
+		if a.args.Pattern != "" {
+			if ok, _ := path.Match(a.args.Pattern, rest); !ok {
+				continue
+			}
+		}
+		if date != "" && !strings.Contains(rest, date) {
+			continue
+		}
+		if a.re != nil && !a.re.MatchString(o.Key) {
+			continue
+		}
+		if o.Size < a.args.MinSize {
+			continue
+		}
+		if a.args.MaxAge > 0 && t.Sub(o.LastModified) > a.args.MaxAge {
+			continue
+		}
+		out = append(out, o)
+	}
+	sortNewest(out)
+	sortNewest(objs)
+	if len(out) == 0 {
+		return nil, date, a.noMatch(objs, date)
+	}
+	return out, date, nil
+}
+
+func sortNewest(objs []Object) {
+	sort.SliceStable(objs, func(i, j int) bool {
+		if !objs[i].LastModified.Equal(objs[j].LastModified) {
+			return objs[i].LastModified.After(objs[j].LastModified)
+		}
+		return objs[i].Key > objs[j].Key
+	})
+}
+
+func (a *ObjectExistsAction) noMatch(all []Object, date string) error {
+	var what []string
+	if a.args.Pattern != "" {
+		what = append(what, fmt.Sprintf("pattern %q", a.args.Pattern))
+	}
+	if date != "" {
+		what = append(what, fmt.Sprintf("date %s (%s)", date, a.args.Date))
+	}
+	if a.re != nil {
+		what = append(what, fmt.Sprintf("regexp %q", a.args.Regexp))
+	}
+	if a.args.MinSize > 0 {
+		what = append(what, fmt.Sprintf("at least %d bytes", a.args.MinSize))
+	}
+	if a.args.MaxAge > 0 {
+		what = append(what, fmt.Sprintf("at most %s old", a.args.MaxAge))
+	}
+	msg := "no object under " + s3URI(a.args.Bucket, a.args.Prefix)
+	if len(what) > 0 {
+		msg += " matches " + strings.Join(what, ", ")
+	}
+	if len(all) == 0 {
+		msg += " (the prefix is empty)"
+	} else {
+		msg += fmt.Sprintf(" (%d objects there; the newest is %s, %s)", len(all), all[0].Key, all[0].LastModified.UTC().Format(time.RFC3339))
+	}
+	return fmt.Errorf("%w: %s", ErrNoBackup, msg)
+}
+
+func objectOutputs(bucket string, newest Object, count int) runbook.Outputs {
+	return runbook.Outputs{
+		"key":           newest.Key,
+		"uri":           s3URI(bucket, newest.Key),
+		"size":          newest.Size,
+		"last_modified": newest.LastModified.UTC().Format(time.RFC3339),
+		"etag":          newest.ETag,
+		"count":         int64(count),
+	}
+}
+
+// Do lists the prefix and returns the newest match.
+func (a *ObjectExistsAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
+	objs, date, err := a.find(ctx, env)
+	if err != nil {
+		return nil, fmt.Errorf("s3_object_exists: %w", err)
+	}
+	out := objectOutputs(a.args.Bucket, objs[0], len(objs))
+	if date != "" {
+		out["date"] = date
+	}
+	line(env, fmt.Sprintf("found %s (%d bytes, %s); %d matching", s3URI(a.args.Bucket, objs[0].Key), objs[0].Size,
+		objs[0].LastModified.UTC().Format(time.RFC3339), len(objs)))
+	return out, nil
+}
+
+// Sample is s3_object_exists as a gate's check: the value is the number of
+// matching objects (0 when none: not an error), the outputs describe the
+// newest.
+func (a *ObjectExistsAction) Sample(ctx context.Context, env *runbook.Env) (runbook.Sample, error) {
+	objs, date, err := a.find(ctx, env)
+	if errors.Is(err, ErrNoBackup) {
+		return runbook.Sample{Value: int64(0), Outputs: runbook.Outputs{"count": int64(0), "date": date}}, nil
+	}
+	if err != nil {
+		return runbook.Sample{}, fmt.Errorf("s3_object_exists: %w", err)
+	}
+	out := objectOutputs(a.args.Bucket, objs[0], len(objs))
+	out["date"] = date
+	return runbook.Sample{Value: int64(len(objs)), Outputs: out}, nil
+}
+
+// ReadOnly reports true.
+func (a *ObjectExistsAction) ReadOnly() bool { return true }
+
+// Describe names the instance and the action.
+func (a *ObjectExistsAction) Describe() runbook.Description {
+	return runbook.Description{Provider: a.inst.Name(), Action: "s3_object_exists"}
+}
+
+// strftime formats t with a subset of strftime: %Y %m %d %H %M %S %y %j %%.
+func strftime(layout string, t time.Time) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(layout); i++ {
+		c := layout[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 >= len(layout) {
+			return "", fmt.Errorf("%q ends with a lone %%", layout)
+		}
+		i++
+		switch layout[i] {
+		case 'Y':
+			fmt.Fprintf(&b, "%04d", t.Year())
+		case 'y':
+			fmt.Fprintf(&b, "%02d", t.Year()%100)
+		case 'm':
+			fmt.Fprintf(&b, "%02d", int(t.Month()))
+		case 'd':
+			fmt.Fprintf(&b, "%02d", t.Day())
+		case 'H':
+			fmt.Fprintf(&b, "%02d", t.Hour())
+		case 'M':
+			fmt.Fprintf(&b, "%02d", t.Minute())
+		case 'S':
+			fmt.Fprintf(&b, "%02d", t.Second())
+		case 'j':
+			fmt.Fprintf(&b, "%03d", t.YearDay())
+		case '%':
+			b.WriteByte('%')
+		default:
+			return "", fmt.Errorf("%q: %%%c is not supported (use %%Y %%m %%d %%H %%M %%S %%y %%j %%%%)", layout, layout[i])
+		}
+	}
+	return b.String(), nil
+}
+
+// ---- s3_upload ----
+
+// UploadArgs are the arguments of s3_upload.
+type UploadArgs struct {
+	Bucket string
+	// Source is a file or a directory. A directory's regular files are
+	// uploaded under Prefix with their relative paths (slash-separated).
+	Source string
+	// Key is the key of a file (default: Prefix + the file's base name).
+	Key string
+	// Prefix is prepended to keys ("production/pre-release-2/").
+	Prefix string
+	// PartSize is the multipart part size (default 8 MiB, at least 5 MiB);
+	// files larger than it go up as multipart uploads.
+	PartSize int64
+	// Concurrency is how many parts go up at once (default 5).
+	Concurrency int
+	// ContentType of every object (default: S3's).
+	ContentType string
+	// Keep keeps the uploaded objects on rollback.
+	Keep bool
+}
+
+// UploadAction uploads a file or a directory. Each object's checksum is
+// verified against what S3 reports. Its natural rollback deletes the
+// objects the step created (see [UploadAction.NaturalRollback]).
+type UploadAction struct {
+	inst *Instance
+	args UploadArgs
+}
+
+// NewUpload returns the s3_upload action. Outputs: bucket, key and etag
+// (of the first object: the only one for a file), keys, etags, sha256 and
+// existed_before and version_ids (maps by key), count, size (total bytes),
+// verified_by (map by key: sha256 or etag-md5).
+func NewUpload(inst *Instance, a UploadArgs) (*UploadAction, error) {
+	const act = "s3_upload"
+	if err := checkBucket(act, a.Bucket); err != nil {
+		return nil, err
+	}
+	if a.Source == "" {
+		return nil, fmt.Errorf("%s: source is empty: give a file or a directory to upload", act)
+	}
+	if a.PartSize < 0 || a.Concurrency < 0 {
+		return nil, fmt.Errorf("%s: part_size and concurrency must not be negative", act)
+	}
+	if a.PartSize > 0 && a.PartSize < MinPartSize {
+		return nil, fmt.Errorf("%s: part_size %d is below S3's minimum of 5 MiB (%d)", act, a.PartSize, MinPartSize)
+	}
+	if strings.HasPrefix(a.Key, "/") || strings.HasPrefix(a.Prefix, "/") {
+		return nil, fmt.Errorf("%s: key and prefix must not start with /", act)
+	}
+	return &UploadAction{inst: inst, args: a}, nil
+}
+
+type uploadFile struct {
+	path string
+	key  string
+	size int64
+}
+
+func (a *UploadAction) files() ([]uploadFile, error) {
+	st, err := os.Stat(a.args.Source)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	if !st.IsDir() {
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("source %s is not a regular file or a directory", a.args.Source)
+		}
+		key := a.args.Key
+		if key == "" {
+			key = a.args.Prefix + filepath.Base(a.args.Source)
+		}
+		return []uploadFile{{path: a.args.Source, key: key, size: st.Size()}}, nil
+	}
+	if a.args.Key != "" {
+		return nil, fmt.Errorf("source %s is a directory: give prefix (the keys' common start), not key", a.args.Source)
+	}
+	var out []uploadFile
+	err = filepath.WalkDir(a.args.Source, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(a.args.Source, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, uploadFile{path: p, key: a.args.Prefix + filepath.ToSlash(rel), size: info.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("source %s holds no regular file to upload", a.args.Source)
+	}
+	return out, nil
+}
+
+type uploaded struct {
+	key, etag, sha, version, by string
+	size                        int64
+	existed                     bool
+}
+
+// Do uploads every file. When an upload fails part-way, the objects this
+// attempt created are deleted again (unless keep) before the error is
+// returned: a failed step leaves nothing half-done behind, and a retry
+// starts clean.
+func (a *UploadAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
+	a.inst.register(env)
+	files, err := a.files()
+	if err != nil {
+		return nil, fmt.Errorf("s3_upload: %w", err)
+	}
+	c, err := a.inst.s3(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("s3_upload: %w", err)
+	}
+	var done []uploaded
+	for _, f := range files {
+		u, err := a.uploadOne(ctx, env, c, f)
+		if err != nil {
+			err = fmt.Errorf("s3_upload %s to %s: %w", f.path, s3URI(a.args.Bucket, f.key), err)
+			if !a.args.Keep {
+				if cerr := a.cleanup(ctx, env, c, done); cerr != nil {
+					err = errors.Join(err, cerr)
+				}
+			}
+			if errors.Is(err, ErrChecksum) {
+				err = runbook.Permanent(err)
+			}
+			return nil, err
+		}
+		done = append(done, u)
+	}
+	return uploadOutputs(a.args.Bucket, done), nil
+}
+
+func (a *UploadAction) uploadOne(ctx context.Context, env *runbook.Env, c S3Client, f uploadFile) (uploaded, error) {
+	ps := PartSize(f.size, a.args.PartSize)
+	d, err := digestFile(ctx, f.path, ps)
+	if err != nil {
+		return uploaded{}, err
+	}
+	existed := true
+	if _, err := c.HeadObject(ctx, a.args.Bucket, f.key); errors.Is(err, ErrNotFound) {
+		existed = false
+	} else if err != nil {
+		return uploaded{}, fmt.Errorf("checking whether the object exists: %w", err)
+	}
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return uploaded{}, err
+	}
+	defer fh.Close()
+	res, err := c.PutObject(ctx, PutRequest{Bucket: a.args.Bucket, Key: f.key, Body: fh, Size: d.size, PartSize: ps,
+		Concurrency: a.args.Concurrency, ContentType: a.args.ContentType, SHA256: d.sha256,
+		Metadata: map[string]string{MetaSHA256: d.sha256Hex()}})
+	if err != nil {
+		return uploaded{}, err
+	}
+	u := uploaded{key: f.key, etag: res.ETag, sha: d.sha256Hex(), version: res.VersionID, size: d.size, existed: existed}
+	by, verr := verifyUpload(d, res)
+	if verr != nil {
+		// What S3 holds is not the file: never leave it behind, even with
+		// keep, unless it replaced an object that was there before.
+		if !existed {
+			_ = c.DeleteObject(ctx, a.args.Bucket, f.key, res.VersionID)
+		}
+		return uploaded{}, verr
+	}
+	u.by = by
+	parts := "single part"
+	if res.Parts > 0 {
+		parts = fmt.Sprintf("%d parts of %d bytes", res.Parts, ps)
+	}
+	line(env, fmt.Sprintf("uploaded %s to %s (%d bytes, %s, etag %s, verified by %s)", f.path, s3URI(a.args.Bucket, f.key), d.size, parts, res.ETag, by))
+	return u, nil
+}
+
+// cleanup deletes the objects of a failed attempt that did not exist
+// before it.
+func (a *UploadAction) cleanup(ctx context.Context, env *runbook.Env, c S3Client, done []uploaded) error {
+	var errs []error
+	for _, u := range done {
+		if u.existed {
+			continue
+		}
+		if err := c.DeleteObject(ctx, a.args.Bucket, u.key, u.version); err != nil {
+			errs = append(errs, fmt.Errorf("cleaning up %s: %w", s3URI(a.args.Bucket, u.key), err))
+			continue
+		}
+		line(env, "deleted "+s3URI(a.args.Bucket, u.key)+" (the upload failed part-way)")
+	}
+	return errors.Join(errs...)
+}
+
+func uploadOutputs(bucket string, done []uploaded) runbook.Outputs {
+	keys := make([]string, 0, len(done))
+	etags, shas, existed, versions, by := map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}
+	var size int64
+	for _, u := range done {
+		keys = append(keys, u.key)
+		etags[u.key], shas[u.key], existed[u.key], versions[u.key], by[u.key] = u.etag, u.sha, u.existed, u.version, u.by
+		size += u.size
+	}
+	return runbook.Outputs{
+		"bucket": bucket, "key": done[0].key, "etag": done[0].etag, "keys": keys, "etags": etags, "sha256": shas,
+		"existed_before": existed, "version_ids": versions, "verified_by": by, "count": int64(len(done)), "size": size,
+	}
+}
+
+// Describe names the instance and the action.
+func (a *UploadAction) Describe() runbook.Description {
+	return runbook.Description{Provider: a.inst.Name(), Action: "s3_upload"}
+}
+
+// NaturalRollback deletes what the step uploaded, from its outputs alone:
+//   - an object that did not exist before the step is deleted, unless it
+//     changed since (another ETag: someone else wrote it);
+//   - an object that existed before is never deleted: in a bucket without
+//     versioning the step overwrote it, its old content is gone, and
+//     deleting it would lose the name as well (a backup someone relies
+//     on). In a versioned bucket the version the step created is deleted,
+//     which makes the previous version current again: an exact undo.
+//
+// With keep = true the rollback keeps everything and says so.
+func (a *UploadAction) NaturalRollback() runbook.Rollback {
+	return &uploadBack{a: a}
+}
+
+type uploadBack struct{ a *UploadAction }
+
+// Compensate deletes the uploaded objects (see NaturalRollback).
+func (r *uploadBack) Compensate(ctx context.Context, env *runbook.Env) error {
+	bucket := r.a.args.Bucket
+	if r.a.args.Keep {
+		line(env, "keep = true: the uploaded objects stay in "+s3URI(bucket, r.a.args.Prefix))
+		return nil
+	}
+	self := env.Self()
+	keys := stringList(self["keys"])
+	if len(keys) == 0 {
+		line(env, "the step uploaded nothing: nothing to delete")
+		return nil
+	}
+	if b, ok := self["bucket"].(string); ok && b != "" {
+		bucket = b
+	}
+	r.a.inst.register(env)
+	c, err := r.a.inst.s3(ctx)
+	if err != nil {
+		return fmt.Errorf("s3_upload rollback: %w", err)
+	}
+	existed, etags, versions := anyMap(self["existed_before"]), anyMap(self["etags"]), anyMap(self["version_ids"])
+	var errs []error
+	for _, k := range keys {
+		uri := s3URI(bucket, k)
+		ver, _ := versions[k].(string)
+		if was, _ := existed[k].(bool); was {
+			if ver == "" {
+				line(env, fmt.Sprintf("%s existed before the step and the bucket keeps no versions: left as uploaded (its old content cannot be restored)", uri))
+				continue
+			}
+			if err := c.DeleteObject(ctx, bucket, k, ver); err != nil {
+				errs = append(errs, fmt.Errorf("deleting version %s of %s: %w", ver, uri, err))
+				continue
+			}
+			line(env, fmt.Sprintf("deleted version %s of %s: the previous version is current again", ver, uri))
+			continue
+		}
+		if ver == "" {
+			// Without versions, delete only what is still the step's object.
+			cur, err := c.HeadObject(ctx, bucket, k)
+			if errors.Is(err, ErrNotFound) {
+				line(env, uri+" is already gone")
+				continue
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if want, _ := etags[k].(string); want != "" && cur.ETag != want {
+				line(env, fmt.Sprintf("%s changed since the step (ETag %s, not %s): left alone", uri, cur.ETag, want))
+				continue
+			}
+		}
+		// With versions, deleting the step's own version removes exactly
+		// what it created, whatever was written since.
+		if err := c.DeleteObject(ctx, bucket, k, ver); err != nil {
+			errs = append(errs, fmt.Errorf("deleting %s: %w", uri, err))
+			continue
+		}
+		line(env, "deleted "+uri)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("s3_upload rollback: %w", err)
+	}
+	return nil
+}
+
+// Describe names the instance and the action.
+func (r *uploadBack) Describe() runbook.Description {
+	return runbook.Description{Provider: r.a.inst.Name(), Action: "s3_upload"}
+}
+
+// stringList reads a list output ([]string, or []any after the journal).
+func stringList(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// anyMap reads a map output.
+func anyMap(v any) map[string]any {
+	switch x := v.(type) {
+	case map[string]any:
+		return x
+	case map[string]string:
+		out := make(map[string]any, len(x))
+		for k, s := range x {
+			out[k] = s
+		}
+		return out
+	case map[string]bool:
+		out := make(map[string]any, len(x))
+		for k, b := range x {
+			out[k] = b
+		}
+		return out
+	}
+	return nil
+}
+
+// ---- s3_download ----
+
+// DownloadArgs are the arguments of s3_download.
+type DownloadArgs struct {
+	Bucket, Key string
+	// File is the local path written (its directory is created).
+	File string
+	// SHA256 is the expected hex SHA-256; without it the object's stored
+	// checksums are used.
+	SHA256 string
+	// NoVerify skips the checksum (verify = false).
+	NoVerify    bool
+	PartSize    int64
+	Concurrency int
+}
+
+// DownloadAction downloads an object to a file: into a temporary file
+// beside it, verified, then renamed, so that File is never half-written. It
+// changes nothing in AWS and is read-only.
+type DownloadAction struct {
+	inst *Instance
+	args DownloadArgs
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
+// NewDownload returns the s3_download action. Outputs: file, bucket, key,
+// size, sha256, etag, verified_by (sha256, sha256-metadata, etag-md5 or
+// none).
+func NewDownload(inst *Instance, a DownloadArgs) (*DownloadAction, error) {
+	const act = "s3_download"
+	if err := checkBucket(act, a.Bucket); err != nil {
+		return nil, err
+	}
+	if a.Key == "" || a.File == "" {
+		return nil, fmt.Errorf("%s: give the object's key and the local file to write", act)
+	}
+	if a.SHA256 != "" && !sha256Hex.MatchString(a.SHA256) {
+		return nil, fmt.Errorf("%s: sha256 %q is not a hex SHA-256 (64 hex digits)", act, a.SHA256)
+	}
+	if a.PartSize < 0 || a.Concurrency < 0 {
+		return nil, fmt.Errorf("%s: part_size and concurrency must not be negative", act)
+	}
+	return &DownloadAction{inst: inst, args: a}, nil
+}
+
+// Do downloads and verifies.
+func (a *DownloadAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
+	a.inst.register(env)
+	uri := s3URI(a.args.Bucket, a.args.Key)
+	wrap := func(err error) error {
+		err = fmt.Errorf("s3_download %s to %s: %w", uri, a.args.File, err)
+		if errors.Is(err, ErrChecksum) || errors.Is(err, ErrNotFound) {
+			return runbook.Permanent(err)
+		}
+		return err
+	}
+	c, err := a.inst.s3(ctx)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	dir := filepath.Dir(a.args.File)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, wrap(err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(a.args.File)+".part-*")
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer os.Remove(tmp.Name())
+	obj, err := c.GetObject(ctx, GetRequest{Bucket: a.args.Bucket, Key: a.args.Key, Dst: tmp, PartSize: a.args.PartSize, Concurrency: a.args.Concurrency})
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, wrap(err)
+	}
+	d, err := digestFile(ctx, tmp.Name(), 0)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if d.size != obj.Size {
+		return nil, wrap(fmt.Errorf("%w: got %d bytes, the object has %d", ErrChecksum, d.size, obj.Size))
+	}
+	by := "none"
+	if !a.args.NoVerify {
+		if by, err = verifyDownload(ctx, tmp.Name(), d, obj, a.args.SHA256); err != nil {
+			return nil, wrap(err)
+		}
+	}
+	if err := os.Rename(tmp.Name(), a.args.File); err != nil {
+		return nil, wrap(err)
+	}
+	line(env, fmt.Sprintf("downloaded %s to %s (%d bytes, sha256 %s, verified by %s)", uri, a.args.File, d.size, d.sha256Hex(), by))
+	return runbook.Outputs{"file": a.args.File, "bucket": a.args.Bucket, "key": a.args.Key, "size": d.size,
+		"sha256": d.sha256Hex(), "etag": obj.ETag, "verified_by": by}, nil
+}
+
+// ReadOnly reports true: nothing changes in AWS.
+func (a *DownloadAction) ReadOnly() bool { return true }
+
+// Describe names the instance and the action.
+func (a *DownloadAction) Describe() runbook.Description {
+	return runbook.Description{Provider: a.inst.Name(), Action: "s3_download"}
+}
+
+// Compile-time checks.
+var (
+	_ runbook.Action          = (*ObjectExistsAction)(nil)
+	_ runbook.Probe           = (*ObjectExistsAction)(nil)
+	_ runbook.ReadOnly        = (*ObjectExistsAction)(nil)
+	_ runbook.NaturalRollback = (*UploadAction)(nil)
+	_ runbook.Describer       = (*uploadBack)(nil)
+	_ runbook.ReadOnly        = (*DownloadAction)(nil)
+)
