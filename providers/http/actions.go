@@ -171,7 +171,7 @@ func (a *Call) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error
 	}
 	// Register secrets first, so that no message below can show them.
 	extracted := map[string]any{}
-	var missing []string
+	var missing, secrets []string
 	for _, name := range sortedKeys(c.paths) {
 		v, ok := lookup(resp.root(), c.paths[name])
 		if !ok || (!resp.isJSON && len(c.paths[name]) > 0) {
@@ -179,7 +179,9 @@ func (a *Call) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error
 			continue
 		}
 		if c.secret[name] {
-			extracted[name] = env.AddSecret(secretString(v))
+			sv := secretString(v)
+			secrets = append(secrets, sv)
+			extracted[name] = env.AddSecret(sv)
 			continue
 		}
 		extracted[name] = plain(v)
@@ -190,6 +192,13 @@ func (a *Call) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error
 		return nil, &ExpectationError{Method: resp.method, URL: resp.url, StatusCode: resp.status, Failures: fails}
 	}
 	out := resp.outputs(env, c.sensitiveHeaders(a.inst))
+	if len(secrets) > 0 {
+		// The body and its JSON carry the sensitive values too: hide them
+		// there, so that no output holds a secret but the Secret itself.
+		red := runbook.NewRedactor(secrets...)
+		out["body"] = red.Redact(out["body"].(string))
+		out["json"] = red.RedactValue(out["json"])
+	}
 	out["ok"] = true
 	out["extracted"] = extracted
 	for k, v := range extracted {

@@ -410,6 +410,10 @@ func TestSmokeChain(t *testing.T) {
 		assert.NotContains(t, text, "pa55word-x", what)
 	}
 	assert.Contains(t, rec.text(), `"token":"(sensitive)"`)
+	out := res.Nodes["login"].Outputs
+	assert.NotContains(t, out["body"], token)
+	assert.Equal(t, "(sensitive)", out["json"].(map[string]any)["token"])
+	assert.Equal(t, "Bearer", out["json"].(map[string]any)["token_type"])
 }
 
 func TestCheckGate(t *testing.T) {
