@@ -43,9 +43,9 @@ type Summary struct {
 	// Failed is the node whose final failure stopped the run.
 	Failed string
 	// LeftToUndo lists the completed steps whose compensation is still
-	// owed, in the order a rollback would run them. With a plan it holds
-	// only steps that have a rollback; without one, every completed node
-	// not yet compensated.
+	// owed, in the order a rollback would run them ([runbook.RunState.Pending]:
+	// steps the journal marks compensable); with a plan, only those that
+	// still have a rollback in it.
 	LeftToUndo []string
 }
 
@@ -62,7 +62,7 @@ type StepSummary struct {
 
 // Summarize folds a run's records (from [runbook.Journal.Load]) into a
 // summary, with [runbook.Replay]. p, if not nil, is the run's plan: it
-// narrows LeftToUndo to the steps that have a rollback.
+// narrows LeftToUndo to the steps that have a rollback in it.
 func Summarize(recs []runbook.Record, p *runbook.Plan) (*Summary, error) {
 	st, err := runbook.Replay(recs)
 	if err != nil {

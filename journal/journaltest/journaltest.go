@@ -297,6 +297,8 @@ func testFields(t *testing.T, _ Suite, new Factory) {
 	run := "run-fields"
 	start := runbook.Record{Run: run, Kind: runbook.RecRunStarted, Time: t0, Runbook: "release-2", PlanHash: "9f86d081884c7d65", Mode: "resume",
 		Inputs: []runbook.Input{{Name: "version", Value: "0.3.0"}}}
+	done := runbook.Record{Run: run, Kind: runbook.RecNodeSucceeded, Time: t0.Add(time.Second), Node: "deploy", Attempt: 1, Compensable: true,
+		Outputs: runbook.Outputs{"previous_image": "dcmms/backend:0.2.9"}}
 	failed := runbook.Record{Run: run, Kind: runbook.RecNodeFailed, Time: t0.Add(time.Second), Node: "migrate", Attempt: 3, Final: true,
 		Error: "migrate: 016_add_index.up.sql line 4: syntax error"}
 	sample := runbook.Record{Run: run, Kind: runbook.RecGateSample, Time: t0.Add(2 * time.Second), Node: "soak",
@@ -304,7 +306,7 @@ func testFields(t *testing.T, _ Suite, new Factory) {
 	decision := runbook.Record{Run: run, Kind: runbook.RecDecision, Time: t0.Add(3 * time.Second), Node: "go_no_go",
 		Decision: &runbook.Decision{Approved: true, By: "alice", Comment: "go", At: t0.Add(3 * time.Second), Choice: "rerun"}}
 	fin := runbook.Record{Run: run, Kind: runbook.RecRunFinished, Time: t0.Add(4 * time.Second), Status: runbook.StatusHalted, Error: "smoke failed"}
-	want := []runbook.Record{start, failed, sample, decision, fin}
+	want := []runbook.Record{start, done, failed, sample, decision, fin}
 	require.NoError(t, j.Append(ctx(t), want...))
 	got, err := j.Load(ctx(t), run)
 	require.NoError(t, err)

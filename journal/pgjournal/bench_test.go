@@ -3,16 +3,42 @@ package pgjournal_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/handrail-dev/handrail/internal/testenv"
+
 	"github.com/handrail-dev/handrail/runbook"
 )
 
 var bt0 = time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
+
+// envBenchDSN points the benchmarks at another server than the test one
+// (whose fsync is off for speed), e.g. a durable cluster.
+const envBenchDSN = "HANDRAIL_BENCH_PG_DSN"
+
+// benchSchema is freshSchema on the benchmark server.
+func benchSchema(b *testing.B) (string, string) {
+	if dsn := os.Getenv(envBenchDSN); dsn != "" {
+		b.Setenv(testenv.EnvPostgresDSN, dsn)
+	}
+	dsn, schema := freshSchema(b)
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var fsync, sc string
+	if err := conn.QueryRow(context.Background(), `SELECT current_setting('fsync'), current_setting('synchronous_commit')`).Scan(&fsync, &sc); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("server: fsync=%s synchronous_commit=%s", fsync, sc)
+	return dsn, schema
+}
 
 func benchRecord(run string, i int64) runbook.Record {
 	return runbook.Record{Run: run, Kind: runbook.RecNodeSucceeded, Node: fmt.Sprintf("deploy_backend_%d", i), Attempt: 1,
@@ -25,7 +51,7 @@ func benchRecord(run string, i int64) runbook.Record {
 // server's floor measured alternately in the same loop: one single-row
 // INSERT committed on its own into a plain table.
 func BenchmarkAppend(b *testing.B) {
-	dsn, schema := freshSchema(b)
+	dsn, schema := benchSchema(b)
 	j := openJournal(b, dsn, schema, nil)
 	ctx := context.Background()
 	if err := j.Append(ctx, runbook.Record{Run: "bench", Kind: runbook.RecRunStarted, Time: bt0}); err != nil {
@@ -63,7 +89,7 @@ func BenchmarkAppend(b *testing.B) {
 // BenchmarkAppendConcurrent appends one record per call from 8 goroutines
 // per CPU to one run (parallel steps): each call is its own transaction.
 func BenchmarkAppendConcurrent(b *testing.B) {
-	dsn, schema := freshSchema(b)
+	dsn, schema := benchSchema(b)
 	j := openJournal(b, dsn, schema, nil)
 	ctx := context.Background()
 	if err := j.Append(ctx, runbook.Record{Run: "bench", Kind: runbook.RecRunStarted, Time: bt0}); err != nil {
@@ -84,7 +110,7 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 
 // BenchmarkLoad loads a run of 200 records.
 func BenchmarkLoad(b *testing.B) {
-	dsn, schema := freshSchema(b)
+	dsn, schema := benchSchema(b)
 	j := openJournal(b, dsn, schema, nil)
 	ctx := context.Background()
 	recs := make([]runbook.Record, 200)
