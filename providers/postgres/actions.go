@@ -600,6 +600,7 @@ type restoreFrom struct {
 	args RestoreArgs
 }
 
+// Compensate restores the backup step's dump.
 func (r *restoreFrom) Compensate(ctx context.Context, env *runbook.Env) error {
 	out, ok := env.Output(r.step)
 	if !ok {
@@ -619,6 +620,7 @@ func (r *restoreFrom) Compensate(ctx context.Context, env *runbook.Env) error {
 	return a.Compensate(ctx, env)
 }
 
+// Describe names the instance and the action.
 func (r *restoreFrom) Describe() runbook.Description {
 	return runbook.Description{Provider: r.inst.Name(), Action: "postgres_restore"}
 }

@@ -213,6 +213,7 @@ var _ postgres.Client = (*client)(nil)
 
 var errDown = fmt.Errorf("%w: postgresfake: dial tcp: connection refused (the world is set unreachable)", postgres.ErrConnect)
 
+// Ping answers unless the world is unreachable.
 func (c *client) Ping(context.Context) (postgres.ServerInfo, error) {
 	w := c.w
 	w.mu.Lock()
@@ -223,6 +224,7 @@ func (c *client) Ping(context.Context) (postgres.ServerInfo, error) {
 	return postgres.ServerInfo{Version: w.serverVer, Database: w.database, User: "postgres"}, nil
 }
 
+// Query answers scripted statements and schema_migrations reads.
 func (c *client) Query(_ context.Context, q postgres.Query) (postgres.Rows, error) {
 	w := c.w
 	w.mu.Lock()
@@ -250,6 +252,7 @@ func (c *client) Query(_ context.Context, q postgres.Query) (postgres.Rows, erro
 	return postgres.Rows{}, fmt.Errorf("postgresfake: no result scripted for %q: call World.ScriptQuery", key)
 }
 
+// Migrate plans like the real client and moves the version, failing as scripted.
 func (c *client) Migrate(ctx context.Context, req postgres.MigrateRequest) (postgres.MigrateResult, error) {
 	w := c.w
 	progress := req.Progress
@@ -317,6 +320,7 @@ func (c *client) Migrate(ctx context.Context, req postgres.MigrateRequest) (post
 	return res, nil
 }
 
+// StartedFrom returns the starting version a run noted.
 func (c *client) StartedFrom(_ context.Context, key string) (int64, bool, error) {
 	w := c.w
 	w.mu.Lock()
@@ -328,6 +332,7 @@ func (c *client) StartedFrom(_ context.Context, key string) (int64, bool, error)
 	return v, ok, nil
 }
 
+// Backup records a snapshot of the version under the file name.
 func (c *client) Backup(_ context.Context, req postgres.BackupRequest) (postgres.BackupInfo, error) {
 	w := c.w
 	w.mu.Lock()
@@ -342,6 +347,7 @@ func (c *client) Backup(_ context.Context, req postgres.BackupRequest) (postgres
 	return postgres.BackupInfo{File: req.File, Size: d.size, SHA256: d.sha}, nil
 }
 
+// Restore brings back a snapshot taken by Backup.
 func (c *client) Restore(_ context.Context, req postgres.RestoreRequest) error {
 	w := c.w
 	w.mu.Lock()
@@ -362,4 +368,5 @@ func (c *client) Restore(_ context.Context, req postgres.RestoreRequest) error {
 	return nil
 }
 
+// Close does nothing.
 func (c *client) Close() error { return nil }
