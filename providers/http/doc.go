@@ -25,9 +25,14 @@
 //
 //	step "http_check" "work_orders" {
 //	  url     = "/api/v1/work-orders"
-//	  headers = { Authorization = "Bearer ${step.login.token}" }
+//	  headers = { Authorization = "Bearer ${step.login.extracted.token}" }
 //	  match   = { "data" = { exists = true } }
 //	}
+//
+// Extracted values are outputs of their own too (step.login.token) at run
+// time; a front end accepts that reference at plan time when it declares
+// the outputs that [Provider.RequestOutputs] computes from the arguments.
+// step.login.extracted.<name> works everywhere.
 //
 // http_check is also a probe for check and soak gates: the sample value is
 // the decoded JSON body (or the body text when it is not JSON), and self

@@ -28,6 +28,27 @@ func (i *Instance) registerSecrets(env *runbook.Env) {
 	if i.cfg.Password != "" {
 		env.AddSecret(i.cfg.Password)
 	}
+	for k, v := range i.cfg.Headers {
+		if sensitiveHeader(k) {
+			env.AddSecret(v)
+		}
+	}
+}
+
+// sensitiveHeader reports whether a header's value is a secret:
+// Authorization, Cookie, or a name containing token, secret, key,
+// password, auth or session.
+func sensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	if n == "cookie" {
+		return true
+	}
+	for _, w := range []string{"authorization", "token", "secret", "key", "password", "auth", "session"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Query is the prometheus_query probe (and read-only step): an instant

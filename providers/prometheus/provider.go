@@ -63,7 +63,7 @@ func (p *Provider) Type() string { return Type }
 func (p *Provider) ConfigSchema() provider.Schema {
 	return provider.Schema{
 		"url":                  {Type: cty.String, Required: true, Description: "Prometheus server URL, e.g. http://prometheus:9090."},
-		"headers":              {Type: cty.Map(cty.String), Description: "Headers sent with every query."},
+		"headers":              {Type: cty.Map(cty.String), Description: "Headers sent with every query; values of sensitive ones (Authorization, Cookie, *token*, *key*, *secret*, *password*, *auth*, *session*) are secrets."},
 		"bearer_token":         {Type: cty.String, Sensitive: true, Description: "Sent as Authorization: Bearer."},
 		"username":             {Type: cty.String, Description: "Basic authentication user."},
 		"password":             {Type: cty.String, Sensitive: true, Description: "Basic authentication password."},
