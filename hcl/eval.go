@@ -63,8 +63,17 @@ func (n *node) sensitiveOutput(name string) bool {
 	return n.d.at.Outputs[name].Sensitive
 }
 
-// unknownVal is the plan-time value of a node: typed unknowns.
+// unknownVal is the plan-time value of a node: typed unknowns. It is
+// computed once, before the plan is built, and read concurrently after.
 func (n *node) unknownVal() cty.Value {
+	if n.unknown != cty.NilVal {
+		return n.unknown
+	}
+	n.unknown = n.makeUnknown()
+	return n.unknown
+}
+
+func (n *node) makeUnknown() cty.Value {
 	attrs := map[string]cty.Value{}
 	for k, ty := range n.valueAttrs() {
 		v := cty.UnknownVal(ty)
@@ -185,6 +194,9 @@ func waitsOf(n *node, body hhcl.Body, self bool) map[string][]string {
 // surface before anything runs.
 func (c *compiler) planCheck() {
 	for _, n := range c.rb.nodes {
+		n.unknownVal()
+	}
+	for _, n := range c.rb.nodes {
 		ctx := n.evalCtx(planVal, cty.NilVal, unknownRun)
 		if n.step != nil && n.d.pv != nil {
 			args, d := decodeBody(n.d.remain, n.d.spec, ctx, n.d.block.DefRange())
@@ -196,7 +208,8 @@ func (c *compiler) planCheck() {
 			}
 			outs := n.unknownVal()
 			for _, rd := range n.rollbacks {
-				rctx := n.evalCtx(planVal, selfVal(n.planArgs, outs), unknownRun)
+				rctx := ctx.NewChild()
+				rctx.Variables = map[string]cty.Value{"self": selfVal(n.planArgs, outs)}
 				args, d := decodeBody(rd.remain, rd.spec, rctx, rd.block.DefRange())
 				c.diags = append(c.diags, d...)
 				rd.planArgs = markSchema(args, rd.at.Args)
@@ -208,7 +221,8 @@ func (c *compiler) planCheck() {
 			c.diags = append(c.diags, d...)
 			cd.planArgs = markSchema(args, cd.at.Args)
 			cd.waits = waitsOf(n, cd.remain, false)
-			sctx := n.evalCtx(planVal, probeSelf(cd.at), unknownRun)
+			sctx := ctx.NewChild()
+			sctx.Variables = map[string]cty.Value{"self": probeSelf(cd.at)}
 			for _, e := range []hhcl.Expression{cd.success, cd.failure} {
 				if e != nil {
 					c.checkBool(e, sctx, "condition")
@@ -396,6 +410,13 @@ func (n *node) evalCond(env *runbook.Env, expr hhcl.Expression, self cty.Value, 
 	return b.True(), nil
 }
 
+// newError reports that a provider refused the arguments of an action as
+// diagnostics (arguments do not get better by retrying).
+func newError(env *runbook.Env, rng hhcl.Range, action string, err error) error {
+	return runbook.Permanent(hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Invalid arguments for " + action,
+		Detail: env.Redact(err.Error()), Subject: rng.Ptr()}})
+}
+
 // lazyAction evaluates a step's arguments and builds the provider's action
 // when the executor runs the step.
 type lazyAction struct {
@@ -411,7 +432,7 @@ func (a *lazyAction) build(env *runbook.Env) (runbook.Action, error) {
 	}
 	act, err := n.d.at.New(n.pinst.inst, forProvider(env, args))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", n.name, n.d.typ, err)
+		return nil, newError(env, n.d.block.DefRange(), n.d.typ, err)
 	}
 	if act == nil {
 		return nil, runbook.Permanent(fmt.Errorf("%s: %s built no action", n.name, n.d.typ))
@@ -491,7 +512,7 @@ func (r *lazyRollback) Compensate(ctx context.Context, env *runbook.Env) error {
 	}
 	act, err := r.rd.at.New(r.rd.pinst.inst, forProvider(env, rargs))
 	if err != nil {
-		return fmt.Errorf("%s: rollback %s: %w", n.name, r.rd.action, err)
+		return newError(env, r.rd.block.DefRange(), r.rd.action, err)
 	}
 	if act == nil {
 		return runbook.Permanent(fmt.Errorf("%s: rollback %s built no action", n.name, r.rd.action))
@@ -519,7 +540,7 @@ func (p *lazyProbe) Sample(ctx context.Context, env *runbook.Env) (runbook.Sampl
 	}
 	pr, err := cd.at.NewProbe(cd.pinst.inst, forProvider(env, args))
 	if err != nil {
-		return runbook.Sample{}, fmt.Errorf("%s: check %s: %w", p.n.name, cd.name, err)
+		return runbook.Sample{}, newError(env, cd.block.DefRange(), cd.probe, err)
 	}
 	if pr == nil {
 		return runbook.Sample{}, fmt.Errorf("%s: check %s: %s built no probe", p.n.name, cd.name, cd.probe)

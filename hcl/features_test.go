@@ -199,3 +199,27 @@ func TestNilRegistryAndMissingFile(t *testing.T) {
 	require.NotNil(t, rb)
 	require.NotNil(t, diags[0].Subject)
 }
+
+func TestMetaArgumentSharedWithAction(t *testing.T) {
+	w := testprovider.NewWorld()
+	src := `
+runbook "m" {}
+step "demo_exec" "a" {
+  command      = ["one"]
+  timeout      = "5m"
+  irreversible = true
+}
+step "demo_exec" "b" {
+  command      = ["two"]
+  timeout      = step.a.stdout
+  irreversible = true
+}
+`
+	rb := load(t, w, src, nil)
+	dump := rb.Plan().Dump()
+	assert.Contains(t, dump, "step \"a\"\n  action demo.default demo_exec\n  timeout 5m0s\n")
+	assert.NotContains(t, dump, "step \"b\"\n  after [\"a\"]\n  action demo.default demo_exec\n  uses [\"a\"]\n  timeout")
+	res, _ := run(t, rb, true)
+	require.Equal(t, runbook.StatusSucceeded, res.Status, "%v", res.Err)
+	assert.Equal(t, []string{"demo.default exec [one] timeout=5m", "demo.default exec [two] timeout=[one]"}, w.Log())
+}

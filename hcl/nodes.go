@@ -45,6 +45,7 @@ type nodeDecl struct {
 	spec    hcldec.Spec
 	content *hhcl.BodyContent
 	remain  hhcl.Body
+	shared  []string // meta-arguments also passed to the action
 }
 
 type node struct {
@@ -69,6 +70,7 @@ type node struct {
 	deps []string
 
 	// plan-time results
+	unknown  cty.Value
 	planArgs cty.Value
 	waits    map[string][]string // argument -> nodes it waits for
 }
@@ -374,8 +376,20 @@ func (c *compiler) decodeStep(n *node) {
 			return
 		}
 		d.at, d.pv = at, pv
-		content, remain, diags := blk.Body.PartialContent(stepMetaSchema)
+		schema, shared := metaFor(stepMetaSchema, at.Args)
+		content, remain, diags := blk.Body.PartialContent(schema)
 		c.diags = append(c.diags, diags...)
+		// A meta-argument the action also declares (exec's timeout) goes to
+		// the action, and to the step too when it is known at load time.
+		for _, name := range shared {
+			if a, ok := blk.Body.Attributes[name]; ok {
+				if content.Attributes == nil {
+					content.Attributes = hhcl.Attributes{}
+				}
+				content.Attributes[name] = a.AsHCLAttribute()
+				d.shared = append(d.shared, name)
+			}
+		}
 		d.content, d.remain = content, remain
 		d.spec = schemaSpec(at.Args)
 	}
@@ -383,6 +397,9 @@ func (c *compiler) decodeStep(n *node) {
 		return
 	}
 	content := d.content
+	if len(d.shared) > 0 {
+		content = c.quietShared(content, d.shared, n.ctx)
+	}
 	s := &runbook.Step{Name: n.name, OnFail: c.rb.onFailure}
 	n.step = s
 	var provExpr hhcl.Expression
@@ -597,30 +614,79 @@ func (c *compiler) decodeGate(n *node) {
 	}
 }
 
+// metaFor returns the meta-argument schema without the names the action
+// declares as arguments, and those shared names.
+func metaFor(base *hhcl.BodySchema, args provider.Schema) (*hhcl.BodySchema, []string) {
+	out := &hhcl.BodySchema{Blocks: base.Blocks}
+	var shared []string
+	for _, a := range base.Attributes {
+		if _, ok := args[a.Name]; ok && a.Name != "provider" && a.Name != "probe" {
+			shared = append(shared, a.Name)
+			continue
+		}
+		out.Attributes = append(out.Attributes, a)
+	}
+	return out, shared
+}
+
+// quietShared keeps only the shared meta-arguments that are known at load
+// time; the others are for the action alone.
+func (c *compiler) quietShared(content *hhcl.BodyContent, shared []string, ctx *hhcl.EvalContext) *hhcl.BodyContent {
+	out := &hhcl.BodyContent{Attributes: hhcl.Attributes{}, Blocks: content.Blocks, MissingItemRange: content.MissingItemRange}
+	isShared := map[string]bool{}
+	for _, s := range shared {
+		isShared[s] = true
+	}
+	for name, a := range content.Attributes {
+		if !isShared[name] {
+			out.Attributes[name] = a
+			continue
+		}
+		v, d := evalExpr(a.Expr, ctx)
+		if d.HasErrors() || !v.IsWhollyKnown() || v.IsNull() || hasSensitive(v) {
+			continue
+		}
+		if v.Type() == cty.String {
+			if _, err := time.ParseDuration(v.AsString()); err != nil && (name == "timeout" || name == "budget" || name == "rollback_timeout") {
+				continue
+			}
+		}
+		out.Attributes[name] = a
+	}
+	return out
+}
+
 func (c *compiler) decodeCheck(n *node, b *hhcl.Block, tolerate int) (*checkDecl, runbook.Check) {
 	cd := &checkDecl{name: b.Labels[0], block: findSyntaxBlock(n.d.block.Body, b)}
 	ch := runbook.Check{Name: cd.name}
-	content, remain, diags := b.Body.PartialContent(checkMetaSchema)
+	ctx := n.ctx
+	// The probe first, to know which names are its arguments.
+	pick, _, _ := b.Body.PartialContent(&hhcl.BodySchema{Attributes: []hhcl.AttributeSchema{{Name: "probe"}, {Name: "provider"}}})
+	var at provider.ActionType
+	var pv provider.Provider
+	if a, ok := pick.Attributes["probe"]; ok {
+		name, ok := c.staticString(a, ctx)
+		if !ok {
+			return nil, ch
+		}
+		if at, pv, ok = c.action(name, a.Expr.Range(), true); !ok {
+			return nil, ch
+		}
+		cd.probe = name
+	}
+	schema, _ := metaFor(checkMetaSchema, at.Args)
+	content, remain, diags := b.Body.PartialContent(schema)
 	c.diags = append(c.diags, diags...)
 	cd.remain = remain
-	ctx := n.ctx
 	// The probe: named, the only probe of the named provider, or the only
 	// probe among configured providers.
 	var provExpr hhcl.Expression
 	if a, ok := content.Attributes["provider"]; ok {
 		provExpr = a.Expr
 	}
-	if a, ok := content.Attributes["probe"]; ok {
-		name, ok := c.staticString(a, ctx)
-		if !ok {
-			return nil, ch
-		}
-		at, pv, ok := c.action(name, a.Expr.Range(), true)
-		if !ok {
-			return nil, ch
-		}
-		cd.probe, cd.at = name, at
-		cd.pinst = c.instanceFor(pv.Type(), provExpr, ctx, b.DefRange, name)
+	if cd.probe != "" {
+		cd.at = at
+		cd.pinst = c.instanceFor(pv.Type(), provExpr, ctx, b.DefRange, cd.probe)
 	} else {
 		cd.probe, cd.at, cd.pinst = c.implicitProbe(provExpr, ctx, b.DefRange)
 	}

@@ -178,7 +178,8 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 			},
 		},
 		"demo_exec": {
-			Args:    provider.Schema{"command": {Type: cty.List(cty.String), Required: true}, "weight": {Type: cty.Number}},
+			Args: provider.Schema{"command": {Type: cty.List(cty.String), Required: true}, "weight": {Type: cty.Number},
+				"timeout": {Type: cty.String, Description: "shares its name with the step's meta-argument"}},
 			Outputs: map[string]provider.Output{"stdout": {Type: cty.String}, "count": {Type: cty.Number}},
 			New: func(inst provider.Instance, args cty.Value) (runbook.Action, error) {
 				var argv []string
@@ -188,7 +189,9 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 						argv = append(argv, e.AsString())
 					}
 				}
-				return Exec(inst.(*Instance), argv...), nil
+				a := Exec(inst.(*Instance), argv...)
+				a.Timeout = str(args, "timeout")
+				return a, nil
 			},
 		},
 		"demo_metric": {
@@ -293,6 +296,8 @@ func (a *ReadAction) Describe() runbook.Description {
 type ExecAction struct {
 	inst *Instance
 	argv []string
+	// Timeout is recorded with the command when set.
+	Timeout string
 }
 
 // Exec returns the demo_exec action.
@@ -300,7 +305,11 @@ func Exec(inst *Instance, argv ...string) *ExecAction { return &ExecAction{inst:
 
 // Do records the command.
 func (a *ExecAction) Do(context.Context, *runbook.Env) (runbook.Outputs, error) {
-	a.inst.w.record("%s exec %v", a.inst.name, a.argv)
+	if a.Timeout != "" {
+		a.inst.w.record("%s exec %v timeout=%s", a.inst.name, a.argv, a.Timeout)
+	} else {
+		a.inst.w.record("%s exec %v", a.inst.name, a.argv)
+	}
 	if len(a.argv) > 0 && a.argv[0] == "false" {
 		return nil, errors.New("demo_exec: exit 1")
 	}
