@@ -121,6 +121,11 @@ func Exec(argv []string, opts ...ExecOption) *ExecAction {
 	return a
 }
 
+// ExecRollback returns a rollback that runs argv like [Exec] (an
+// [ExecAction] is itself a [runbook.Rollback]; this reads better in a
+// step's Rollbacks).
+func ExecRollback(argv []string, opts ...ExecOption) runbook.Rollback { return Exec(argv, opts...) }
+
 // Shell returns an action that runs script with /bin/sh -c. Prefer [Exec]:
 // use a shell only when the command needs one (pipes, redirections).
 func Shell(script string, opts ...ExecOption) *ExecAction {
