@@ -116,7 +116,9 @@ func TestRealPrometheus(t *testing.T) {
 	defer srv.Close()
 	target, err := url.Parse(srv.URL)
 	require.NoError(t, err)
+	t0 := time.Now()
 	promURL := startPrometheus(t, bin, target.Host)
+	t.Logf("prometheus ready after %s", time.Since(t0).Round(time.Millisecond))
 	traffic(t, srv.URL)
 
 	inst, err := (&prometheus.Provider{}).NewInstance("main", prometheus.Config{URL: promURL, Timeout: 5 * time.Second})
@@ -137,6 +139,8 @@ func TestRealPrometheus(t *testing.T) {
 		require.False(t, time.Now().After(deadline), "no error-rate data after 10s")
 		time.Sleep(200 * time.Millisecond)
 	}
+
+	t.Logf("error-rate data after %s", time.Since(t0).Round(time.Millisecond))
 
 	// A baseline of the request rate over the last 2 seconds.
 	base, err := prometheus.NewBaseline(inst, prometheus.BaselineConfig{Query: `sum(rate(http_requests_total[5s]))`, Window: 2 * time.Second, Step: time.Second, Reduce: prometheus.ReduceMax})
