@@ -203,6 +203,9 @@ func (c *compiler) planCheck() {
 			c.diags = append(c.diags, d...)
 			n.planArgs = markSchema(args, n.d.at.Args)
 			n.waits = waitsOf(n, n.d.remain, false)
+			if !d.HasErrors() {
+				c.learnFacts(n)
+			}
 			if n.when != nil {
 				c.checkBool(n.when, ctx, "when")
 			}
@@ -237,6 +240,70 @@ func (c *compiler) planCheck() {
 			c.errf(o.expr.Range(), "Output refers to sensitive values", fmt.Sprintf("Output %q would show a sensitive value: set sensitive = true in the output block.", o.name))
 		}
 	}
+}
+
+// actionFacts is what the provider's own action says about itself, learnt
+// at load time by building it once from arguments known before the run:
+// the plan then shows what a Go-built plan would show.
+type actionFacts struct {
+	readOnly    bool
+	natural     bool
+	naturalDesc runbook.Description
+}
+
+// learnFacts builds the action from known arguments (New must not do I/O)
+// and checks that a step changing the world can be compensated.
+func (c *compiler) learnFacts(n *node) {
+	d := n.d
+	if n.planArgs.IsWhollyKnown() {
+		plain, secrets := unmarkForProvider(n.planArgs)
+		for _, s := range secrets {
+			c.rb.red.Add(s)
+		}
+		act, err := safeNew(d.at, n.pinst.inst, plain)
+		if err != nil {
+			c.errf(d.block.DefRange(), "Invalid arguments for "+d.typ, c.rb.red.Redact(err.Error()))
+			return
+		}
+		if act != nil {
+			f := &actionFacts{}
+			if ro, ok := act.(runbook.ReadOnly); ok {
+				f.readOnly = ro.ReadOnly()
+			}
+			if nr, ok := act.(runbook.NaturalRollback); ok {
+				if rb := safeNatural(nr); rb != nil {
+					f.natural = true
+					f.naturalDesc = runbook.Describe(rb)
+				}
+			}
+			n.facts = f
+		}
+	}
+	readOnly, natural := d.at.ReadOnly, d.at.NaturalRollback
+	if n.facts != nil {
+		readOnly, natural = n.facts.readOnly, n.facts.natural
+	}
+	if !readOnly && !natural && n.nRollbacks == 0 && !n.step.Irreversible {
+		c.errf(d.block.DefRange(), "Step has no rollback", fmt.Sprintf("Step %q changes the world (%s has no natural rollback here) but has no rollback: add a rollback \"<action>\" { ... } block, or set irreversible = true.", n.name, d.typ))
+	}
+}
+
+func safeNew(at provider.ActionType, inst provider.Instance, args cty.Value) (act runbook.Action, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			err = fmt.Errorf("the provider panicked while building the action: %v", x)
+		}
+	}()
+	return at.New(inst, args)
+}
+
+func safeNatural(nr runbook.NaturalRollback) (rb runbook.Rollback) {
+	defer func() {
+		if recover() != nil {
+			rb = nil
+		}
+	}()
+	return nr.NaturalRollback()
 }
 
 func (c *compiler) checkBool(e hhcl.Expression, ctx *hhcl.EvalContext, what string) {
@@ -454,13 +521,26 @@ func (a *lazyAction) Describe() runbook.Description {
 	return runbook.Description{Provider: a.n.pinst.inst.Name(), Action: a.n.d.typ}
 }
 
-// ReadOnly reports the action type's flag.
-func (a *lazyAction) ReadOnly() bool { return a.n.d.at.ReadOnly }
+// ReadOnly reports what the action said at load time, or the action
+// type's flag when its arguments were not known then.
+func (a *lazyAction) ReadOnly() bool {
+	if a.n.facts != nil {
+		return a.n.facts.readOnly
+	}
+	return a.n.d.at.ReadOnly
+}
 
-// NaturalRollback returns the lazy natural rollback when the action type
-// has one and no explicit rollback is given.
+// NaturalRollback returns the lazy natural rollback when the action has
+// one and no explicit rollback is given.
 func (a *lazyAction) NaturalRollback() runbook.Rollback {
-	if !a.n.d.at.NaturalRollback || len(a.n.rollbacks) > 0 {
+	if len(a.n.rollbacks) > 0 {
+		return nil
+	}
+	if f := a.n.facts; f != nil {
+		if !f.natural {
+			return nil
+		}
+	} else if !a.n.d.at.NaturalRollback {
 		return nil
 	}
 	return &lazyNatural{a: a}
@@ -486,7 +566,12 @@ func (r *lazyNatural) Compensate(ctx context.Context, env *runbook.Env) error {
 	return rb.Compensate(ctx, env)
 }
 
-func (r *lazyNatural) Describe() runbook.Description { return r.a.Describe() }
+func (r *lazyNatural) Describe() runbook.Description {
+	if f := r.a.n.facts; f != nil && f.naturalDesc != (runbook.Description{}) {
+		return f.naturalDesc
+	}
+	return r.a.Describe()
+}
 
 // lazyRollback is an explicit rollback block, evaluated at rollback time
 // with self = the step's arguments and outputs.

@@ -69,7 +69,10 @@ type node struct {
 	uses []string
 	deps []string
 
+	nRollbacks int
+
 	// plan-time results
+	facts    *actionFacts
 	unknown  cty.Value
 	planArgs cty.Value
 	waits    map[string][]string // argument -> nodes it waits for
@@ -449,9 +452,7 @@ func (c *compiler) decodeStep(n *node) {
 			}
 		}
 	}
-	if !d.at.ReadOnly && !d.at.NaturalRollback && nRollbacks == 0 && !s.Irreversible {
-		c.errf(blk.DefRange(), "Step has no rollback", fmt.Sprintf("Step %q changes the world (%s has no natural rollback) but has no rollback: add a rollback \"<action>\" { ... } block, or set irreversible = true.", n.name, d.typ))
-	}
+	n.nRollbacks = nRollbacks
 	if s.RollbackOnFailure && len(n.rollbacks) == 0 && !d.at.NaturalRollback {
 		if a, ok := content.Attributes["rollback_on_failure"]; ok && s.Irreversible {
 			c.errf(a.Expr.Range(), "Nothing to roll back", "rollback_on_failure needs a rollback, but the step is irreversible and has none.")

@@ -171,8 +171,11 @@ func (rb *Runbook) Describe() []NodeView {
 			for _, rd := range n.rollbacks {
 				v.Rollbacks = append(v.Rollbacks, Call{Provider: rd.pinst.inst.Name(), Action: rd.action, Args: renderArgs(rd.remain, rd.planArgs, rd.waits)})
 			}
-			if len(n.rollbacks) == 0 && n.d.at.NaturalRollback {
-				v.Rollbacks = append(v.Rollbacks, Call{Provider: n.pinst.inst.Name(), Action: n.d.typ, Natural: true})
+			if len(n.rollbacks) == 0 {
+				if nr := (&lazyAction{rb: rb, n: n}).NaturalRollback(); nr != nil {
+					d := runbook.Describe(nr)
+					v.Rollbacks = append(v.Rollbacks, Call{Provider: d.Provider, Action: d.Action, Natural: true})
+				}
 			}
 		} else {
 			v.GateKind = string(n.gate.Kind)
