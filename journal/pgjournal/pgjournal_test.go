@@ -22,6 +22,7 @@ import (
 
 	"github.com/handrail-dev/handrail/internal/testenv"
 	"github.com/handrail-dev/handrail/journal"
+	"github.com/handrail-dev/handrail/journal/internal/crashworld"
 	"github.com/handrail-dev/handrail/journal/journaltest"
 	"github.com/handrail-dev/handrail/journal/pgjournal"
 	"github.com/handrail-dev/handrail/runbook"
@@ -39,6 +40,16 @@ const exitLocked = 3
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(envHelper); mode != "" {
 		os.Exit(helperMain(mode))
+	}
+	if os.Getenv(crashworld.EnvMode) != "" {
+		j, err := pgjournal.Open(context.Background(), os.Getenv(envDSN), &pgjournal.Options{Schema: os.Getenv(envSchema)})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		code := crashworld.Main(j, os.Stdout)
+		j.Close()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

@@ -1,0 +1,41 @@
+package pgjournal_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/handrail-dev/handrail/journal/internal/crashworld"
+	"github.com/handrail-dev/handrail/runbook"
+)
+
+// site is a world file and a fresh schema.
+type site struct{ dsn, schema, world string }
+
+func newSite(t *testing.T) crashworld.Site {
+	dsn, schema := freshSchema(t)
+	return site{dsn: dsn, schema: schema, world: filepath.Join(t.TempDir(), "world.json")}
+}
+
+func (s site) WorldPath() string { return s.world }
+func (s site) Env() []string {
+	return []string{envDSN + "=" + s.dsn, envSchema + "=" + s.schema}
+}
+func (s site) Open(t *testing.T) runbook.Journal { return openJournal(t, s.dsn, s.schema, nil) }
+
+// TestCrashMatrix runs the file journal's crash matrix on PostgreSQL: SIGKILL
+// after every durable append, then resume and rollback in new processes.
+func TestCrashMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash matrix: not in -short")
+	}
+	crashworld.Matrix(t, newSite)
+}
+
+// TestCrashInDoubt kills the run between a step's side effect and its
+// record, for every step.
+func TestCrashInDoubt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash matrix: not in -short")
+	}
+	crashworld.InDoubt(t, newSite)
+}
