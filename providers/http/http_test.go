@@ -454,3 +454,14 @@ func TestRequestOutputs(t *testing.T) {
 	assert.Contains(t, outs, "status_code")
 	assert.NotContains(t, p.RequestOutputs(cty.ObjectVal(map[string]cty.Value{"url": cty.StringVal("/"), "extract": cty.UnknownVal(cty.Map(cty.String))})), "token")
 }
+
+func TestInstanceCloses(t *testing.T) {
+	srv := jsonServer(t, 200, `{}`)
+	inst := instance(t, httpprov.Config{BaseURL: srv.URL})
+	chk, err := httpprov.NewCheck(inst, httpprov.Request{URL: "/"})
+	require.NoError(t, err)
+	_, err = chk.Do(context.Background(), env())
+	require.NoError(t, err)
+	var c io.Closer = inst
+	assert.NoError(t, c.Close())
+}

@@ -139,9 +139,10 @@ type Instance struct {
 	name string
 	cfg  Config
 
-	once sync.Once
-	doer Doer
-	err  error
+	once  sync.Once
+	doer  Doer
+	owned bool
+	err   error
 }
 
 var _ provider.Instance = (*Instance)(nil)
@@ -153,6 +154,15 @@ func (i *Instance) Name() string { return Type + "." + i.name }
 func (i *Instance) Config() Config { return i.cfg }
 
 // client returns the Doer, building the net/http client on first use.
+// Close releases the idle connections of the instance's own client (not
+// of a Doer given through Provider.Client). It implements io.Closer.
+func (i *Instance) Close() error {
+	if c, ok := i.doer.(*nethttp.Client); ok && i.owned {
+		c.CloseIdleConnections()
+	}
+	return nil
+}
+
 func (i *Instance) client() (Doer, error) {
 	i.once.Do(func() {
 		if i.doer != nil {
@@ -165,6 +175,7 @@ func (i *Instance) client() (Doer, error) {
 			return
 		}
 		tr.TLSClientConfig = tc
+		i.owned = true
 		i.doer = &nethttp.Client{Transport: tr, CheckRedirect: func(req *nethttp.Request, via []*nethttp.Request) error {
 			if len(via) >= 10 {
 				return fmt.Errorf("stopped after 10 redirects")

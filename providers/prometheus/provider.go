@@ -125,15 +125,25 @@ type Instance struct {
 	cfg  Config
 	base *url.URL
 
-	once sync.Once
-	doer Doer
-	err  error
+	once  sync.Once
+	doer  Doer
+	owned bool
+	err   error
 }
 
 var _ provider.Instance = (*Instance)(nil)
 
 // Name returns "prometheus.<name>".
 func (i *Instance) Name() string { return Type + "." + i.name }
+
+// Close releases the idle connections of the instance's own client (not
+// of a Doer given through Provider.Client). It implements io.Closer.
+func (i *Instance) Close() error {
+	if c, ok := i.doer.(*http.Client); ok && i.owned {
+		c.CloseIdleConnections()
+	}
+	return nil
+}
 
 func (i *Instance) client() (Doer, error) {
 	i.once.Do(func() {
@@ -156,6 +166,7 @@ func (i *Instance) client() (Doer, error) {
 			tc.RootCAs = pool
 		}
 		tr.TLSClientConfig = tc
+		i.owned = true
 		i.doer = &http.Client{Transport: tr}
 	})
 	return i.doer, i.err
