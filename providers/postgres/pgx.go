@@ -72,6 +72,9 @@ func (c *pgxClient) fail(what string, err error) error {
 	msg := redactString(err, c.cfg.DSN, c.info.password)
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) || isConnectFailure(err) {
+		// pgx lists each address tried on its own line: keep one line.
+		msg = strings.ReplaceAll(strings.TrimSpace(strings.ReplaceAll(msg, "\n\t", "; ")), "\n", "; ")
+		msg = strings.ReplaceAll(msg, ":; ", ": ")
 		return &cleanError{msg: fmt.Sprintf("postgres at %s: %s: cannot connect: %s", c.info.where(), what, msg), err: errors.Join(ErrConnect, err)}
 	}
 	return &cleanError{msg: fmt.Sprintf("postgres at %s: %s: %s", c.info.where(), what, msg), err: err}
