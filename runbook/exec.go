@@ -168,6 +168,13 @@ func (e *Executor) Run(ctx context.Context, p *Plan, opts RunOptions) (*Result, 
 		return nil, err
 	}
 	defer unlock()
+	if opts.RunID != "" && e.Journal != nil {
+		// A run id names one run: appending a new run to an old one's
+		// records would corrupt both.
+		if recs, err := e.Journal.Load(ctx, id); err == nil && len(recs) > 0 {
+			return nil, fmt.Errorf("runbook: run %s already exists in the journal: choose another run id, or resume it (Resume) or roll it back (Rollback)", id)
+		}
+	}
 	r := e.newRun(p, opts, RunInfo{ID: id, Runbook: p.Name})
 	inputs := make([]Input, len(opts.Inputs))
 	for i, in := range opts.Inputs {

@@ -221,3 +221,15 @@ func TestSlogObserverLevels(t *testing.T) {
 	assert.Equal(t, 9, strings.Count(out, "\n"))
 	runbook.SlogObserver{}.Observe(runbook.RunStarted{Header: h}) // a nil logger discards
 }
+
+func TestRunIDIsNotReused(t *testing.T) {
+	w := &world{}
+	p := mustBuild("ids", func(b *runbook.Builder) { b.Step(w.step("a")) })
+	ex := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: &runbook.MemJournal{}}
+	_, err := ex.Run(context.Background(), p, runbook.RunOptions{RunID: "r1"})
+	require.NoError(t, err)
+	res, err := ex.Run(context.Background(), p, runbook.RunOptions{RunID: "r1"})
+	assert.Nil(t, res)
+	assert.ErrorContains(t, err, "run r1 already exists in the journal")
+	assert.Equal(t, []string{"do a"}, w.log())
+}
