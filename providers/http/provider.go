@@ -139,7 +139,8 @@ type Instance struct {
 	name string
 	cfg  Config
 
-	once  sync.Once
+	mu    sync.Mutex
+	ready bool
 	doer  Doer
 	owned bool
 	err   error
@@ -157,6 +158,8 @@ func (i *Instance) Config() Config { return i.cfg }
 // Close releases the idle connections of the instance's own client (not
 // of a Doer given through Provider.Client). It implements io.Closer.
 func (i *Instance) Close() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
 	if c, ok := i.doer.(*nethttp.Client); ok && i.owned {
 		c.CloseIdleConnections()
 	}
@@ -164,26 +167,34 @@ func (i *Instance) Close() error {
 }
 
 func (i *Instance) client() (Doer, error) {
-	i.once.Do(func() {
-		if i.doer != nil {
-			return
-		}
-		tr := nethttp.DefaultTransport.(*nethttp.Transport).Clone()
-		tc, err := i.tlsConfig()
-		if err != nil {
-			i.err = err
-			return
-		}
-		tr.TLSClientConfig = tc
-		i.owned = true
-		i.doer = &nethttp.Client{Transport: tr, CheckRedirect: func(req *nethttp.Request, via []*nethttp.Request) error {
-			if len(via) >= 10 {
-				return fmt.Errorf("stopped after 10 redirects")
-			}
-			return nil
-		}}
-	})
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if !i.ready {
+		i.ready = true
+		i.init()
+	}
 	return i.doer, i.err
+}
+
+// init builds the net/http client from the configuration (once, under mu).
+func (i *Instance) init() {
+	if i.doer != nil {
+		return
+	}
+	tr := nethttp.DefaultTransport.(*nethttp.Transport).Clone()
+	tc, err := i.tlsConfig()
+	if err != nil {
+		i.err = err
+		return
+	}
+	tr.TLSClientConfig = tc
+	i.owned = true
+	i.doer = &nethttp.Client{Transport: tr, CheckRedirect: func(req *nethttp.Request, via []*nethttp.Request) error {
+		if len(via) >= 10 {
+			return fmt.Errorf("stopped after 10 redirects")
+		}
+		return nil
+	}}
 }
 
 func (i *Instance) tlsConfig() (*tls.Config, error) {

@@ -125,7 +125,8 @@ type Instance struct {
 	cfg  Config
 	base *url.URL
 
-	once  sync.Once
+	mu    sync.Mutex
+	ready bool
 	doer  Doer
 	owned bool
 	err   error
@@ -139,6 +140,8 @@ func (i *Instance) Name() string { return Type + "." + i.name }
 // Close releases the idle connections of the instance's own client (not
 // of a Doer given through Provider.Client). It implements io.Closer.
 func (i *Instance) Close() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
 	if c, ok := i.doer.(*http.Client); ok && i.owned {
 		c.CloseIdleConnections()
 	}
@@ -146,30 +149,38 @@ func (i *Instance) Close() error {
 }
 
 func (i *Instance) client() (Doer, error) {
-	i.once.Do(func() {
-		if i.doer != nil {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if !i.ready {
+		i.ready = true
+		i.init()
+	}
+	return i.doer, i.err
+}
+
+// init builds the net/http client from the configuration (once, under mu).
+func (i *Instance) init() {
+	if i.doer != nil {
+		return
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: i.cfg.InsecureSkipVerify} //nolint:gosec // only when explicit
+	if i.cfg.CAFile != "" {
+		pem, err := os.ReadFile(i.cfg.CAFile)
+		if err != nil {
+			i.err = fmt.Errorf("provider %s: ca_file: %w", i.Name(), err)
 			return
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: i.cfg.InsecureSkipVerify} //nolint:gosec // only when explicit
-		if i.cfg.CAFile != "" {
-			pem, err := os.ReadFile(i.cfg.CAFile)
-			if err != nil {
-				i.err = fmt.Errorf("provider %s: ca_file: %w", i.Name(), err)
-				return
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				i.err = fmt.Errorf("provider %s: ca_file %s holds no PEM certificate", i.Name(), i.cfg.CAFile)
-				return
-			}
-			tc.RootCAs = pool
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			i.err = fmt.Errorf("provider %s: ca_file %s holds no PEM certificate", i.Name(), i.cfg.CAFile)
+			return
 		}
-		tr.TLSClientConfig = tc
-		i.owned = true
-		i.doer = &http.Client{Transport: tr}
-	})
-	return i.doer, i.err
+		tc.RootCAs = pool
+	}
+	tr.TLSClientConfig = tc
+	i.owned = true
+	i.doer = &http.Client{Transport: tr}
 }
 
 func (i *Instance) timeout() time.Duration {
