@@ -64,9 +64,9 @@ type PingAction struct {
 	inst *Instance
 }
 
-// Ping returns the postgres_ping action of inst. Outputs: server_version,
+// NewPing returns the postgres_ping action of inst. Outputs: server_version,
 // database, user.
-func Ping(inst *Instance) *PingAction { return &PingAction{inst: inst} }
+func NewPing(inst *Instance) *PingAction { return &PingAction{inst: inst} }
 
 // Do pings the server.
 func (a *PingAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {

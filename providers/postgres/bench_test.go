@@ -75,7 +75,7 @@ func BenchmarkAnchorPsqlUpDown(b *testing.B) {
 // three settings), the unit of latency of everything above.
 func BenchmarkAnchorPing(b *testing.B) {
 	db := newDB(b)
-	ping := postgres.Ping(instance(b, db.DSN))
+	ping := postgres.NewPing(instance(b, db.DSN))
 	ctx := context.Background()
 	if _, err := ping.Do(ctx, env("ping", nil, nil)); err != nil {
 		b.Fatal(err)

@@ -25,7 +25,7 @@ import (
 func TestPing(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
-	out, err := postgres.Ping(instance(t, db.DSN)).Do(context.Background(), env("ping", nil, nil))
+	out, err := postgres.NewPing(instance(t, db.DSN)).Do(context.Background(), env("ping", nil, nil))
 	require.NoError(t, err)
 	assert.Equal(t, db.Name, out["database"])
 	assert.NotEmpty(t, out["server_version"])
@@ -517,7 +517,7 @@ func TestConnectionErrorsHidePassword(t *testing.T) {
 			inst, err := postgres.NewInstance("dcmms", postgres.Config{DSN: tt.dsn, ConnectTimeout: 2 * time.Second})
 			require.NoError(t, err, "configuring does not connect")
 			defer inst.Close()
-			_, err = postgres.Ping(inst).Do(context.Background(), env("ping", nil, nil))
+			_, err = postgres.NewPing(inst).Do(context.Background(), env("ping", nil, nil))
 			require.Error(t, err)
 			require.ErrorIs(t, err, postgres.ErrConnect)
 			assert.Contains(t, err.Error(), tt.wantErr)

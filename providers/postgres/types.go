@@ -42,7 +42,7 @@ func actionTypes() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				return Ping(pi), nil
+				return NewPing(pi), nil
 			},
 		},
 		"postgres_query": {

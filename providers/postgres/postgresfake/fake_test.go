@@ -115,7 +115,7 @@ func TestRestoreAsFallback(t *testing.T) {
 
 func TestUnreachable(t *testing.T) {
 	w := postgresfake.New().SetUnreachable(true)
-	_, err := postgres.Ping(newInstance(t, w)).Do(context.Background(), nil)
+	_, err := postgres.NewPing(newInstance(t, w)).Do(context.Background(), nil)
 	require.ErrorIs(t, err, postgres.ErrConnect)
 }
 
