@@ -84,6 +84,11 @@ type ActionType struct {
 	// package documentation); the plan shows it when no explicit rollback is
 	// given.
 	NaturalRollback bool
+	// DynamicOutputs, if set, declares outputs that depend on the
+	// arguments (an HTTP request's extracted fields); front ends merge them
+	// with Outputs when checking references at plan time. args may contain
+	// unknown values.
+	DynamicOutputs func(args cty.Value) map[string]Output
 	// Description documents the action.
 	Description string
 	// New builds the step action from decoded arguments. Nil when the type

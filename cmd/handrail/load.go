@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+
+	"github.com/handrail-dev/handrail/hcl"
+	"github.com/handrail-dev/handrail/provider"
+)
+
+// varFlags are Terraform's -var and -var-file.
+type varFlags struct {
+	vars     multiFlag
+	varFiles multiFlag
+}
+
+func (v *varFlags) values() (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range v.vars {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("invalid -var %q: use -var name=value", kv)
+		}
+		out[strings.TrimSpace(k)] = val
+	}
+	return out, nil
+}
+
+// load compiles a runbook with the given registry and prints diagnostics.
+// It returns nil when the runbook is invalid (the diagnostics were printed).
+func (a *app) load(ctx context.Context, path string, vf *varFlags, reg *provider.Registry) *hcl.Runbook {
+	opts := hcl.Options{Registry: reg, Environ: a.environ, Version: version}
+	if vf != nil {
+		vars, err := vf.values()
+		if err != nil {
+			a.errorf("%v", err)
+			return nil
+		}
+		opts.Vars = vars
+		opts.VarFiles = vf.varFiles
+	}
+	rb, diags := hcl.Load(ctx, path, opts)
+	if len(diags) > 0 {
+		a.writeDiags(rb, diags)
+	}
+	if diags.HasErrors() {
+		return nil
+	}
+	return rb
+}
+
+func (a *app) writeDiags(rb *hcl.Runbook, diags hhcl.Diagnostics) {
+	if rb == nil {
+		fmt.Fprintln(a.stderr, diags.Error())
+		return
+	}
+	if err := rb.WriteDiagnostics(a.stderr, diags, 100, a.color(a.stderr)); err != nil {
+		fmt.Fprintln(a.stderr, diags.Error())
+	}
+}
+
+// color reports whether w gets colours: a terminal, and NO_COLOR unset.
+func (a *app) color(w io.Writer) bool {
+	for _, e := range a.environ {
+		if strings.HasPrefix(e, "NO_COLOR=") {
+			return false
+		}
+	}
+	return a.tty(w)
+}
+
+func (a *app) tty(w io.Writer) bool {
+	if a.isTTY != nil {
+		return *a.isTTY
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	return st.Mode()&os.ModeCharDevice != 0
+}
+
+// ttyIn reports whether standard input is a terminal (for prompts).
+func (a *app) ttyIn() bool {
+	if a.isTTY != nil {
+		return *a.isTTY
+	}
+	f, ok := a.stdin.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (a *app) env(name string) string {
+	for _, e := range a.environ {
+		if k, v, ok := strings.Cut(e, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// runbookFiles lists the runbooks of FILE|DIR: *.hcl files that are not
+// test files.
+func runbookFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	var out []string
+	err = filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".handrail" || (strings.HasPrefix(d.Name(), ".") && p != path)) {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".hcl") && !strings.HasSuffix(p, ".test.hcl") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+// hclFiles lists every HCL file of FILE|DIR for fmt: runbooks, test files
+// and variable files.
+func hclFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	var out []string
+	err = filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != path {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && (strings.HasSuffix(p, ".hcl") || strings.HasSuffix(p, ".hclvars")) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}

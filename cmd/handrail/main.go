@@ -1,0 +1,127 @@
+// Command handrail plans, runs, resumes, rolls back and reports deployment
+// runbooks written in HCL.
+//
+// Usage:
+//
+//	handrail validate FILE|DIR
+//	handrail plan FILE [-var k=v]... [-var-file F]... [-json]
+//	handrail apply FILE [-var k=v]... [-auto-approve] [-parallelism N] [-state-dir D | -journal postgres://...] [-json]
+//	handrail apply --sandbox FILE [--fail NAME]...
+//	handrail resume RUN | rollback RUN | runs [-json] | show RUN
+//	handrail graph FILE [-format dot|mermaid]
+//	handrail fmt [-check] FILE|DIR
+//	handrail test [PATH]
+//	handrail report RUN -o report.html
+//	handrail version
+//
+// Exit codes: 0 succeeded; 1 invalid input or usage; 2 failed and fully
+// rolled back (or aborted with nothing left to undo); 3 needs a person
+// (rollback incomplete, halted at the point of no return, paused,
+// interrupted, lock held).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitInvalid  = 1
+	exitRolled   = 2
+	exitPerson   = 3
+	exitInternal = 1
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	app := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), signals: sigs}
+	os.Exit(app.run(ctx, os.Args[1:]))
+}
+
+// app is one invocation of the CLI; tests build it with their own streams.
+type app struct {
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	environ []string
+	signals <-chan os.Signal
+	// isTTY overrides terminal detection in tests.
+	isTTY *bool
+}
+
+const usage = `Usage: handrail <command> [arguments]
+
+Commands:
+  validate FILE|DIR        check runbooks; diagnostics with file, line and snippet
+  plan FILE                show the ordered plan with budgets, rollbacks and the point of no return
+  apply FILE               run a runbook (apply --sandbox FILE rehearses it against fakes)
+  resume RUN               continue a stopped run from its journal
+  rollback RUN             compensate what a run left done, from its journal
+  runs                     list runs in the state directory or journal
+  show RUN                 show one run: status, timings, what is left to undo
+  graph FILE               Graphviz DOT (or -format mermaid) of the plan
+  fmt [-check] FILE|DIR    rewrite runbooks in canonical format
+  test [PATH]              run *.test.hcl scenarios
+  report RUN -o FILE       write a self-contained HTML report of a run
+  version                  print the version
+
+Run 'handrail <command> -h' for a command's flags.
+Exit codes: 0 ok, 1 invalid input or usage, 2 failed and rolled back, 3 needs a person.
+`
+
+func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(a.stderr, usage)
+		return exitInvalid
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "validate":
+		return a.cmdValidate(ctx, rest)
+	case "plan":
+		return a.cmdPlan(ctx, rest)
+	case "apply":
+		return a.cmdApply(ctx, rest)
+	case "resume":
+		return a.cmdResume(ctx, rest, "resume")
+	case "rollback":
+		return a.cmdResume(ctx, rest, "rollback")
+	case "runs":
+		return a.cmdRuns(ctx, rest)
+	case "show":
+		return a.cmdShow(ctx, rest)
+	case "graph":
+		return a.cmdGraph(ctx, rest)
+	case "fmt":
+		return a.cmdFmt(ctx, rest)
+	case "test":
+		return a.cmdTest(ctx, rest)
+	case "report":
+		return a.cmdReport(ctx, rest)
+	case "version", "-version", "--version", "-v":
+		fmt.Fprintf(a.stdout, "handrail %s\n", version)
+		return exitOK
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(a.stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(a.stderr, "handrail: unknown command %q.\n\n%s", cmd, usage)
+		return exitInvalid
+	}
+}
+
+func (a *app) errorf(format string, args ...any) {
+	fmt.Fprintf(a.stderr, "Error: "+format+"\n", args...)
+}

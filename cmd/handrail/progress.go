@@ -1,0 +1,298 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/handrail-dev/handrail/runbook"
+)
+
+// progress renders the core's events for people: one plain line per event
+// (CI, pipes), or, in a terminal, the same lines plus a live status line
+// with the current phase and step, elapsed against budget, and a soak's
+// countdown and latest sample.
+type progress struct {
+	mu     sync.Mutex
+	w      io.Writer
+	plan   *runbook.Plan
+	tty    bool
+	color  bool
+	start  time.Time
+	status string
+	// running nodes: name -> start time
+	running map[string]time.Time
+	latest  map[string]runbook.SampleRecord
+	verbose bool
+}
+
+func newProgress(w io.Writer, plan *runbook.Plan, tty, color bool) *progress {
+	return &progress{w: w, plan: plan, tty: tty, color: color, running: map[string]time.Time{}, latest: map[string]runbook.SampleRecord{}}
+}
+
+const (
+	cReset  = "\x1b[0m"
+	cBold   = "\x1b[1m"
+	cDim    = "\x1b[2m"
+	cRed    = "\x1b[31m"
+	cGreen  = "\x1b[32m"
+	cYellow = "\x1b[33m"
+	cBlue   = "\x1b[34m"
+	cCyan   = "\x1b[36m"
+)
+
+func (p *progress) paint(code, s string) string {
+	if !p.color {
+		return s
+	}
+	return code + s + cReset
+}
+
+// Observe implements runbook.Observer.
+func (p *progress) Observe(ev runbook.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := ev.EventHeader()
+	if p.start.IsZero() {
+		p.start = h.Time
+	}
+	line := p.line(ev)
+	if p.tty {
+		// Clear the status line, print the event line, redraw the status.
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+	if line != "" {
+		fmt.Fprintf(p.w, "%s %s\n", p.paint(cDim, p.stamp(h.Time)), line)
+	}
+	if p.tty {
+		p.status = p.statusLine(h.Time)
+		if p.status != "" {
+			fmt.Fprint(p.w, p.status)
+		}
+	}
+}
+
+// stamp renders time relative to the run's start, like the seed's timeline
+// (T+1:10).
+func (p *progress) stamp(t time.Time) string {
+	d := t.Sub(p.start)
+	if d < 0 {
+		d = 0
+	}
+	h := int(d.Hours())
+	m := int(d.Minutes()) % 60
+	s := int(d.Seconds()) % 60
+	return fmt.Sprintf("T+%d:%02d:%02d", h, m, s)
+}
+
+func (p *progress) budget(node string) time.Duration {
+	if p.plan == nil {
+		return 0
+	}
+	n, ok := p.plan.Node(node)
+	if !ok {
+		return 0
+	}
+	if n.Step != nil {
+		return n.Step.Budget
+	}
+	if n.Gate.Budget > 0 {
+		return n.Gate.Budget
+	}
+	return n.Gate.Duration
+}
+
+func (p *progress) phase(node string) string {
+	if p.plan == nil {
+		return ""
+	}
+	if n, ok := p.plan.Node(node); ok {
+		return n.Phase
+	}
+	return ""
+}
+
+func (p *progress) line(ev runbook.Event) string {
+	h := ev.EventHeader()
+	switch e := ev.(type) {
+	case runbook.RunStarted:
+		verb := "run"
+		switch e.Mode {
+		case "resume":
+			verb = "resuming run"
+		case "rollback":
+			verb = "rolling back run"
+		}
+		return p.paint(cBold, fmt.Sprintf("%s %s of %q (plan %.12s)", verb, h.Run, e.Runbook, e.PlanHash))
+	case runbook.NodeStarted:
+		p.running[h.Node] = h.Time
+		where := ""
+		if e.Phase != "" {
+			where = " [" + e.Phase + "]"
+		}
+		att := ""
+		if e.Attempt > 1 {
+			att = fmt.Sprintf(" (attempt %d)", e.Attempt)
+		}
+		return fmt.Sprintf("%s %s %s%s%s", p.paint(cBlue, "▶"), e.NodeKind, h.Node, where, att)
+	case runbook.NodeSucceeded:
+		took := ""
+		if st, ok := p.running[h.Node]; ok {
+			took = " in " + fmtDur(h.Time.Sub(st))
+			if b := p.budget(h.Node); b > 0 {
+				took += " (budget " + fmtDur(b) + ")"
+			}
+		}
+		delete(p.running, h.Node)
+		delete(p.latest, h.Node)
+		return fmt.Sprintf("%s %s%s", p.paint(cGreen, "✔"), h.Node, took)
+	case runbook.NodeSkipped:
+		delete(p.running, h.Node)
+		return fmt.Sprintf("%s %s skipped: %s", p.paint(cDim, "∅"), h.Node, e.Reason)
+	case runbook.NodeFailed:
+		if !e.Final {
+			return fmt.Sprintf("%s %s attempt %d failed: %s", p.paint(cYellow, "!"), h.Node, e.Attempt, e.Error)
+		}
+		delete(p.running, h.Node)
+		delete(p.latest, h.Node)
+		return fmt.Sprintf("%s %s failed: %s", p.paint(cRed, "✘"), h.Node, e.Error)
+	case runbook.NodeRetrying:
+		return fmt.Sprintf("%s %s retrying in %s", p.paint(cYellow, "↻"), h.Node, fmtDur(e.Delay))
+	case runbook.OutputLine:
+		if !p.verbose {
+			return ""
+		}
+		return p.paint(cDim, fmt.Sprintf("  %s %s| %s", h.Node, e.Stream, e.Line))
+	case runbook.Note:
+		return p.paint(cDim, fmt.Sprintf("  %s: %s", h.Node, e.Message))
+	case runbook.GateSampled:
+		p.latest[h.Node] = e.Sample
+		if e.Sample.Verdict == runbook.VerdictPass && !p.verbose && !e.Sample.DryRun {
+			return ""
+		}
+		mark := p.paint(cCyan, "·")
+		switch e.Sample.Verdict {
+		case runbook.VerdictFail:
+			mark = p.paint(cRed, "×")
+		case runbook.VerdictError, runbook.VerdictInconclusive, runbook.VerdictNoData:
+			mark = p.paint(cYellow, "?")
+		}
+		dry := ""
+		if e.Sample.DryRun {
+			dry = " (dry run)"
+		}
+		thr := ""
+		if e.Sample.Threshold != "" {
+			thr = " want " + e.Sample.Threshold
+		}
+		errText := ""
+		if e.Sample.Error != "" {
+			errText = ": " + e.Sample.Error
+		}
+		return fmt.Sprintf("  %s %s/%s #%d = %s%s → %s%s%s", mark, h.Node, e.Sample.Check, e.Sample.Seq, fmtValue(e.Sample.Value), thr, e.Sample.Verdict, dry, errText)
+	case runbook.GatePassed:
+		return ""
+	case runbook.GateFailed:
+		return fmt.Sprintf("%s gate %s %s: %s (on_fail %s)", p.paint(cRed, "✘"), h.Node, e.Outcome, e.Reason, e.Policy)
+	case runbook.ApprovalRequested:
+		return fmt.Sprintf("%s %s asks: %s", p.paint(cYellow, "?"), h.Node, e.Request.Message)
+	case runbook.ApprovalDecided:
+		verdict := p.paint(cGreen, "approved")
+		if !e.Decision.Approved {
+			verdict = p.paint(cRed, "denied")
+		}
+		if e.Decision.Choice != "" {
+			verdict = e.Decision.Choice
+		}
+		by := e.Decision.By
+		if by == "" {
+			by = "approver"
+		}
+		return fmt.Sprintf("  %s %s by %s", h.Node, verdict, by)
+	case runbook.RollbackStarted:
+		return p.paint(cRed+cBold, fmt.Sprintf("⟲ rolling back (%s): %s", e.Reason, strings.Join(e.Pending, " ← ")))
+	case runbook.StepCompensated:
+		return fmt.Sprintf("%s %s compensated", p.paint(cYellow, "⟲"), h.Node)
+	case runbook.CompensationFailed:
+		if e.Final {
+			return fmt.Sprintf("%s %s compensation FAILED: %s", p.paint(cRed, "✘"), h.Node, e.Error)
+		}
+		return fmt.Sprintf("%s %s compensation attempt %d failed: %s", p.paint(cYellow, "!"), h.Node, e.Attempt, e.Error)
+	case runbook.RunFinished:
+		col := cGreen
+		if e.Status != runbook.StatusSucceeded {
+			col = cRed
+		}
+		s := p.paint(col+cBold, fmt.Sprintf("run %s %s after %s", h.Run, e.Status, fmtDur(h.Time.Sub(p.start))))
+		if len(e.Pending) > 0 {
+			s += "\n  left to undo: " + strings.Join(e.Pending, ", ")
+		}
+		return s
+	}
+	return ""
+}
+
+func (p *progress) statusLine(now time.Time) string {
+	if len(p.running) == 0 {
+		return ""
+	}
+	var parts []string
+	for name, st := range p.running {
+		part := name
+		if ph := p.phase(name); ph != "" {
+			part = ph + "/" + name
+		}
+		el := now.Sub(st)
+		if b := p.budget(name); b > 0 {
+			part += fmt.Sprintf(" %s/%s", fmtDur(el), fmtDur(b))
+			if n, ok := p.plan.Node(name); ok && n.Gate != nil && n.Gate.Duration > 0 {
+				part += fmt.Sprintf(" (%s left)", fmtDur(n.Gate.Duration-el))
+			}
+		} else {
+			part += " " + fmtDur(el)
+		}
+		if s, ok := p.latest[name]; ok {
+			part += fmt.Sprintf(" last %s=%s %s", s.Check, fmtValue(s.Value), s.Verdict)
+		}
+		parts = append(parts, part)
+	}
+	sort.Strings(parts)
+	return p.paint(cCyan, "⏳ "+strings.Join(parts, " │ "))
+}
+
+func fmtDur(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	default:
+		return d.Round(time.Second).String()
+	}
+}
+
+func fmtValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "(none)"
+	case float64:
+		return fmt.Sprintf("%.4g", x)
+	case string:
+		if len(x) > 60 {
+			return x[:57] + "..."
+		}
+		return x
+	default:
+		s := fmt.Sprint(x)
+		if len(s) > 60 {
+			return s[:57] + "..."
+		}
+		return s
+	}
+}
