@@ -19,7 +19,7 @@ func crashed(t *testing.T, p *runbook.Plan, extra ...runbook.Record) *runbook.Me
 	recs := []runbook.Record{
 		{Run: "r1", Kind: runbook.RecRunStarted, Runbook: p.Name, PlanHash: p.Hash(), Time: t0},
 		{Run: "r1", Kind: runbook.RecNodeStarted, Node: "a", Attempt: 1, Time: t0},
-		{Run: "r1", Kind: runbook.RecNodeSucceeded, Node: "a", Attempt: 1, Outputs: runbook.Outputs{"name": "a (from the journal)"}, Time: t0},
+		{Run: "r1", Kind: runbook.RecNodeSucceeded, Node: "a", Attempt: 1, Outputs: runbook.Outputs{"name": "a (from the journal)"}, Compensable: true, Time: t0},
 		{Run: "r1", Kind: runbook.RecNodeStarted, Node: "b", Attempt: 1, Time: t0},
 	}
 	for i := range extra {
@@ -201,4 +201,32 @@ func TestRollbackLater(t *testing.T) {
 		assert.Equal(t, runbook.StatusRolledBack, res2.Status)
 		assert.Equal(t, []string{"b"}, res2.Compensated, "a was compensated by the first process")
 	})
+}
+
+func TestResumeAfterTheLastStep(t *testing.T) {
+	w := &world{}
+	p := mustBuild("resume", func(b *runbook.Builder) {
+		b.Step(w.step("a"))
+		b.Gate(runbook.Gate{Name: "ok", Kind: runbook.GateApproval, Approval: &runbook.Approval{Message: "go?"}})
+		b.Step(w.step("b"))
+	})
+	j := crashed(t, p,
+		runbook.Record{Kind: runbook.RecNodeStarted, Node: "ok"},
+		runbook.Record{Kind: runbook.RecNodeSucceeded, Node: "ok"},
+		runbook.Record{Kind: runbook.RecNodeSucceeded, Node: "b", Compensable: true, Outputs: runbook.Outputs{"name": "b"}},
+	)
+	recs, err := j.Load(context.Background(), "r1")
+	require.NoError(t, err)
+	st, err := runbook.Replay(recs)
+	require.NoError(t, err)
+	assert.Empty(t, st.InDoubt)
+	assert.Equal(t, runbook.Status(""), st.Status)
+	assert.Equal(t, []string{"b", "a"}, st.Pending(), "the gate has nothing to undo")
+	ex := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: j}
+	res, err := ex.Resume(context.Background(), p, "r1", runbook.RunOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, runbook.StatusSucceeded, res.Status)
+	assert.Empty(t, w.log(), "nothing runs twice")
+	_, err = ex.Resume(context.Background(), p, "r1", runbook.RunOptions{})
+	assert.ErrorContains(t, err, "already ended succeeded")
 }
