@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -186,8 +187,28 @@ func (h *Harness) result() *runbook.Result {
 	return h.Result
 }
 
-// Executed returns the nodes that started, in the order they first started.
-func (h *Harness) Executed() []string { return h.Recorder.Executed() }
+// Executed returns the nodes that started, in the order they first
+// started; nodes that started at the same simulated instant (the branches of
+// a parallel group) are listed in plan order, so that the list does not
+// depend on how goroutines were scheduled.
+func (h *Harness) Executed() []string {
+	ex := h.Recorder.Executed()
+	at := make(map[string]time.Time, len(ex))
+	idx := make(map[string]int, len(ex))
+	for _, n := range ex {
+		at[n], _ = h.Recorder.StartedAt(n)
+		if node, ok := h.plan.Node(n); ok {
+			idx[n] = node.Index
+		}
+	}
+	sort.SliceStable(ex, func(i, j int) bool {
+		if !at[ex[i]].Equal(at[ex[j]]) {
+			return at[ex[i]].Before(at[ex[j]])
+		}
+		return idx[ex[i]] < idx[ex[j]]
+	})
+	return ex
+}
 
 // Compensated returns the steps compensated, in order.
 func (h *Harness) Compensated() []string { return h.Recorder.Compensated() }
@@ -204,10 +225,11 @@ func (h *Harness) AssertStatus(want runbook.Status) bool {
 	return true
 }
 
-// AssertExecuted checks the order in which nodes first started.
+// AssertExecuted checks the order in which nodes first started (see
+// [Harness.Executed]).
 func (h *Harness) AssertExecuted(want ...string) bool {
 	h.tb.Helper()
-	return h.assertList("executed", h.Recorder.Executed(), want)
+	return h.assertList("executed", h.Executed(), want)
 }
 
 // AssertCompleted checks the order in which nodes completed.
