@@ -169,9 +169,10 @@ func PartSize(size, requested int64) int64 {
 }
 
 // Parts returns the number of parts of a multipart upload of size bytes in
-// parts of partSize, or 0 when the object goes up in one PutObject.
+// parts of partSize, or 0 when the object goes up in one PutObject (or
+// partSize is not positive).
 func Parts(size, partSize int64) int {
-	if size <= partSize {
+	if partSize <= 0 || size <= partSize {
 		return 0
 	}
 	return int((size + partSize - 1) / partSize)

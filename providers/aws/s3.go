@@ -551,7 +551,7 @@ func (r *uploadBack) Compensate(ctx context.Context, env *runbook.Env) error {
 	if err != nil {
 		return fmt.Errorf("s3_upload rollback: %w", err)
 	}
-	existed, etags, versions := anyMap(self["existed_before"]), anyMap(self["etags"]), anyMap(self["version_ids"])
+	existed, etags, versions, shas := anyMap(self["existed_before"]), anyMap(self["etags"]), anyMap(self["version_ids"]), anyMap(self["sha256"])
 	var errs []error
 	for _, k := range keys {
 		uri := s3URI(bucket, k)
@@ -579,7 +579,8 @@ func (r *uploadBack) Compensate(ctx context.Context, env *runbook.Env) error {
 				errs = append(errs, err)
 				continue
 			}
-			if want, _ := etags[k].(string); want != "" && cur.ETag != want {
+			if !ours(cur, etags[k], shas[k]) {
+				want, _ := etags[k].(string)
 				line(env, fmt.Sprintf("%s changed since the step (ETag %s, not %s): left alone", uri, cur.ETag, want))
 				continue
 			}
@@ -601,6 +602,18 @@ func (r *uploadBack) Compensate(ctx context.Context, env *runbook.Env) error {
 // Describe names the instance and the action.
 func (r *uploadBack) Describe() runbook.Description {
 	return runbook.Description{Provider: r.a.inst.Name(), Action: "s3_upload"}
+}
+
+// ours reports whether the current object is still the one the step
+// uploaded: same ETag, or same SHA-256 in the metadata s3_upload stores
+// (ETags of multipart and SSE-KMS objects are not stable across tools).
+func ours(cur Object, etag, sha any) bool {
+	e, _ := etag.(string)
+	s, _ := sha.(string)
+	if e == "" && s == "" {
+		return true
+	}
+	return (e != "" && cur.ETag == e) || (s != "" && strings.EqualFold(cur.Metadata[MetaSHA256], s))
 }
 
 // stringList reads a list output ([]string, or []any after the journal).

@@ -19,6 +19,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 )
 
 // DefaultSessionName is the role session name when role_arn is given
@@ -33,6 +34,8 @@ const DefaultSessionName = "handrail"
 // credentials are fetched on the first call.
 func LoadSDKConfig(ctx context.Context, cfg Config) (sdkaws.Config, error) {
 	opts := []func(*config.LoadOptions) error{
+		// A library never logs to the process's stderr.
+		config.WithLogger(logging.Nop{}),
 		config.WithRetryer(func() sdkaws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = max(cfg.MaxAttempts, 1)
