@@ -437,7 +437,7 @@ func (n *node) runArgs(env *runbook.Env, body hhcl.Body, spec hcldec.Spec, schem
 			Detail: errs[0].Error(), Subject: rng.Ptr()}})
 	}
 	if diags.HasErrors() {
-		return cty.NilVal, runbook.Permanent(diags)
+		return cty.NilVal, runbook.Permanent(sanitize(env, diags))
 	}
 	if !v.IsWhollyKnown() {
 		return cty.NilVal, runbook.Permanent(hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Arguments not known",
@@ -464,7 +464,7 @@ func (n *node) evalCond(env *runbook.Env, expr hhcl.Expression, self cty.Value, 
 		return false, hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Invalid output of an earlier node", Detail: errs[0].Error(), Subject: expr.Range().Ptr()}}
 	}
 	if diags.HasErrors() {
-		return false, diags
+		return false, sanitize(env, diags)
 	}
 	v, _ = v.UnmarkDeep()
 	if v.IsNull() || !v.IsKnown() {
@@ -475,6 +475,21 @@ func (n *node) evalCond(env *runbook.Env, expr hhcl.Expression, self cty.Value, 
 		return false, hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Invalid " + what, Detail: fmt.Sprintf("The %s of %s must be true or false, not a %s.", what, n.name, v.Type().FriendlyName()), Subject: expr.Range().Ptr()}}
 	}
 	return b.True(), nil
+}
+
+// sanitize prepares run-time diagnostics for events and logs: values met
+// at run time may be secrets the front end never saw marked (registered by
+// a provider), so the evaluation context is dropped (no "with x as ..."
+// lines) and texts are redacted.
+func sanitize(env *runbook.Env, diags hhcl.Diagnostics) hhcl.Diagnostics {
+	out := make(hhcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		c := *d
+		c.Expression, c.EvalContext = nil, nil
+		c.Summary, c.Detail = env.Redact(c.Summary), env.Redact(c.Detail)
+		out[i] = &c
+	}
+	return out
 }
 
 // newError reports that a provider refused the arguments of an action as

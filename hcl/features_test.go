@@ -223,3 +223,28 @@ step "demo_exec" "b" {
 	require.Equal(t, runbook.StatusSucceeded, res.Status, "%v", res.Err)
 	assert.Equal(t, []string{"demo.default exec [one] timeout=5m", "demo.default exec [two] timeout=[one]"}, w.Log())
 }
+
+func TestImplicitProbeByArguments(t *testing.T) {
+	w := testprovider.NewWorld()
+	w.Metric("err", 0)
+	src := `
+runbook "p" {}
+provider "demo" "main" {}
+gate "check" "g" {
+  check "ping" {
+    host      = "app"
+    condition = self.value == 1
+  }
+  check "err" {
+    metric    = "err"
+    condition = self.value == 0
+  }
+}
+`
+	rb := load(t, w, src, nil)
+	assert.Contains(t, rb.Plan().Dump(), `check "ping" probe=demo.main/demo_ping`)
+	assert.Contains(t, rb.Plan().Dump(), `check "err" probe=demo.main/demo_metric`)
+	res, _ := run(t, rb, true)
+	require.Equal(t, runbook.StatusSucceeded, res.Status, "%v", res.Err)
+	assert.Contains(t, w.Log(), "demo.main ping app")
+}

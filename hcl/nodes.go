@@ -689,7 +689,11 @@ func (c *compiler) decodeCheck(n *node, b *hhcl.Block, tolerate int) (*checkDecl
 		cd.at = at
 		cd.pinst = c.instanceFor(pv.Type(), provExpr, ctx, b.DefRange, cd.probe)
 	} else {
-		cd.probe, cd.at, cd.pinst = c.implicitProbe(provExpr, ctx, b.DefRange)
+		var body *hclsyntax.Body
+		if cd.block != nil {
+			body = cd.block.Body
+		}
+		cd.probe, cd.at, cd.pinst = c.implicitProbe(provExpr, ctx, b.DefRange, body)
 	}
 	if cd.pinst == nil {
 		return nil, ch
@@ -750,7 +754,27 @@ func (c *compiler) decodeCheck(n *node, b *hhcl.Block, tolerate int) (*checkDecl
 	return cd, ch
 }
 
-func (c *compiler) implicitProbe(provExpr hhcl.Expression, ctx *hhcl.EvalContext, rng hhcl.Range) (string, provider.ActionType, *providerDecl) {
+// argsFit reports whether every argument written in body is in the schema
+// and every required one is written.
+func argsFit(schema provider.Schema, body *hclsyntax.Body) bool {
+	meta := map[string]bool{}
+	for _, a := range checkMetaSchema.Attributes {
+		meta[a.Name] = true
+	}
+	for name := range body.Attributes {
+		if _, ok := schema[name]; !ok && !meta[name] {
+			return false
+		}
+	}
+	for name, a := range schema {
+		if _, ok := body.Attributes[name]; a.Required && !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *compiler) implicitProbe(provExpr hhcl.Expression, ctx *hhcl.EvalContext, rng hhcl.Range, body *hclsyntax.Body) (string, provider.ActionType, *providerDecl) {
 	rb := c.rb
 	probesOf := func(p provider.Provider) []string {
 		var out []string
@@ -800,6 +824,21 @@ func (c *compiler) implicitProbe(provExpr hhcl.Expression, ctx *hhcl.EvalContext
 		for _, p := range probesOf(pd.p) {
 			cands = append(cands, p+" ("+pd.key()+")")
 			owners = append(owners, pd)
+		}
+	}
+	if len(cands) > 1 && body != nil {
+		// Keep the probes whose arguments fit the check's (query = ... picks
+		// prometheus_query).
+		var fitC []string
+		var fitO []*providerDecl
+		for i, cand := range cands {
+			at, _, _ := rb.reg.Action(strings.SplitN(cand, " ", 2)[0])
+			if argsFit(at.Args, body) {
+				fitC, fitO = append(fitC, cand), append(fitO, owners[i])
+			}
+		}
+		if len(fitC) > 0 {
+			cands, owners = fitC, fitO
 		}
 	}
 	if len(cands) != 1 {

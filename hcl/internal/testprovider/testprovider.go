@@ -144,8 +144,8 @@ func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (
 }
 
 // Actions returns demo_set (mutating, natural rollback), demo_read
-// (read-only), demo_exec (mutating, no natural rollback) and demo_metric (a
-// probe).
+// (read-only), demo_exec (mutating, no natural rollback), and the probes
+// demo_metric and demo_ping.
 func (p *Provider) Actions() map[string]provider.ActionType {
 	return map[string]provider.ActionType{
 		"demo_set": {
@@ -192,6 +192,16 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				a := Exec(inst.(*Instance), argv...)
 				a.Timeout = str(args, "timeout")
 				return a, nil
+			},
+		},
+		"demo_ping": {
+			Args: provider.Schema{"host": {Type: cty.String, Required: true}},
+			NewProbe: func(inst provider.Instance, args cty.Value) (runbook.Probe, error) {
+				host := str(args, "host")
+				return runbook.ProbeFunc(func(context.Context, *runbook.Env) (runbook.Sample, error) {
+					inst.(*Instance).w.record("%s ping %s", inst.Name(), host)
+					return runbook.Sample{Value: 1}, nil
+				}), nil
 			},
 		},
 		"demo_metric": {
