@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -772,7 +773,7 @@ func (r *run) result(ctx context.Context, res *Result, status Status, pending []
 	for _, nr := range r.res {
 		res.Nodes[nr.Name] = nr
 	}
-	for _, i := range r.done {
+	for _, i := range r.orderedDoneLocked() {
 		res.Completed = append(res.Completed, r.p.nodes[i].Name)
 	}
 	r.mu.Unlock()
@@ -824,8 +825,36 @@ func (r *run) compensationOrder() []int {
 	for k := len(r.ownFail) - 1; k >= 0; k-- {
 		out = append(out, r.ownFail[k])
 	}
-	for k := len(r.done) - 1; k >= 0; k-- {
-		out = append(out, r.done[k])
+	done := r.orderedDoneLocked()
+	for k := len(done) - 1; k >= 0; k-- {
+		out = append(out, done[k])
+	}
+	return out
+}
+
+// orderedDoneLocked returns the completed nodes in completion order, with
+// nodes that completed at the same instant (parallel branches on a
+// simulated clock, whose order would otherwise be a goroutine race) in
+// dependency order, then declaration order: runs and their rollbacks
+// replay identically. r.mu must be held.
+func (r *run) orderedDoneLocked() []int {
+	out := append([]int(nil), r.done...)
+	for lo := 0; lo < len(out); {
+		hi := lo + 1
+		for hi < len(out) && r.res[out[hi]].End.Equal(r.res[out[lo]].End) {
+			hi++
+		}
+		if hi-lo > 1 {
+			g := out[lo:hi]
+			sort.SliceStable(g, func(a, b int) bool {
+				na, nb := r.p.nodes[g[a]], r.p.nodes[g[b]]
+				if na.rank != nb.rank {
+					return na.rank < nb.rank
+				}
+				return na.Index < nb.Index
+			})
+		}
+		lo = hi
 	}
 	return out
 }

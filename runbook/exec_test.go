@@ -419,3 +419,51 @@ func TestStepTimeoutOnRealClock(t *testing.T) {
 	assert.ErrorIs(t, err, runbook.ErrTimeout)
 	assert.Equal(t, runbook.StatusRolledBack, res.Status)
 }
+
+func TestSimultaneousCompletionsCompensateDeterministically(t *testing.T) {
+	for range 20 {
+		w := &world{}
+		p := mustBuild("simultaneous", func(b *runbook.Builder) {
+			b.Step(w.step("maintenance_on"))
+			b.Parallel(func(b *runbook.Builder) {
+				b.Step(w.step("backend"))
+				b.Step(w.step("ml_service", with(func(s *runbook.Step) { s.DependsOn = []string{"mqtt_bridge"} })))
+				b.Step(w.step("mqtt_bridge"))
+				b.Step(w.step("frontend"))
+			})
+			b.Step(w.step("smoke", fails(errBoom)))
+		})
+		h := runbooktest.New(t, p)
+		h.Run()
+		h.AssertStatus(runbook.StatusRolledBack)
+		// All completed at the same simulated instant: the rollback is in
+		// reverse dependency-then-plan order, every time; ml_service
+		// depends on mqtt_bridge, so it is undone first.
+		if !h.AssertCompensated("ml_service", "frontend", "mqtt_bridge", "backend", "maintenance_on") {
+			return
+		}
+		assert.Equal(t, []string{"maintenance_on", "backend", "mqtt_bridge", "frontend", "ml_service"}, h.Result.Completed)
+	}
+}
+
+func TestRollbackLaterMatchesInProcessOrderForParallelSteps(t *testing.T) {
+	for range 10 {
+		w := &world{}
+		p := mustBuild("later", func(b *runbook.Builder) {
+			b.Parallel(func(b *runbook.Builder) {
+				b.Step(w.step("a"))
+				b.Step(w.step("b"))
+				b.Step(w.step("c"))
+			})
+		})
+		j := &runbook.MemJournal{}
+		h := runbooktest.New(t, p, runbooktest.WithJournal(j))
+		res := h.Run()
+		h.AssertStatus(runbook.StatusSucceeded)
+		h2 := runbooktest.New(t, p, runbooktest.WithJournal(j))
+		h2.Rollback(res.Run.ID)
+		if !h2.AssertCompensated("c", "b", "a") {
+			return
+		}
+	}
+}

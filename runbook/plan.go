@@ -183,6 +183,9 @@ type Node struct {
 	// (explicit or natural) and whether its action is read-only.
 	rbs []Rollback
 	ro  bool
+	// rank is the length of the longest dependency chain ending at the
+	// node: a node always ranks above the nodes it depends on.
+	rank int
 }
 
 // Kind returns "step" or "gate".
@@ -541,6 +544,7 @@ func (b *Builder) Build() (*Plan, error) {
 			n.ro = n.Step.readOnly()
 		}
 	}
+	rankNodes(p)
 	p.dump = dumpPlan(p)
 	sum := sha256.Sum256([]byte(p.dump))
 	p.hash = hex.EncodeToString(sum[:])
@@ -638,6 +642,31 @@ func validateGate(n *Node, g *Gate, errf func(string, ...any)) {
 	}
 	if !validPolicy(g.OnInconclusive, true) {
 		errf("unknown on_inconclusive policy %q: use rollback, abort, pause or continue", g.OnInconclusive)
+	}
+}
+
+// rankNodes sets each node's rank (the graph is acyclic by now).
+func rankNodes(p *Plan) {
+	state := make([]int8, len(p.nodes)) // 0 new, 1 visiting, 2 done
+	var visit func(i int) int
+	visit = func(i int) int {
+		n := p.nodes[i]
+		if state[i] == 2 {
+			return n.rank
+		}
+		state[i] = 1
+		r := 0
+		for _, d := range n.deps {
+			if state[d] == 1 {
+				continue // unreachable: cycles are rejected before
+			}
+			r = max(r, visit(d)+1)
+		}
+		n.rank, state[i] = r, 2
+		return r
+	}
+	for i := range p.nodes {
+		visit(i)
 	}
 }
 

@@ -71,6 +71,7 @@ func (e *Executor) Resume(ctx context.Context, p *Plan, runID string, opts RunOp
 			r.done = append(r.done, i)
 			r.outputs[name] = Outputs{}
 			r.res[i].Status = StateSucceeded
+			r.res[i].End = r.clock.Now()
 			r.mu.Unlock()
 			_ = r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: name, Error: "marked done by " + d.By, Compensable: len(n.rbs) > 0})
 			if d.Choice == "compensate" {
@@ -152,6 +153,7 @@ func (e *Executor) reopen(ctx context.Context, p *Plan, runID string, opts RunOp
 		r.outputs[name] = st.Outputs[name]
 		r.res[i].Status = StateSucceeded
 		r.res[i].Outputs = st.Outputs[name]
+		r.res[i].Start, r.res[i].End = st.Started[name], st.Ended[name]
 		if compensated[name] {
 			r.res[i].Status = StateCompensated
 			continue
