@@ -40,6 +40,19 @@ func (r *recorder) Observe(e runbook.Event) {
 	}
 }
 
+// timeline logs the notes with their time since the first one.
+func (r *recorder) timeline(t *testing.T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.notes) == 0 {
+		return
+	}
+	t0 := r.notes[0].Time
+	for _, n := range r.notes {
+		t.Logf("%6dms %s %v", n.Time.Sub(t0).Milliseconds(), n.Message, n.Attrs)
+	}
+}
+
 func (r *recorder) messages() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -220,6 +233,7 @@ func TestRealServiceUpdateHealthyThenRollback(t *testing.T) {
 	env, rec := newEnv(nil)
 	out, err := a.Do(ctx, env)
 	require.NoError(t, err, "events: %v", rec.messages())
+	rec.timeline(t)
 	require.Equal(t, name, out["container_name"])
 	require.Equal(t, imgs.V029, out["previous_image"])
 	require.Equal(t, imgs.V030, out["image"])
@@ -244,8 +258,9 @@ func TestRealServiceUpdateHealthyThenRollback(t *testing.T) {
 
 	// Natural rollback from the outputs alone (a fresh action, as after a crash).
 	rb := update(t, inst, docker.Target{Project: name, Service: "backend"}, imgs.V030).(runbook.NaturalRollback).NaturalRollback()
-	renv, _ := newEnv(roundTrip(t, out))
+	renv, rrec := newEnv(roundTrip(t, out))
 	require.NoError(t, rb.Compensate(ctx, renv))
+	rrec.timeline(t)
 	require.Equal(t, "0.2.9", servedVersion(t, eng, name))
 	back, err := eng.ContainerInspect(ctx, name)
 	require.NoError(t, err)
