@@ -42,6 +42,12 @@ type World struct {
 	calls     map[string]int
 	modifies  []Modification
 	versionID int
+	events    []event
+}
+
+type event struct {
+	at time.Time
+	fn func(*World)
 }
 
 type bucket struct {
@@ -100,6 +106,33 @@ func (w *World) SetClock(now func() time.Time) *World {
 	defer w.mu.Unlock()
 	w.now = now
 	return w
+}
+
+// At schedules fn to run on the world once its clock reaches t, just
+// before the first call made at or after t ("the new targets turn
+// unhealthy at minute 20": world.At(start.Add(20*time.Minute), func(w
+// *awsfake.World) { w.SetTargets(newTG, "unhealthy", "i-1", "i-2") })).
+func (w *World) At(t time.Time, fn func(*World)) *World {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.events = append(w.events, event{at: t, fn: fn})
+	sort.SliceStable(w.events, func(i, j int) bool { return w.events[i].at.Before(w.events[j].at) })
+	return w
+}
+
+// runDue runs the scheduled events whose time has come.
+func (w *World) runDue() {
+	for {
+		w.mu.Lock()
+		if len(w.events) == 0 || w.now().Before(w.events[0].at) {
+			w.mu.Unlock()
+			return
+		}
+		ev := w.events[0]
+		w.events = w.events[1:]
+		w.mu.Unlock()
+		ev.fn(w)
+	}
 }
 
 // ---- S3 scripting and inspection ----
@@ -356,6 +389,7 @@ func (w *World) callLocked(op string) error {
 type s3Client struct{ w *World }
 
 func (c *s3Client) ListObjects(ctx context.Context, bucketName, prefix string) ([]aws.Object, error) {
+	c.w.runDue()
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -384,6 +418,7 @@ func info(bucketName, key string, o *object) aws.Object {
 }
 
 func (c *s3Client) HeadObject(ctx context.Context, bucketName, key string) (aws.Object, error) {
+	c.w.runDue()
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -402,6 +437,7 @@ func (c *s3Client) HeadObject(ctx context.Context, bucketName, key string) (aws.
 }
 
 func (c *s3Client) PutObject(ctx context.Context, req aws.PutRequest) (aws.PutResult, error) {
+	c.w.runDue()
 	data, err := io.ReadAll(io.NewSectionReader(req.Body, 0, req.Size))
 	if err != nil {
 		return aws.PutResult{}, err
@@ -436,6 +472,7 @@ func (c *s3Client) PutObject(ctx context.Context, req aws.PutRequest) (aws.PutRe
 }
 
 func (c *s3Client) GetObject(ctx context.Context, req aws.GetRequest) (aws.Object, error) {
+	c.w.runDue()
 	obj, err := c.HeadObject(ctx, req.Bucket, req.Key)
 	if err != nil {
 		return aws.Object{}, err
@@ -455,6 +492,7 @@ func (c *s3Client) GetObject(ctx context.Context, req aws.GetRequest) (aws.Objec
 }
 
 func (c *s3Client) DeleteObject(ctx context.Context, bucketName, key, versionID string) error {
+	c.w.runDue()
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -527,6 +565,7 @@ func ruleNotFound(arn string) error {
 func stringPtr(s string) *string { return &s }
 
 func (c *elbClient) ForwardWeights(ctx context.Context, ruleARN string) ([]aws.TargetWeight, error) {
+	c.w.runDue()
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -541,6 +580,7 @@ func (c *elbClient) ForwardWeights(ctx context.Context, ruleARN string) ([]aws.T
 }
 
 func (c *elbClient) SetForwardWeights(ctx context.Context, ruleARN string, weights []aws.TargetWeight) error {
+	c.w.runDue()
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -569,6 +609,7 @@ func (c *elbClient) SetForwardWeights(ctx context.Context, ruleARN string, weigh
 }
 
 func (c *elbClient) TargetHealth(ctx context.Context, targetGroupARN string) ([]aws.TargetHealth, error) {
+	c.w.runDue()
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
