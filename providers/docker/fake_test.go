@@ -3,6 +3,7 @@ package docker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -383,4 +384,28 @@ func TestFakeRerunOfAcceptedUpdateIsANoOp(t *testing.T) {
 	require.NoError(t, a.(runbook.NaturalRollback).NaturalRollback().Compensate(ctx, rlater))
 	c, _ := w.Container(backendName)
 	require.Equal(t, img030, c.Image, "a no-op step's rollback changes nothing")
+}
+
+func TestFakePullProgressAndAuth(t *testing.T) {
+	w := dockerfake.New()
+	w.AddRegistryImage(dockerfake.Image{Ref: "private.example/app:1"})
+	a, err := docker.NewPull(w.Instance("app"), docker.Pull{Image: "private.example/app:1",
+		Auth: docker.RegistryAuth{Username: "deploy", Password: "hunter2-token", ServerAddress: "private.example"}})
+	require.NoError(t, err)
+	env, rec := newEnv(nil)
+	out, err := a.Do(context.Background(), env)
+	require.NoError(t, err)
+	require.Equal(t, true, out["pulled"])
+	require.Contains(t, rec.messages(), "pull progress")
+	require.NotEmpty(t, rec.lines)
+	require.Equal(t, "(sensitive)", env.Redact("hunter2-token"), "the password is registered as a secret")
+	for _, e := range rec.events {
+		require.NotContains(t, fmt.Sprintf("%+v", e), "hunter2-token")
+	}
+	// Present now: a second pull is a no-op.
+	env, _ = newEnv(nil)
+	out, err = a.Do(context.Background(), env)
+	require.NoError(t, err)
+	require.Equal(t, false, out["pulled"])
+	require.Equal(t, []string{"pull private.example/app:1"}, w.Ops())
 }
