@@ -21,6 +21,8 @@ import (
 type elbServer struct {
 	t   *testing.T
 	srv *httptest.Server
+	// key is the access key requests must be signed with.
+	key string
 
 	mu       sync.Mutex
 	rules    map[string][]elbAction
@@ -51,7 +53,7 @@ type elbTarget struct {
 }
 
 func newELBServer(t *testing.T) *elbServer {
-	s := &elbServer{t: t, rules: map[string][]elbAction{}, health: map[string][]elbTarget{}, throttle: map[string]int{}, calls: map[string]int{}}
+	s := &elbServer{t: t, key: "AKIDTEST", rules: map[string][]elbAction{}, health: map[string][]elbTarget{}, throttle: map[string]int{}, calls: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
@@ -108,7 +110,10 @@ func (s *elbServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, 400, "MalformedQueryString", "content type "+ct)
 		return
 	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDTEST/") {
+	s.mu.Lock()
+	key := s.key
+	s.mu.Unlock()
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential="+key+"/") {
 		s.fail(w, 403, "InvalidClientTokenId", "unsigned or wrong key")
 		return
 	}
