@@ -409,3 +409,34 @@ func TestFakePullProgressAndAuth(t *testing.T) {
 	require.Equal(t, false, out["pulled"])
 	require.Equal(t, []string{"pull private.example/app:1"}, w.Ops())
 }
+
+func TestFakeInterruptedComposeUpdate(t *testing.T) {
+	// Interrupted between parking the old container and naming the new
+	// one, selected by compose labels: both the rollback and a re-run find
+	// the service again.
+	for _, viaRollback := range []bool{true, false} {
+		w := fakeWorld(t)
+		w.AddImages(img030)
+		eng := w.Engine()
+		ctx := context.Background()
+		require.NoError(t, eng.ContainerStop(ctx, backendName, 0))
+		require.NoError(t, eng.ContainerRename(ctx, backendName, backendName+docker.SuffixOld))
+		_, err := w.RunContainer(backendName+docker.SuffixNew, img030, map[string]string{docker.LabelComposeProject: compose, docker.LabelComposeService: "backend"})
+		require.NoError(t, err)
+		a, err := docker.NewServiceUpdate(w.Instance("app"), docker.ServiceUpdate{Target: docker.Target{Project: compose, Service: "backend"}, Image: img030})
+		require.NoError(t, err)
+		env, _ := newEnv(nil)
+		want := img029
+		if viaRollback {
+			require.NoError(t, a.(runbook.NaturalRollback).NaturalRollback().Compensate(ctx, env))
+		} else {
+			_, err := a.Do(ctx, env)
+			require.NoError(t, err)
+			want = img030
+		}
+		c, ok := w.Container(backendName)
+		require.True(t, ok)
+		require.Equal(t, want, c.Image)
+		require.True(t, c.Running)
+	}
+}

@@ -143,3 +143,45 @@ func inspectOpt(ctx context.Context, eng Engine, id string) (container.InspectRe
 	}
 	return c, true, nil
 }
+
+// serviceName returns the name of the target's service container, even
+// when an interrupted update left it only parked (<name>-handrail-old) or
+// half-created (<name>-handrail-new).
+func serviceName(ctx context.Context, eng Engine, where string, t Target) (string, error) {
+	if t.Container != "" {
+		return t.Container, nil
+	}
+	c, err := resolve(ctx, eng, where, t)
+	if err == nil {
+		return containerName(c), nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
+	labels := []string{LabelComposeService + "=" + t.Service}
+	if t.Project != "" {
+		labels = append(labels, LabelComposeProject+"="+t.Project)
+	}
+	list, lerr := eng.ContainerList(ctx, labels)
+	if lerr != nil {
+		return "", fmt.Errorf("%s: list containers of %s: %w", where, t, lerr)
+	}
+	names := map[string]bool{}
+	for _, s := range list {
+		if len(s.Names) == 0 {
+			continue
+		}
+		n := strings.TrimPrefix(s.Names[0], "/")
+		for _, suffix := range []string{SuffixOld, SuffixNew} {
+			if strings.HasSuffix(n, suffix) {
+				names[strings.TrimSuffix(n, suffix)] = true
+			}
+		}
+	}
+	if len(names) == 1 {
+		for n := range names {
+			return n, nil
+		}
+	}
+	return "", err
+}

@@ -98,12 +98,13 @@ func (a *serviceUpdate) Do(ctx context.Context, env *runbook.Env) (runbook.Outpu
 	}
 	where := a.where()
 	cur, err := resolve(ctx, eng, where, a.s.Target)
-	if errors.Is(err, ErrNotFound) && a.s.Target.Container != "" {
+	if errors.Is(err, ErrNotFound) {
 		// An interrupted earlier attempt may have left the service's
 		// container parked under its -handrail-old name.
-		if kept, ok, ierr := inspectOpt(ctx, eng, a.s.Target.Container+SuffixOld); ierr == nil && ok {
-			env.Emit("recovering interrupted update", map[string]string{"container": a.s.Target.Container, "kept": containerName(kept)})
-			if rerr := restoreKept(ctx, env, eng, a.s.Target.Container, kept.ID, nil, a.health(), true); rerr != nil {
+		name, nerr := serviceName(ctx, eng, where, a.s.Target)
+		if kept, ok, ierr := inspectOpt(ctx, eng, name+SuffixOld); nerr == nil && ierr == nil && ok {
+			env.Emit("recovering interrupted update", map[string]string{"container": name, "kept": containerName(kept)})
+			if rerr := restoreKept(ctx, env, eng, name, kept.ID, nil, a.health(), true); rerr != nil {
 				return nil, fmt.Errorf("%s: recover interrupted update: %w", where, rerr)
 			}
 			cur, err = resolve(ctx, eng, where, a.s.Target)
@@ -356,7 +357,7 @@ func (r serviceRollback) Compensate(ctx context.Context, env *runbook.Env) error
 		name = a.s.Target.Container
 	}
 	if name == "" {
-		cur, err := resolve(ctx, eng, where, a.s.Target)
+		n, err := serviceName(ctx, eng, where, a.s.Target)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
 				env.Emit("nothing to roll back", map[string]string{"reason": err.Error()})
@@ -364,7 +365,7 @@ func (r serviceRollback) Compensate(ctx context.Context, env *runbook.Env) error
 			}
 			return err
 		}
-		name = containerName(cur)
+		name = n
 	}
 	var policy *container.RestartPolicy
 	if p := outStr(self, "restart_policy"); p != "" {
