@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -453,14 +452,4 @@ func clockTimeout(ctx context.Context, clock runbook.Clock, d time.Duration) (co
 		}
 	}()
 	return cctx, func() { cancel(context.Canceled) }
-}
-
-// sortedKeys returns m's keys, sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -250,17 +250,18 @@ func (in *Instance) jumpConn() *hostConn {
 	return in.jump
 }
 
-// authMethods loads the keys and prepares the agent.
-func (in *Instance) authMethods(keys []string) ([]ssh.AuthMethod, error) {
+// authMethods loads the keys and opens the agent; release closes the
+// agent connection once the handshake is over.
+func (in *Instance) authMethods(keys []string) (methods []ssh.AuthMethod, release func(), err error) {
+	release = func() {}
 	var signers []ssh.Signer
 	for _, f := range keys {
 		s, err := in.loadKey(f)
 		if err != nil {
-			return nil, err
+			return nil, release, err
 		}
 		signers = append(signers, s)
 	}
-	var methods []ssh.AuthMethod
 	if len(signers) > 0 {
 		methods = append(methods, ssh.PublicKeys(signers...))
 	}
@@ -268,21 +269,19 @@ func (in *Instance) authMethods(keys []string) ([]ssh.AuthMethod, error) {
 	if useAgent {
 		sock := os.Getenv("SSH_AUTH_SOCK")
 		if sock == "" {
-			return nil, fmt.Errorf("%w: %s: use_agent is set but SSH_AUTH_SOCK is empty (start ssh-agent or give private_key_file)", ErrConnect, in.name)
+			return nil, release, fmt.Errorf("%w: %s: use_agent is set but SSH_AUTH_SOCK is empty (start ssh-agent or give private_key_file)", ErrConnect, in.name)
 		}
-		methods = append(methods, ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
-			c, err := net.Dial("unix", sock)
-			if err != nil {
-				return nil, fmt.Errorf("ssh agent at %s: %w", sock, err)
-			}
-			defer c.Close()
-			return agent.NewClient(c).Signers()
-		}))
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			return nil, release, fmt.Errorf("%w: %s: ssh agent at %s: %w", ErrConnect, in.name, sock, err)
+		}
+		release = func() { _ = c.Close() }
+		methods = append(methods, ssh.PublicKeysCallback(agent.NewClient(c).Signers))
 	}
 	if len(methods) == 0 {
-		return nil, fmt.Errorf("%w: %s: no credentials: set private_key_file, or use_agent with SSH_AUTH_SOCK", ErrConnect, in.name)
+		return nil, release, fmt.Errorf("%w: %s: no credentials: set private_key_file, or use_agent with SSH_AUTH_SOCK", ErrConnect, in.name)
 	}
-	return methods, nil
+	return methods, release, nil
 }
 
 func (in *Instance) loadKey(file string) (ssh.Signer, error) {
@@ -474,7 +473,8 @@ func (c *hostConn) dial(ctx context.Context) (*ssh.Client, error) {
 	}
 	var hkErr error
 	var hkMu sync.Mutex
-	auth, err := in.authMethods(c.t.keys)
+	auth, release, err := in.authMethods(c.t.keys)
+	defer release()
 	if err != nil {
 		return nil, err
 	}
