@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	hhcl "github.com/hashicorp/hcl/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/handrail-dev/handrail/hcl"
 	"github.com/handrail-dev/handrail/provider"
@@ -81,14 +82,14 @@ func (a *app) tty(w io.Writer) bool {
 		return *a.isTTY
 	}
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	return st.Mode()&os.ModeCharDevice != 0
+	return ok && isTerminal(f)
+}
+
+// isTerminal reports whether f is a terminal (not merely a character
+// device such as /dev/null).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // ttyIn reports whether standard input is a terminal (for prompts).
@@ -97,11 +98,7 @@ func (a *app) ttyIn() bool {
 		return *a.isTTY
 	}
 	f, ok := a.stdin.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && isTerminal(f)
 }
 
 func (a *app) env(name string) string {

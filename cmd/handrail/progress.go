@@ -213,7 +213,10 @@ func (p *progress) line(ev runbook.Event) string {
 		}
 		return fmt.Sprintf("  %s %s by %s", h.Node, verdict, by)
 	case runbook.RollbackStarted:
-		return p.paint(cRed+cBold, fmt.Sprintf("⟲ rolling back (%s): %s", e.Reason, strings.Join(e.Pending, " ← ")))
+		if len(e.Pending) == 0 {
+			return p.paint(cRed+cBold, fmt.Sprintf("⟲ stopping (%s): nothing to compensate", e.Reason))
+		}
+		return p.paint(cRed+cBold, fmt.Sprintf("⟲ rolling back (%s), in this order: %s", e.Reason, strings.Join(e.Pending, ", ")))
 	case runbook.StepCompensated:
 		return fmt.Sprintf("%s %s compensated", p.paint(cYellow, "⟲"), h.Node)
 	case runbook.CompensationFailed:
