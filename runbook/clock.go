@@ -42,6 +42,15 @@ func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
 // the same run would have on the wall clock.
 //
 // Code outside an executor can move it by hand with [SimClock.Advance].
+//
+// What counts as waiting: a runner (a step, a gate's check, the scheduler)
+// is busy from the moment it starts until it returns, except while it is in
+// Sleep on this clock with the context the executor gave it. A runner whose
+// sleep was cancelled, or whose timer fired, counts as busy again at once.
+// An approver's wait is busy time too, unless the approver itself waits on
+// the clock: an answer given at once takes no simulated time. Helper
+// goroutines that an action starts should not sleep on the clock with the
+// action's context (they would mark the action idle while it works).
 type SimClock struct {
 	mu     sync.Mutex
 	now    time.Time

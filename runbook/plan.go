@@ -65,6 +65,7 @@ func (r Retry) delay(n int, rnd float64) time.Duration {
 	return time.Duration(f)
 }
 
+// String describes the policy as in plan dumps ("" for a single attempt).
 func (r Retry) String() string {
 	if r.attempts() <= 1 {
 		return ""
