@@ -308,8 +308,20 @@ func (in *injections) apply(p *runbook.Plan, h *Harness) *runbook.Plan {
 		return p
 	}
 	for _, name := range sortedKeys(in.actions, in.rollback, in.breaches) {
-		if _, ok := p.Node(name); !ok {
+		n, ok := p.Node(name)
+		if !ok {
 			h.tb.Fatalf("runbooktest: failure injected into unknown node %q of plan %q", name, p.Name)
+			return p
+		}
+		_, act := in.actions[name]
+		_, rb := in.rollback[name]
+		if (act || rb) && n.Step == nil {
+			h.tb.Fatalf("runbooktest: %q is a gate: Fail, FailAttempt, Delay, Panic and FailRollback act on steps; use BreachAt for a check, soak or guard gate", name)
+			return p
+		}
+		if _, br := in.breaches[name]; br && (n.Gate == nil || n.Gate.Kind == runbook.GateApproval) {
+			h.tb.Fatalf("runbooktest: BreachAt(%q): not a check, soak or guard gate; use Fail for a step or a scripted Approver for an approval", name)
+			return p
 		}
 	}
 	return p.Intercept(runbook.Interceptor{

@@ -114,6 +114,16 @@ func TestFatalCases(t *testing.T) {
 		catchFatal(f, func() { runbooktest.New(f, releasePlan(), runbooktest.Fail("bakup", nil)) })
 		assert.Contains(t, f.fatal, `unknown node "bakup"`)
 	})
+	t.Run("step injection on a gate", func(t *testing.T) {
+		f := &fakeTB{TB: t}
+		catchFatal(f, func() { runbooktest.New(f, releasePlan(), runbooktest.Fail("soak_50", nil)) })
+		assert.Contains(t, f.fatal, `"soak_50" is a gate`)
+	})
+	t.Run("breach on a step", func(t *testing.T) {
+		f := &fakeTB{TB: t}
+		catchFatal(f, func() { runbooktest.New(f, releasePlan(), runbooktest.BreachAt("backup", time.Minute)) })
+		assert.Contains(t, f.fatal, `BreachAt("backup"): not a check, soak or guard gate`)
+	})
 	t.Run("a run stuck outside the clock", func(t *testing.T) {
 		b := runbook.NewBuilder("stuck")
 		block := make(chan struct{})
