@@ -19,7 +19,9 @@ const lockHint = "wait for that run to finish; the lock is released when its dat
 
 // Lock takes the run lock of key: a PostgreSQL advisory lock
 // (pg_try_advisory_lock) on a connection of its own, held until unlock or
-// until that session ends — so a crashed holder never leaves a stale lock.
+// until that session ends — so a crashed holder never leaves a stale lock
+// (the session has TCP keepalives, so even a lost machine's session ends
+// within about two minutes).
 // The holder's pid, host and start time are kept in the locks table for the
 // error a second run gets, which wraps [journal.ErrLocked].
 func (j *Journal) Lock(ctx context.Context, key string) (unlock func() error, err error) {
@@ -38,6 +40,12 @@ func (j *Journal) Lock(ctx context.Context, key string) (unlock func() error, er
 	fail := func(err error) (func() error, error) {
 		_ = conn.Close(context.WithoutCancel(ctx))
 		return nil, err
+	}
+	// A holder lost with its machine leaves a half-open connection: ask the
+	// server to probe it, so that its session (and the lock) ends within
+	// about two minutes instead of the system's default of hours.
+	if _, err := conn.Exec(ctx, `SET tcp_keepalives_idle = 60; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6`); err != nil {
+		return fail(fmt.Errorf("pgjournal: run lock %q: keepalives: %w", key, err))
 	}
 	id := j.lockID("run:" + key)
 	var ok bool
