@@ -120,6 +120,15 @@ func New(tb testing.TB, plan *runbook.Plan, opts ...Option) *Harness {
 	return h
 }
 
+// Run is New followed by [Harness.Run]: it runs plan once on a simulated
+// clock and returns the harness to assert on.
+func Run(tb testing.TB, plan *runbook.Plan, opts ...Option) *Harness {
+	tb.Helper()
+	h := New(tb, plan, opts...)
+	h.Run()
+	return h
+}
+
 // Plan returns the plan the harness runs: the caller's plan with the
 // failure injections applied.
 func (h *Harness) Plan() *runbook.Plan { return h.plan }

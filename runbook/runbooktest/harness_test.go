@@ -80,6 +80,12 @@ func TestInjections(t *testing.T) {
 	}
 }
 
+func TestRunShorthand(t *testing.T) {
+	h := runbooktest.Run(t, releasePlan(), runbooktest.Fail("migrate", nil))
+	h.AssertStatus(runbook.StatusRolledBack)
+	h.AssertCompensated("backup", "maintenance_on")
+}
+
 func TestFailAttemptWithRetry(t *testing.T) {
 	b := runbook.NewBuilder("retry")
 	s := noop("flaky")
