@@ -127,13 +127,26 @@ func (e *Exec) Describe() runbook.Description {
 func (e *Exec) ReadOnly() bool { return e.opts.ReadOnly }
 
 // NaturalRollback implements runbook.NaturalRollback: the rollback command
-// on every host that succeeded, or nil when there is none.
+// on the host, or on every host the fan-out succeeded on (read from the
+// step's outputs); nil when there is no rollback command.
 func (e *Exec) NaturalRollback() runbook.Rollback {
-	rb := e.undo()
-	if rb == nil {
+	undo := e.undo()
+	if undo == nil {
 		return nil
 	}
-	return rb
+	return runbook.RollbackFunc(func(ctx context.Context, env *runbook.Env) error {
+		hosts, ok := succeededHosts(env.Self())
+		switch {
+		case ok:
+		case len(undo.opts.Hosts) > 0:
+			// No outputs (a step in doubt): undo everywhere.
+			hosts = undo.opts.Hosts
+		default:
+			_, err := undo.runOne(ctx, env, "", false)
+			return err
+		}
+		return undo.onHosts(ctx, env, hosts)
+	})
 }
 
 // undo returns the rollback command as an Exec, or nil.
@@ -154,19 +167,26 @@ func (e *Exec) command() Command {
 }
 
 // Compensate implements runbook.Rollback: it runs the command as the
-// compensation of a step. When the compensated step fanned out (its
-// outputs list hosts_succeeded) and this command names no hosts, it runs
-// on each of those hosts.
+// compensation of a step: on its own hosts if it has some; else, when the
+// compensated step fanned out (its outputs list hosts_succeeded), on each
+// host that step succeeded on; else on the instance's host.
 func (e *Exec) Compensate(ctx context.Context, env *runbook.Env) error {
 	hosts := e.opts.Hosts
 	if len(hosts) == 0 {
-		hosts = succeededHosts(env.Self())
+		hs, fleet := succeededHosts(env.Self())
+		if !fleet {
+			_, err := e.runOne(ctx, env, "", false)
+			return err
+		}
+		hosts = hs
 	}
-	if len(hosts) == 0 {
-		_, err := e.runOne(ctx, env, "", false)
-		return err
-	}
-	res := e.fan(ctx, env, hosts, 0)
+	return e.onHosts(ctx, env, hosts)
+}
+
+// onHosts runs the command on every host (none stops the others) and joins
+// the errors.
+func (e *Exec) onHosts(ctx context.Context, env *runbook.Env, hosts []string) error {
+	res := e.fan(ctx, env, hosts, len(hosts))
 	var errs []error
 	for _, h := range hosts {
 		if r := res[h]; r.err != nil {
@@ -177,14 +197,14 @@ func (e *Exec) Compensate(ctx context.Context, env *runbook.Env) error {
 }
 
 // succeededHosts reads the hosts a fan-out step succeeded on from its
-// outputs.
-func succeededHosts(self runbook.Outputs) []string {
+// outputs; ok is false when the outputs are not a fan-out's.
+func succeededHosts(self runbook.Outputs) (hosts []string, ok bool) {
 	if self == nil {
-		return nil
+		return nil, false
 	}
 	switch v := self["hosts_succeeded"].(type) {
 	case []string:
-		return v
+		return v, true
 	case []any:
 		out := make([]string, 0, len(v))
 		for _, x := range v {
@@ -192,9 +212,9 @@ func succeededHosts(self runbook.Outputs) []string {
 				out = append(out, s)
 			}
 		}
-		return out
+		return out, true
 	}
-	return nil
+	return nil, false
 }
 
 // hostResult is the outcome on one host.
@@ -209,7 +229,7 @@ type hostResult struct {
 func (e *Exec) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
 	if len(e.opts.Hosts) == 0 {
 		// As an explicit rollback of a fan-out step, run on its hosts.
-		if hs := succeededHosts(env.Self()); len(hs) > 0 {
+		if _, fleet := succeededHosts(env.Self()); fleet {
 			return nil, e.Compensate(ctx, env)
 		}
 		return e.runOne(ctx, env, "", false)

@@ -90,7 +90,10 @@ func (u *Upload) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, err
 		}
 		content = b
 	}
-	if u.opts.Sensitive {
+	// Content holding a registered secret (a sensitive variable) is
+	// sensitive even without `sensitive = true`.
+	sensitive := u.opts.Sensitive || (len(content) > 0 && env.Redact(string(content)) != string(content))
+	if sensitive {
 		env.AddSecret(string(content))
 	}
 	prev, mode, existed, err := u.c.ReadFile(ctx, u.opts.Host, u.opts.Path, u.opts.Sudo)
@@ -109,7 +112,7 @@ func (u *Upload) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, err
 		"changed":         !existed || string(prev) != string(content),
 	}
 	enc := base64.StdEncoding.EncodeToString(prev)
-	if u.opts.Sensitive {
+	if sensitive {
 		out["previous_content"] = env.AddSecret(enc)
 	} else {
 		out["previous_content"] = enc

@@ -357,3 +357,37 @@ func TestRunCommandAndStrict(t *testing.T) {
 	assert.Equal(t, "in", out.String())
 	assert.Equal(t, []string{"frobnicate", "cat"}, w.Commands("x-1"))
 }
+
+func TestFanOutRollbackOnlyWhereSucceeded(t *testing.T) {
+	w := sshfake.New()
+	w.Down("web-2", true)
+	in := w.Instance("web", "web-1")
+	hosts := []string{"web-1", "web-2", "web-3"}
+	ex, err := ssh.NewExec(in, ssh.ExecOptions{Command: []string{"touch", "/srv/flag"}, Hosts: hosts, MaxFailPercentage: 50, RollbackCommand: []string{"rm", "/srv/flag"}})
+	require.NoError(t, err)
+	out, err := ex.Do(context.Background(), newEnv(nil, nil))
+	require.NoError(t, err)
+	w.Down("web-2", false)
+	require.NoError(t, ex.NaturalRollback().Compensate(context.Background(), runbook.NewEnv(runbook.EnvConfig{Self: out})))
+	assert.Equal(t, []string{"touch /srv/flag", "rm /srv/flag"}, w.Commands("web-1"))
+	assert.Equal(t, []string{"touch /srv/flag"}, w.Commands("web-2"), "the failed host is not undone")
+
+	// An explicit rollback of a fan-out that succeeded nowhere does nothing
+	// (not even on the instance's own host).
+	rb, err := ssh.NewExec(in, ssh.ExecOptions{Command: []string{"rm", "/srv/flag"}})
+	require.NoError(t, err)
+	n := len(w.Calls())
+	require.NoError(t, rb.Compensate(context.Background(), runbook.NewEnv(runbook.EnvConfig{Self: runbook.Outputs{"hosts_succeeded": []any{}}})))
+	assert.Len(t, w.Calls(), n)
+}
+
+func TestUploadContentWithRegisteredSecretIsSensitive(t *testing.T) {
+	w := sshfake.New()
+	w.Host("app-1").WriteFile("/etc/app.env", "TOKEN=old-token-value\n")
+	up, err := ssh.NewUpload(w.Instance("app", "app-1"), ssh.UploadOptions{Path: "/etc/app.env", Content: "TOKEN=new-token-value\n", RestoreOnRollback: true})
+	require.NoError(t, err)
+	red := runbook.NewRedactor("new-token-value")
+	out, err := up.Do(context.Background(), newEnv(nil, red))
+	require.NoError(t, err)
+	assert.IsType(t, runbook.Secret{}, out["previous_content"], "content holding a secret makes the previous content sensitive")
+}
