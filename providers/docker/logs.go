@@ -29,6 +29,8 @@ type LogsCheck struct {
 	// check; SinceRunStart keeps lines written since the run started.
 	Since         time.Duration
 	SinceRunStart bool
+	// SinceTime keeps only lines written at or after it.
+	SinceTime time.Time
 	// MaxMatches is how many matching lines are tolerated (default 0).
 	MaxMatches int
 }
@@ -62,7 +64,7 @@ func NewLogsCheck(inst *Instance, l LogsCheck) (runbook.Action, error) {
 	if l.Tail < 0 || l.MaxMatches < 0 || l.Since < 0 {
 		return nil, fmt.Errorf("%s: tail, since and max_matches must not be negative: %w", what, errBadArgs)
 	}
-	if l.Tail == 0 && l.Since == 0 && !l.SinceRunStart {
+	if l.Tail == 0 && l.Since == 0 && !l.SinceRunStart && l.SinceTime.IsZero() {
 		l.Tail = 50
 	}
 	return &logsAction{inst: inst, l: l, re: re}, nil
@@ -88,6 +90,8 @@ func (a *logsAction) scan(ctx context.Context, env *runbook.Env) (runbook.Output
 	}
 	opts := LogsOptions{Tail: a.l.Tail}
 	switch {
+	case !a.l.SinceTime.IsZero():
+		opts.Since = a.l.SinceTime
 	case a.l.SinceRunStart && !env.Run().StartedAt.IsZero():
 		opts.Since = env.Run().StartedAt
 	case a.l.Since > 0:

@@ -409,6 +409,33 @@ func TestRealLogsCheck(t *testing.T) {
 	}
 }
 
+func TestRealLogsCheckSince(t *testing.T) {
+	t.Parallel()
+	inst, eng, imgs := realInstance(t)
+	ctx := context.Background()
+	name := startBackend(t, eng, imgs.V029)
+	for _, tt := range []struct {
+		name  string
+		check docker.LogsCheck
+		lines int
+	}{
+		{"since the run started", docker.LogsCheck{SinceRunStart: true}, 1},
+		{"last 10 minutes", docker.LogsCheck{Since: 10 * time.Minute}, 1},
+		{"since a later time", docker.LogsCheck{SinceTime: time.Now().Add(time.Hour)}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.check
+			c.Target, c.Pattern, c.MaxMatches = docker.Target{Container: name}, "listening", 1
+			a, err := docker.NewLogsCheck(inst, c)
+			require.NoError(t, err)
+			env, _ := newEnv(nil)
+			out, err := a.Do(ctx, env)
+			require.NoError(t, err)
+			require.Equal(t, tt.lines, out["lines_checked"])
+		})
+	}
+}
+
 func TestRealInspectProbe(t *testing.T) {
 	t.Parallel()
 	inst, eng, imgs := realInstance(t)

@@ -3,6 +3,7 @@ package docker
 import (
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/runbook"
@@ -171,7 +172,7 @@ func actionTypes() map[string]provider.ActionType {
 				"pattern":        {Type: cty.String, Required: true, Description: "Regular expression (RE2), case-insensitive unless case_sensitive."},
 				"case_sensitive": {Type: cty.Bool, Description: "Match case (default false, like grep -i)."},
 				"tail":           {Type: cty.Number, Description: "Number of last lines to read (default 50, or all lines since `since`)."},
-				"since":          {Type: cty.String, Description: "\"run\" (since the run started) or a duration (\"15m\") before the check."},
+				"since":          {Type: cty.String, Description: "\"run\" (since the run started), a duration (\"15m\") before the check, or an RFC 3339 time."},
 				"max_matches":    {Type: cty.Number, Description: "Matching lines tolerated (default 0)."},
 			}),
 			Outputs: map[string]provider.Output{
@@ -315,10 +316,16 @@ func newLogsFromArgs(pi provider.Instance, v cty.Value) (runbook.Action, error) 
 	if err != nil {
 		return nil, err
 	}
-	if since == "run" {
+	switch {
+	case since == "run":
 		l.SinceRunStart = true
-	} else if l.Since, err = a.duration("since", 0); err != nil {
-		return nil, a.bad("since", "want \"run\" or a duration such as \"15m\", got %q", since)
+	case since == "":
+	default:
+		if ts, terr := time.Parse(time.RFC3339, since); terr == nil {
+			l.SinceTime = ts
+		} else if l.Since, err = a.duration("since", 0); err != nil {
+			return nil, a.bad("since", "want \"run\", a duration such as \"15m\" or an RFC 3339 time, got %q", since)
+		}
 	}
 	return NewLogsCheck(inst, l)
 }
