@@ -302,10 +302,12 @@ func notFound(kind, ref string) error {
 	return fmt.Errorf("dockerfake: no such %s: %s: %w", kind, ref, docker.ErrNotFound)
 }
 
+// Ping implements docker.Engine.
 func (e engine) Ping(ctx context.Context) (string, error) {
 	return "1.41", ctx.Err()
 }
 
+// ImageInspect implements docker.Engine.
 func (e engine) ImageInspect(ctx context.Context, ref string) (image.InspectResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return image.InspectResponse{}, err
@@ -327,6 +329,7 @@ func (fi *fakeImage) inspect() image.InspectResponse {
 	return image.InspectResponse{ID: fi.id, RepoTags: []string{fi.img.Ref}, Config: cfg}
 }
 
+// ImagePull implements docker.Engine.
 func (e engine) ImagePull(ctx context.Context, ref, auth string, progress func(docker.PullProgress)) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -349,6 +352,7 @@ func (e engine) ImagePull(ctx context.Context, ref, auth string, progress func(d
 	return nil
 }
 
+// ContainerList implements docker.Engine.
 func (e engine) ContainerList(ctx context.Context, labels []string) ([]container.Summary, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -373,6 +377,7 @@ func (e engine) ContainerList(ctx context.Context, labels []string) ([]container
 	return out, nil
 }
 
+// ContainerInspect implements docker.Engine.
 func (e engine) ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return container.InspectResponse{}, err
@@ -415,6 +420,7 @@ func (e engine) ContainerInspect(ctx context.Context, id string) (container.Insp
 	}, nil
 }
 
+// ContainerCreate implements docker.Engine.
 func (e engine) ContainerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, nets *network.NetworkingConfig) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -481,6 +487,7 @@ func mergeEnv(img, ctr []string) []string {
 	return out
 }
 
+// NetworkConnect implements docker.Engine.
 func (e engine) NetworkConnect(ctx context.Context, networkID, containerID string, ep *network.EndpointSettings) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -498,6 +505,7 @@ func (e engine) NetworkConnect(ctx context.Context, networkID, containerID strin
 	return nil
 }
 
+// ContainerStart implements docker.Engine.
 func (e engine) ContainerStart(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -525,6 +533,7 @@ func (e engine) ContainerStart(ctx context.Context, id string) error {
 	return nil
 }
 
+// ContainerStop implements docker.Engine.
 func (e engine) ContainerStop(ctx context.Context, id string, _ time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -543,6 +552,7 @@ func (e engine) ContainerStop(ctx context.Context, id string, _ time.Duration) e
 	return nil
 }
 
+// ContainerRename implements docker.Engine.
 func (e engine) ContainerRename(ctx context.Context, id, newName string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -561,6 +571,7 @@ func (e engine) ContainerRename(ctx context.Context, id, newName string) error {
 	return nil
 }
 
+// ContainerSetRestartPolicy implements docker.Engine.
 func (e engine) ContainerSetRestartPolicy(ctx context.Context, id string, policy container.RestartPolicy) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -575,6 +586,7 @@ func (e engine) ContainerSetRestartPolicy(ctx context.Context, id string, policy
 	return nil
 }
 
+// ContainerRemove implements docker.Engine.
 func (e engine) ContainerRemove(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -590,6 +602,7 @@ func (e engine) ContainerRemove(ctx context.Context, id string) error {
 	return nil
 }
 
+// Exec implements docker.Engine.
 func (e engine) Exec(ctx context.Context, id string, spec docker.ExecSpec) (docker.ExecResult, error) {
 	if err := ctx.Err(); err != nil {
 		return docker.ExecResult{}, err
@@ -613,6 +626,7 @@ func (e engine) Exec(ctx context.Context, id string, spec docker.ExecSpec) (dock
 	return docker.ExecResult{}, nil
 }
 
+// Logs implements docker.Engine.
 func (e engine) Logs(ctx context.Context, id string, opts docker.LogsOptions) ([]docker.LogLine, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
