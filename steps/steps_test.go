@@ -3,6 +3,7 @@ package steps_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -122,32 +123,42 @@ func TestExecSecretEnvIsRedacted(t *testing.T) {
 }
 
 func TestExecKillsProcessGroupOnCancel(t *testing.T) {
-	pidFile := filepath.Join(t.TempDir(), "child.pid")
-	// The shell starts a grandchild and waits: cancelling must kill both.
-	a := steps.Exec([]string{"sh", "-c", "sleep 60 & echo $! > " + pidFile + "; wait"}, steps.KillGrace(200*time.Millisecond))
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for {
-			if _, err := os.Stat(pidFile); err == nil {
-				time.Sleep(20 * time.Millisecond)
-				cancel()
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
-	start := time.Now()
-	h, _ := run(t, a, runbooktest.WithContext(ctx))
-	assert.Less(t, time.Since(start), 5*time.Second)
-	h.AssertStatus(runbook.StatusRolledBack)
-	h.AssertErrorIs(context.Canceled)
-	b, err := os.ReadFile(pidFile)
-	require.NoError(t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	require.NoError(t, err)
-	assert.Eventually(t, func() bool {
-		return syscall.Kill(pid, 0) != nil
-	}, 3*time.Second, 20*time.Millisecond, "grandchild %d still alive", pid)
+	tests := []struct {
+		name   string
+		script string
+	}{
+		{"SIGTERM ends the group", "sleep 60 & echo $! > %s; wait"},
+		{"SIGKILL after the grace period when SIGTERM is ignored", "trap '' TERM; sleep 60 & echo $! > %s; wait"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "child.pid")
+			// The shell starts a grandchild and waits: cancelling must end both.
+			a := steps.Exec([]string{"sh", "-c", fmt.Sprintf(tc.script, pidFile)}, steps.KillGrace(200*time.Millisecond))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				for {
+					if b, err := os.ReadFile(pidFile); err == nil && len(b) > 0 {
+						time.Sleep(20 * time.Millisecond)
+						cancel()
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			start := time.Now()
+			h, _ := run(t, a, runbooktest.WithContext(ctx))
+			assert.Less(t, time.Since(start), 5*time.Second)
+			h.AssertStatus(runbook.StatusRolledBack)
+			h.AssertErrorIs(context.Canceled)
+			b, err := os.ReadFile(pidFile)
+			require.NoError(t, err)
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			require.NoError(t, err)
+			assert.Eventually(t, func() bool { return !alive(pid) }, 3*time.Second, 10*time.Millisecond, "grandchild %d still alive", pid)
+		})
+	}
 }
 
 func TestExecTimeoutOnRealClock(t *testing.T) {
@@ -254,4 +265,22 @@ func TestNotify(t *testing.T) {
 	require.Len(t, h.Result.Warnings, 1)
 	assert.ErrorContains(t, h.Result.Warnings[0], "notify page: webhook 500")
 	assert.Equal(t, runbook.Description{Action: "notify", Summary: "announce"}, steps.Notify("announce", nil).Describe())
+}
+
+// alive reports whether pid runs: a zombie (dead, not yet reaped by an init
+// that may be slow to do it in a container) does not count.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // no /proc: trust kill
+	}
+	// The state follows the command name in parentheses.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
 }
