@@ -11,6 +11,7 @@ import (
 	"github.com/handrail-dev/handrail/providers/docker"
 	"github.com/handrail-dev/handrail/providers/docker/dockerfake"
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/moby/moby/api/types/container"
 	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -439,4 +440,22 @@ func TestFakeInterruptedComposeUpdate(t *testing.T) {
 		require.Equal(t, want, c.Image)
 		require.True(t, c.Running)
 	}
+}
+
+func TestFakeRefusesAutoRemoveContainer(t *testing.T) {
+	w := dockerfake.New()
+	w.AddImages(img029, img030)
+	eng := w.Engine()
+	ctx := context.Background()
+	id, err := eng.ContainerCreate(ctx, "tmp", &container.Config{Image: img029}, &container.HostConfig{AutoRemove: true}, nil)
+	require.NoError(t, err)
+	require.NoError(t, eng.ContainerStart(ctx, id))
+	a, err := docker.NewServiceUpdate(w.Instance("app"), docker.ServiceUpdate{Target: docker.Target{Container: "tmp"}, Image: img030})
+	require.NoError(t, err)
+	env, _ := newEnv(nil)
+	_, err = a.Do(ctx, env)
+	require.ErrorContains(t, err, "--rm")
+	c, _ := w.Container("tmp")
+	require.Equal(t, img029, c.Image)
+	require.True(t, c.Running)
 }

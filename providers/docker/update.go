@@ -114,6 +114,9 @@ func (a *serviceUpdate) Do(ctx context.Context, env *runbook.Env) (runbook.Outpu
 		return nil, err
 	}
 	name := containerName(cur)
+	if cur.HostConfig != nil && cur.HostConfig.AutoRemove {
+		return nil, runbook.Permanent(fmt.Errorf("%s: %s was started with --rm (AutoRemove): stopping it would delete it and leave nothing to roll back to; recreate it without --rm first: %w", where, name, errBadArgs))
+	}
 	newImg, _, err := ensureImage(ctx, env, eng, where, a.s.Image, a.s.Pull, a.s.Auth)
 	if err != nil {
 		return nil, err
