@@ -202,7 +202,6 @@ func (c *compiler) planCheck() {
 			args, d := decodeBody(n.d.remain, n.d.spec, ctx, n.d.block.DefRange())
 			c.diags = append(c.diags, d...)
 			n.planArgs = markSchema(args, n.d.at.Args)
-			n.waits = waitsOf(n, n.d.remain, false)
 			if !d.HasErrors() {
 				c.learnFacts(n)
 			}
@@ -216,14 +215,12 @@ func (c *compiler) planCheck() {
 				args, d := decodeBody(rd.remain, rd.spec, rctx, rd.block.DefRange())
 				c.diags = append(c.diags, d...)
 				rd.planArgs = markSchema(args, rd.at.Args)
-				rd.waits = waitsOf(n, rd.remain, true)
 			}
 		}
 		for _, cd := range n.checks {
 			args, d := decodeBody(cd.remain, cd.spec, ctx, cd.block.DefRange())
 			c.diags = append(c.diags, d...)
 			cd.planArgs = markSchema(args, cd.at.Args)
-			cd.waits = waitsOf(n, cd.remain, false)
 			sctx := ctx.NewChild()
 			sctx.Variables = map[string]cty.Value{"self": probeSelf(cd.at)}
 			for _, e := range []hhcl.Expression{cd.success, cd.failure} {
@@ -565,6 +562,7 @@ func (a *lazyAction) NaturalRollback() runbook.Rollback {
 // runs its natural rollback.
 type lazyNatural struct{ a *lazyAction }
 
+// Compensate rebuilds the action and runs its natural rollback.
 func (r *lazyNatural) Compensate(ctx context.Context, env *runbook.Env) error {
 	act, err := r.a.build(env)
 	if err != nil {
@@ -581,6 +579,7 @@ func (r *lazyNatural) Compensate(ctx context.Context, env *runbook.Env) error {
 	return rb.Compensate(ctx, env)
 }
 
+// Describe is what the provider's natural rollback says, learnt at load time.
 func (r *lazyNatural) Describe() runbook.Description {
 	if f := r.a.n.facts; f != nil && f.naturalDesc != (runbook.Description{}) {
 		return f.naturalDesc
@@ -596,6 +595,7 @@ type lazyRollback struct {
 	rd *rollbackDecl
 }
 
+// Compensate evaluates the rollback block with self and runs its action.
 func (r *lazyRollback) Compensate(ctx context.Context, env *runbook.Env) error {
 	n := r.n
 	outs, err := n.outputVal(env.Self())
@@ -621,6 +621,7 @@ func (r *lazyRollback) Compensate(ctx context.Context, env *runbook.Env) error {
 	return err
 }
 
+// Describe names the rollback's provider instance and action.
 func (r *lazyRollback) Describe() runbook.Description {
 	return runbook.Description{Provider: r.rd.pinst.inst.Name(), Action: r.rd.action}
 }
@@ -632,6 +633,7 @@ type lazyProbe struct {
 	cd *checkDecl
 }
 
+// Sample evaluates the probe's arguments, builds the probe and samples it.
 func (p *lazyProbe) Sample(ctx context.Context, env *runbook.Env) (runbook.Sample, error) {
 	cd := p.cd
 	args, err := p.n.runArgs(env, cd.remain, cd.spec, cd.at.Args, cd.block.DefRange(), cty.NilVal)
@@ -648,6 +650,7 @@ func (p *lazyProbe) Sample(ctx context.Context, env *runbook.Env) (runbook.Sampl
 	return pr.Sample(ctx, env)
 }
 
+// Describe names the probe's provider instance and action.
 func (p *lazyProbe) Describe() runbook.Description {
 	return runbook.Description{Provider: p.cd.pinst.inst.Name(), Action: p.cd.probe}
 }
@@ -659,6 +662,7 @@ type lazyCondition struct {
 	expr hhcl.Expression
 }
 
+// Holds evaluates the condition with self = the sample.
 func (c *lazyCondition) Holds(env *runbook.Env, value any) (bool, error) {
 	self := map[string]any{}
 	for k, v := range env.Self() {

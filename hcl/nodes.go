@@ -75,7 +75,6 @@ type node struct {
 	facts    *actionFacts
 	unknown  cty.Value
 	planArgs cty.Value
-	waits    map[string][]string // argument -> nodes it waits for
 }
 
 // refTarget is what step.<name> (or gate.<name>) means inside a node: one
@@ -94,7 +93,6 @@ type rollbackDecl struct {
 	spec     hcldec.Spec
 	remain   hhcl.Body
 	planArgs cty.Value
-	waits    map[string][]string
 }
 
 type checkDecl struct {
@@ -108,7 +106,6 @@ type checkDecl struct {
 	success  hhcl.Expression
 	failure  hhcl.Expression
 	planArgs cty.Value
-	waits    map[string][]string
 }
 
 var phaseSchema = &hhcl.BodySchema{
@@ -341,6 +338,33 @@ type actionEntry struct {
 	at provider.ActionType
 	pv provider.Provider
 	ok bool
+	// derived once per action
+	spec       hcldec.Spec
+	stepMeta   *hhcl.BodySchema
+	stepShared []string
+	checkMeta  *hhcl.BodySchema
+}
+
+// entry returns the cached look-up of an action (after c.action).
+func (c *compiler) entry(name string) *actionEntry {
+	if c.actions == nil {
+		c.actions = map[string]actionEntry{}
+	}
+	e, ok := c.actions[name]
+	if !ok {
+		e.at, e.pv, e.ok = c.rb.reg.Action(name)
+		c.actions[name] = e
+	}
+	if !e.ok {
+		return &actionEntry{spec: hcldec.ObjectSpec{}}
+	}
+	if e.spec == nil {
+		e.spec = schemaSpec(e.at.Args)
+		e.stepMeta, e.stepShared = metaFor(stepMetaSchema, e.at.Args)
+		e.checkMeta, _ = metaFor(checkMetaSchema, e.at.Args)
+		c.actions[name] = e
+	}
+	return &e
 }
 
 func (c *compiler) action(name string, rng hhcl.Range, probe bool) (provider.ActionType, provider.Provider, bool) {
@@ -379,7 +403,8 @@ func (c *compiler) decodeStep(n *node) {
 			return
 		}
 		d.at, d.pv = at, pv
-		schema, shared := metaFor(stepMetaSchema, at.Args)
+		ent := c.entry(d.typ)
+		schema, shared := ent.stepMeta, ent.stepShared
 		content, remain, diags := blk.Body.PartialContent(schema)
 		c.diags = append(c.diags, diags...)
 		// A meta-argument the action also declares (exec's timeout) goes to
@@ -394,7 +419,7 @@ func (c *compiler) decodeStep(n *node) {
 			}
 		}
 		d.content, d.remain = content, remain
-		d.spec = schemaSpec(at.Args)
+		d.spec = ent.spec
 	}
 	if d.pv == nil {
 		return
@@ -494,7 +519,7 @@ func (c *compiler) decodeRollback(n *node, b *hhcl.Block) *rollbackDecl {
 	if !ok {
 		return nil
 	}
-	rd := &rollbackDecl{action: name, at: at, spec: schemaSpec(at.Args)}
+	rd := &rollbackDecl{action: name, at: at, spec: c.entry(name).spec}
 	rd.block = findSyntaxBlock(n.d.block.Body, b)
 	content, remain, d := b.Body.PartialContent(rollbackMetaSchema)
 	c.diags = append(c.diags, d...)
@@ -675,7 +700,10 @@ func (c *compiler) decodeCheck(n *node, b *hhcl.Block, tolerate int) (*checkDecl
 		}
 		cd.probe = name
 	}
-	schema, _ := metaFor(checkMetaSchema, at.Args)
+	schema := checkMetaSchema
+	if cd.probe != "" {
+		schema = c.entry(cd.probe).checkMeta
+	}
 	content, remain, diags := b.Body.PartialContent(schema)
 	c.diags = append(c.diags, diags...)
 	cd.remain = remain
@@ -698,7 +726,7 @@ func (c *compiler) decodeCheck(n *node, b *hhcl.Block, tolerate int) (*checkDecl
 	if cd.pinst == nil {
 		return nil, ch
 	}
-	cd.spec = schemaSpec(cd.at.Args)
+	cd.spec = c.entry(cd.probe).spec
 	cond, hasCond := content.Attributes["condition"]
 	succ, hasSucc := content.Attributes["success"]
 	if hasCond && hasSucc {

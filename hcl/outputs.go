@@ -167,9 +167,9 @@ func (rb *Runbook) Describe() []NodeView {
 		}
 		v := NodeView{Name: n.name, Kind: n.d.kind, Phase: pn.Phase}
 		if n.step != nil {
-			v.Action = &Call{Provider: n.pinst.inst.Name(), Action: n.d.typ, Args: renderArgs(n.d.remain, n.planArgs, n.waits)}
+			v.Action = &Call{Provider: n.pinst.inst.Name(), Action: n.d.typ, Args: renderArgs(n.d.remain, n.planArgs, waitsOf(n, n.d.remain, false))}
 			for _, rd := range n.rollbacks {
-				v.Rollbacks = append(v.Rollbacks, Call{Provider: rd.pinst.inst.Name(), Action: rd.action, Args: renderArgs(rd.remain, rd.planArgs, rd.waits)})
+				v.Rollbacks = append(v.Rollbacks, Call{Provider: rd.pinst.inst.Name(), Action: rd.action, Args: renderArgs(rd.remain, rd.planArgs, waitsOf(n, rd.remain, true))})
 			}
 			if len(n.rollbacks) == 0 {
 				if nr := (&lazyAction{rb: rb, n: n}).NaturalRollback(); nr != nil {
@@ -181,7 +181,7 @@ func (rb *Runbook) Describe() []NodeView {
 			v.GateKind = string(n.gate.Kind)
 			for i, cd := range n.checks {
 				v.Checks = append(v.Checks, CheckView{Name: cd.name, Threshold: n.gate.Checks[i].Threshold,
-					Probe: Call{Provider: cd.pinst.inst.Name(), Action: cd.probe, Args: renderArgs(cd.remain, cd.planArgs, cd.waits)}})
+					Probe: Call{Provider: cd.pinst.inst.Name(), Action: cd.probe, Args: renderArgs(cd.remain, cd.planArgs, waitsOf(n, cd.remain, false))}})
 			}
 		}
 		out = append(out, v)

@@ -265,6 +265,7 @@ type restore struct {
 	key  string
 }
 
+// Compensate puts the previous value back.
 func (r *restore) Compensate(_ context.Context, env *runbook.Env) error {
 	prev, _ := env.Self()["previous"].(string)
 	r.inst.w.record("%s restore %s=%s", r.inst.name, r.key, prev)
@@ -274,6 +275,7 @@ func (r *restore) Compensate(_ context.Context, env *runbook.Env) error {
 	return nil
 }
 
+// Describe names the instance and action.
 func (r *restore) Describe() runbook.Description {
 	return runbook.Description{Provider: r.inst.name, Action: "demo_set"}
 }
