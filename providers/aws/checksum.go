@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // MetaSHA256 is the user-metadata key under which s3_upload stores the hex
@@ -29,57 +30,89 @@ type digest struct {
 	partSHA  [][]byte
 }
 
-// digestReader reads r to the end and returns its checksums, with the
-// parts of a multipart upload in parts of partSize (none when partSize is
-// zero or the body fits in one part).
-func digestReader(ctx context.Context, r io.Reader, partSize int64) (digest, error) {
-	d := digest{partSize: partSize}
-	whole := [2]hash.Hash{sha256.New(), md5.New()}
-	var pm, ps hash.Hash
-	var inPart int64
-	buf := make([]byte, 256<<10)
-	flush := func() {
-		if pm != nil && inPart > 0 {
-			d.partMD5 = append(d.partMD5, pm.Sum(nil))
-			d.partSHA = append(d.partSHA, ps.Sum(nil))
+// lane hashes a stream whole and/or in parts of partSize.
+type lane struct {
+	whole    hash.Hash
+	newPart  func() hash.Hash
+	partSize int64
+	cur      hash.Hash
+	in       int64
+	parts    [][]byte
+}
+
+func (l *lane) write(b []byte) {
+	if l.whole != nil {
+		l.whole.Write(b)
+	}
+	for l.newPart != nil && len(b) > 0 {
+		if l.cur == nil {
+			l.cur, l.in = l.newPart(), 0
 		}
-		pm, ps, inPart = md5.New(), sha256.New(), 0
+		take := min(int64(len(b)), l.partSize-l.in)
+		l.cur.Write(b[:take])
+		l.in += take
+		b = b[take:]
+		if l.in == l.partSize {
+			l.parts = append(l.parts, l.cur.Sum(nil))
+			l.cur = nil
+		}
 	}
-	if partSize > 0 {
-		flush()
+}
+
+func (l *lane) finish() {
+	if l.cur != nil && l.in > 0 {
+		l.parts = append(l.parts, l.cur.Sum(nil))
 	}
+	l.cur = nil
+}
+
+// digestReader reads size bytes of r and returns their checksums: the
+// SHA-256 always; the MD5 of the whole when the body fits in one part of
+// partSize, else the MD5 and SHA-256 of each part. The SHA-256 side and the
+// MD5 side are computed on two goroutines.
+func digestReader(ctx context.Context, r io.Reader, size, partSize int64) (digest, error) {
+	d := digest{partSize: partSize}
+	multi := Parts(size, partSize) > 0
+	a := &lane{whole: sha256.New()}
+	m := &lane{}
+	if multi {
+		a.newPart, a.partSize = sha256.New, partSize
+		m.newPart, m.partSize = md5.New, partSize
+	} else {
+		m.whole = md5.New()
+	}
+	buf := make([]byte, 1<<20)
+	var wg sync.WaitGroup
 	for {
 		if err := ctx.Err(); err != nil {
 			return digest{}, err
 		}
-		n, err := r.Read(buf)
-		b := buf[:n]
-		d.size += int64(n)
-		whole[0].Write(b)
-		whole[1].Write(b)
-		for partSize > 0 && len(b) > 0 {
-			take := min(int64(len(b)), partSize-inPart)
-			pm.Write(b[:take])
-			ps.Write(b[:take])
-			inPart += take
-			b = b[take:]
-			if inPart == partSize {
-				flush()
-			}
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			b := buf[:n]
+			d.size += int64(n)
+			wg.Add(1)
+			go func() { defer wg.Done(); m.write(b) }()
+			a.write(b)
+			wg.Wait()
 		}
-		if err == io.EOF {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
 		}
 		if err != nil {
 			return digest{}, err
 		}
 	}
-	if partSize > 0 {
-		flush()
+	if d.size != size {
+		return digest{}, fmt.Errorf("read %d bytes, expected %d: the file changed while being read", d.size, size)
 	}
-	d.sha256, d.md5 = whole[0].Sum(nil), whole[1].Sum(nil)
-	if Parts(d.size, partSize) == 0 {
-		d.partMD5, d.partSHA = nil, nil
+	a.finish()
+	m.finish()
+	d.sha256 = a.whole.Sum(nil)
+	if multi {
+		d.partSHA, d.partMD5 = a.parts, m.parts
+	} else {
+		d.md5 = m.whole.Sum(nil)
 	}
 	return d, nil
 }
@@ -91,7 +124,11 @@ func digestFile(ctx context.Context, file string, partSize int64) (digest, error
 		return digest{}, err
 	}
 	defer f.Close()
-	return digestReader(ctx, f, partSize)
+	st, err := f.Stat()
+	if err != nil {
+		return digest{}, err
+	}
+	return digestReader(ctx, f, st.Size(), partSize)
 }
 
 // multipart reports whether the digest has parts.

@@ -21,7 +21,7 @@ const (
 	otherTG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/other/0000000000000000"
 )
 
-func newELBWorld(t *testing.T, maxAttempts int) (*elbServer, *aws.Instance) {
+func newELBWorld(t testing.TB, maxAttempts int) (*elbServer, *aws.Instance) {
 	t.Helper()
 	s := newELBServer(t)
 	sticky := true

@@ -19,7 +19,7 @@ import (
 // XML answers, errors as HTTP 400 <ErrorResponse>. It keeps rules, weights
 // and target health in memory.
 type elbServer struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	// key is the access key requests must be signed with.
 	key string
@@ -52,7 +52,7 @@ type elbTarget struct {
 	Port              int
 }
 
-func newELBServer(t *testing.T) *elbServer {
+func newELBServer(t testing.TB) *elbServer {
 	s := &elbServer{t: t, key: "AKIDTEST", rules: map[string][]elbAction{}, health: map[string][]elbTarget{}, throttle: map[string]int{}, calls: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)

@@ -31,7 +31,7 @@ type s3World struct {
 	mutate func(r *http.Request, h http.Header)
 }
 
-func newS3World(t *testing.T, buckets ...string) *s3World {
+func newS3World(t testing.TB, buckets ...string) *s3World {
 	t.Helper()
 	w := &s3World{backend: s3mem.New()}
 	faker := gofakes3.New(w.backend)
@@ -127,7 +127,7 @@ func rollbackEnv(t *testing.T, out runbook.Outputs) *runbook.Env {
 	return runbook.NewEnv(runbook.EnvConfig{Node: "step", Self: journaled(t, out)})
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	require.NoError(t, os.WriteFile(path, data, 0o644))

@@ -153,3 +153,25 @@ func TestVersionedUploadRollback(t *testing.T) {
 	got, _ = w.Object("assets", "0.3.0/index.html")
 	assert.Equal(t, "before", string(got), "deleting the step's own version makes the previous one current again")
 }
+
+func TestMultipartVerifiedByCompositeSHA256(t *testing.T) {
+	w := awsfake.New().CreateBucket("b", false)
+	data := make([]byte, 11<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	file := filepath.Join(t.TempDir(), "big")
+	require.NoError(t, os.WriteFile(file, data, 0o644))
+	a, err := aws.NewUpload(w.Instance("prod"), aws.UploadArgs{Bucket: "b", Source: file, Key: "big", PartSize: 5 << 20})
+	require.NoError(t, err)
+	out, err := a.Do(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"big": "sha256"}, out["verified_by"])
+	assert.Contains(t, out["etag"], "-3")
+
+	dl, err := aws.NewDownload(w.Instance("prod"), aws.DownloadArgs{Bucket: "b", Key: "big", File: file + ".down"})
+	require.NoError(t, err)
+	dout, err := dl.Do(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, out["sha256"].(map[string]any)["big"], dout["sha256"])
+}
