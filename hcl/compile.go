@@ -11,7 +11,9 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
+	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/runbook"
 )
 
@@ -176,7 +178,7 @@ func evalExpr(expr hhcl.Expression, ctx *hhcl.EvalContext) (v cty.Value, diags h
 }
 
 // decodeBody decodes a body with a spec; a panic becomes a diagnostic.
-func decodeBody(body hhcl.Body, spec hcldec.Spec, ctx *hhcl.EvalContext, rng hhcl.Range) (v cty.Value, diags hhcl.Diagnostics) {
+func decodeBody(body hhcl.Body, spec decoder, ctx *hhcl.EvalContext, rng hhcl.Range) (v cty.Value, diags hhcl.Diagnostics) {
 	defer func() {
 		if x := recover(); x != nil {
 			v = cty.DynamicVal
@@ -184,7 +186,75 @@ func decodeBody(body hhcl.Body, spec hcldec.Spec, ctx *hhcl.EvalContext, rng hhc
 				Detail: "The block could not be decoded because of an internal error.", Subject: rng.Ptr()}}
 		}
 	}()
-	return hcldec.Decode(body, spec, ctx)
+	return spec.decode(body, ctx)
+}
+
+// decoder decodes a body into an object value.
+type decoder interface {
+	decode(body hhcl.Body, ctx *hhcl.EvalContext) (cty.Value, hhcl.Diagnostics)
+}
+
+// specDecoder decodes with an hcldec spec.
+type specDecoder struct{ spec hcldec.Spec }
+
+func (d specDecoder) decode(body hhcl.Body, ctx *hhcl.EvalContext) (cty.Value, hhcl.Diagnostics) {
+	return hcldec.Decode(body, d.spec, ctx)
+}
+
+// argDecoder decodes the flat argument bodies of actions exactly like an
+// hcldec object of attribute specs, with the body schema computed once per
+// action instead of once per body.
+type argDecoder struct {
+	schema *hhcl.BodySchema
+	names  []string
+	types  []cty.Type
+}
+
+func newArgDecoder(s provider.Schema) *argDecoder {
+	d := &argDecoder{schema: &hhcl.BodySchema{}}
+	for _, name := range s.Names() {
+		ty := s[name].Type
+		if ty == cty.NilType {
+			ty = cty.DynamicPseudoType
+		}
+		d.names = append(d.names, name)
+		d.types = append(d.types, ty)
+		d.schema.Attributes = append(d.schema.Attributes, hhcl.AttributeSchema{Name: name, Required: s[name].Required})
+	}
+	return d
+}
+
+func (d *argDecoder) decode(body hhcl.Body, ctx *hhcl.EvalContext) (cty.Value, hhcl.Diagnostics) {
+	content, diags := body.Content(d.schema)
+	attrs := make(map[string]cty.Value, len(d.names))
+	for i, name := range d.names {
+		ty := d.types[i]
+		attr, ok := content.Attributes[name]
+		if !ok {
+			attrs[name] = cty.NullVal(ty.WithoutOptionalAttributesDeep())
+			continue
+		}
+		val, vd := attr.Expr.Value(ctx)
+		diags = append(diags, vd...)
+		conv, err := convert.Convert(val, ty)
+		if err != nil {
+			diags = append(diags, &hhcl.Diagnostic{
+				Severity:    hhcl.DiagError,
+				Summary:     "Incorrect attribute value type",
+				Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, err.Error()),
+				Subject:     attr.Expr.Range().Ptr(),
+				Context:     hhcl.RangeBetween(attr.NameRange, attr.Expr.Range()).Ptr(),
+				Expression:  attr.Expr,
+				EvalContext: ctx,
+			})
+			conv = cty.UnknownVal(ty.WithoutOptionalAttributesDeep())
+		}
+		attrs[name] = conv
+	}
+	if len(attrs) == 0 {
+		return cty.EmptyObjectVal, diags
+	}
+	return cty.ObjectVal(attrs), diags
 }
 
 // evalStatic evaluates an expression that must be a constant.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	hhcl "github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
@@ -425,7 +424,7 @@ func (c *compiler) planErrors(err error) {
 }
 
 // args decodes node n's arguments at run time.
-func (n *node) runArgs(env *runbook.Env, body hhcl.Body, spec hcldec.Spec, schema provider.Schema, rng hhcl.Range, self cty.Value) (cty.Value, error) {
+func (n *node) runArgs(env *runbook.Env, body hhcl.Body, spec decoder, schema provider.Schema, rng hhcl.Range, self cty.Value) (cty.Value, error) {
 	var errs []error
 	ctx := n.evalCtx(runtime(env, &errs), self, runVal(env.Run()))
 	v, diags := decodeBody(body, spec, ctx, rng)

@@ -286,7 +286,7 @@ func (c *compiler) configureProviders(blocks []*hclsyntax.Block) {
 		spec := schemaSpec(d.p.ConfigSchema())
 		ctx := rb.base.NewChild()
 		ctx.Variables = c.providerRoots()
-		val, diags := decodeBody(d.block.Body, spec, ctx, d.block.DefRange())
+		val, diags := decodeBody(d.block.Body, specDecoder{spec}, ctx, d.block.DefRange())
 		c.diags = append(c.diags, diags...)
 		if diags.HasErrors() {
 			continue
@@ -401,7 +401,7 @@ func (c *compiler) instanceFor(typ string, expr hhcl.Expression, ctx *hhcl.EvalC
 			}
 		}
 		d := &providerDecl{typ: typ, name: "default", p: p, implicit: true}
-		val, diags := decodeBody(hhcl.EmptyBody(), schemaSpec(p.ConfigSchema()), nil, rng)
+		val, diags := decodeBody(hhcl.EmptyBody(), specDecoder{schemaSpec(p.ConfigSchema())}, nil, rng)
 		c.diags = append(c.diags, diags...)
 		if diags.HasErrors() || !c.configure(d, val, rng) {
 			return nil

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	hhcl "github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
@@ -42,7 +41,7 @@ type nodeDecl struct {
 	// steps
 	at      provider.ActionType
 	pv      provider.Provider
-	spec    hcldec.Spec
+	spec    decoder
 	content *hhcl.BodyContent
 	remain  hhcl.Body
 	shared  []string // meta-arguments also passed to the action
@@ -90,7 +89,7 @@ type rollbackDecl struct {
 	block    *hclsyntax.Block
 	at       provider.ActionType
 	pinst    *providerDecl
-	spec     hcldec.Spec
+	spec     decoder
 	remain   hhcl.Body
 	planArgs cty.Value
 }
@@ -101,7 +100,7 @@ type checkDecl struct {
 	probe    string
 	at       provider.ActionType
 	pinst    *providerDecl
-	spec     hcldec.Spec
+	spec     decoder
 	remain   hhcl.Body
 	success  hhcl.Expression
 	failure  hhcl.Expression
@@ -339,7 +338,7 @@ type actionEntry struct {
 	pv provider.Provider
 	ok bool
 	// derived once per action
-	spec       hcldec.Spec
+	spec       decoder
 	stepMeta   *hhcl.BodySchema
 	stepShared []string
 	checkMeta  *hhcl.BodySchema
@@ -356,10 +355,10 @@ func (c *compiler) entry(name string) *actionEntry {
 		c.actions[name] = e
 	}
 	if !e.ok {
-		return &actionEntry{spec: hcldec.ObjectSpec{}}
+		return &actionEntry{spec: newArgDecoder(nil)}
 	}
 	if e.spec == nil {
-		e.spec = schemaSpec(e.at.Args)
+		e.spec = newArgDecoder(e.at.Args)
 		e.stepMeta, e.stepShared = metaFor(stepMetaSchema, e.at.Args)
 		e.checkMeta, _ = metaFor(checkMetaSchema, e.at.Args)
 		c.actions[name] = e
