@@ -689,11 +689,13 @@ func (r *run) applyPolicy(ctx context.Context, end nodeEnd, n *Node, err error, 
 	switch pol {
 	case PolicyContinue:
 		end.state, end.err = StateWarned, err
+		r.journalWarned(ctx, end, n, "continued by policy")
 		return end
 	case PolicyPause:
 		d, aerr := r.ask(ctx, ApprovalRequest{Node: n.Name, Kind: "pause", Message: fmt.Sprintf("%s: %s. Approve to go on, deny to roll back.", what, r.red.Redact(err.Error()))}, 0, false)
 		if aerr == nil && d.Approved {
 			end.state, end.err = StateWarned, err
+			r.journalWarned(ctx, end, n, "continued by decision of "+d.By)
 			return end
 		}
 		if aerr != nil {
@@ -705,6 +707,17 @@ func (r *run) applyPolicy(ctx context.Context, end nodeEnd, n *Node, err error, 
 		end.state, end.err, end.policy = StateFailed, err, pol
 		return end
 	}
+}
+
+// journalWarned records that a node whose failure was journaled goes on
+// as done (policy continue, or a pause approved), so that a journal replay
+// does not take the run for a failed one.
+func (r *run) journalWarned(ctx context.Context, end nodeEnd, n *Node, how string) {
+	if r.j == nil {
+		return
+	}
+	_ = r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: n.Name, Attempt: end.attempts, Outputs: r.red.RedactOutputs(end.outputs),
+		Compensable: n.Step != nil && len(n.rbs) > 0, Error: fmt.Sprintf("%s after failure: %v", how, end.err)})
 }
 
 func safeDo(ctx context.Context, a Action, env *Env) (out Outputs, err error) {

@@ -234,6 +234,11 @@ func Replay(recs []Record) (*RunState, error) {
 			}
 		case RecNodeSucceeded:
 			delete(open, r.Node)
+			if st.Failed == r.Node {
+				// A failure that the run went on from (policy continue,
+				// or a pause approved).
+				st.Failed, st.FailedErr = "", ""
+			}
 			st.Nodes[r.Node] = StateSucceeded
 			st.Ended[r.Node] = r.Time
 			if !succeeded[r.Node] {

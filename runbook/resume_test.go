@@ -230,3 +230,55 @@ func TestResumeAfterTheLastStep(t *testing.T) {
 	_, err = ex.Resume(context.Background(), p, "r1", runbook.RunOptions{})
 	assert.ErrorContains(t, err, "already ended succeeded")
 }
+
+func TestResumeAfterAFailureTheRunWentOnFrom(t *testing.T) {
+	policies := []struct {
+		name     string
+		step     func(s *runbook.Step)
+		approver runbook.Approver
+	}{
+		{"on_fail continue", func(s *runbook.Step) { s.OnFail = runbook.PolicyContinue }, nil},
+		{"on_fail pause, approved", func(s *runbook.Step) { s.OnFail = runbook.PolicyPause }, runbooktest.NewApprover().GrantBy("notify", "alice")},
+	}
+	for _, pc := range policies {
+		t.Run(pc.name, func(t *testing.T) {
+			w := &world{}
+			p := mustBuild("warned", func(b *runbook.Builder) {
+				b.Step(w.step("a"))
+				b.Step(w.step("notify", fails(errBoom), with(pc.step)))
+				b.Step(w.step("c"))
+			})
+			// A full run, to get the records a real run writes.
+			j := &runbook.MemJournal{}
+			ex := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: j, Approver: pc.approver}
+			res, err := ex.Run(context.Background(), p, runbook.RunOptions{RunID: "full"})
+			require.NoError(t, err)
+			require.Equal(t, runbook.StatusSucceeded, res.Status)
+			recs, err := j.Load(context.Background(), "full")
+			require.NoError(t, err)
+			st, err := runbook.Replay(recs)
+			require.NoError(t, err)
+			assert.Empty(t, st.Failed, "a failure the run went on from is not the run's failure")
+
+			// The same run, crashed while c was running.
+			var cut []runbook.Record
+			for _, r := range recs {
+				if r.Node == "c" && r.Kind == runbook.RecNodeStarted {
+					r.Run = "crashed"
+					cut = append(cut, r)
+					break
+				}
+				r.Run = "crashed"
+				cut = append(cut, r)
+			}
+			j2 := &runbook.MemJournal{}
+			require.NoError(t, j2.Append(context.Background(), cut...))
+			w.ops = nil
+			res, err = (&runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: j2}).Resume(context.Background(), p, "crashed", runbook.RunOptions{})
+			require.Error(t, err, "c is not idempotent and there is no approver: in doubt")
+			assert.ErrorIs(t, err, runbook.ErrInDoubt)
+			assert.Equal(t, runbook.StatusInterrupted, res.Status, "not rolled back")
+			assert.Empty(t, w.log())
+		})
+	}
+}
