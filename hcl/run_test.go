@@ -253,3 +253,51 @@ step "demo_set" "done" {
 		})
 	}
 }
+
+// A run halted after its point of no return is rolled back later by a new
+// process: the plan is loaded again from the same file, and the rollbacks
+// read the step's outputs from the journal.
+func TestRollbackLaterFromJournal(t *testing.T) {
+	src := `
+runbook "later" {}
+step "demo_set" "a" {
+  key   = "a"
+  value = "new"
+}
+step "demo_exec" "b" {
+  command = ["deploy", step.a.previous]
+  rollback "demo_exec" {
+    command = ["undeploy", self.stdout, self.command[1]]
+  }
+}
+step "demo_set" "c" {
+  key                = "c"
+  value              = "x"
+  point_of_no_return = true
+}
+step "demo_exec" "d" {
+  command      = ["false"]
+  irreversible = true
+}
+`
+	w := testprovider.NewWorld()
+	w.Set("a", "old")
+	journal := &runbook.MemJournal{}
+	clock := runbook.NewSimClock(time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC))
+	rb1 := load(t, w, src, nil)
+	res, _ := (&runbook.Executor{Clock: clock, Journal: journal, Redactor: rb1.Redactor()}).Run(context.Background(), rb1.Plan(), runbook.RunOptions{RunID: "r1"})
+	require.Equal(t, runbook.StatusHalted, res.Status)
+
+	rb2 := load(t, w, src, nil)
+	require.Equal(t, rb1.Plan().Hash(), rb2.Plan().Hash())
+	res, err := (&runbook.Executor{Clock: clock, Journal: journal, Redactor: rb2.Redactor(), RollbackRetry: &runbook.Retry{Attempts: 1}}).Rollback(context.Background(), rb2.Plan(), "r1", runbook.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, runbook.StatusRolledBack, res.Status, "%v", res.Err)
+	log := w.Log()
+	assert.Equal(t, []string{
+		"demo.default restore c=",
+		"demo.default exec [undeploy [deploy old] old]",
+		"demo.default restore a=old",
+	}, log[len(log)-3:])
+	assert.Equal(t, "old", w.Value("a"))
+}
