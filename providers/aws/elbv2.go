@@ -17,24 +17,30 @@ import (
 // MaxWeight is the largest weight ELBv2 accepts for a target group.
 const MaxWeight = 999
 
-// permanentELB marks errors no retry can fix: a missing rule or target
-// group, a rule that cannot take the weights, and other client faults
-// (validation, not permitted, access denied). Throttling has already been
-// retried by the SDK and stays retryable for the step's own policy.
-func permanentELB(err error) error {
-	if err == nil {
-		return nil
+// permanentELB marks errors no retry can fix (see permanentIf).
+func permanentELB(err error) error { return permanentIf(err) }
+
+// permanentIf marks errors no retry can fix: a missing rule, target group,
+// bucket or object, a rule that cannot take the weights, a checksum
+// mismatch, and other client faults of the service (validation, not
+// permitted, access denied). Throttling has already been retried by the
+// SDK and stays retryable for the step's own retry policy, as do server
+// faults and network errors.
+func permanentIf(err error) error {
+	if err == nil || runbook.IsPermanent(err) {
+		return err
 	}
 	var rnf *elbtypes.RuleNotFoundException
 	var tgnf *elbtypes.TargetGroupNotFoundException
-	if errors.Is(err, ErrRule) || errors.As(err, &rnf) || errors.As(err, &tgnf) {
+	if errors.Is(err, ErrRule) || errors.Is(err, ErrChecksum) || errors.Is(err, ErrNotFound) ||
+		errors.As(err, &rnf) || errors.As(err, &tgnf) {
 		return runbook.Permanent(err)
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient {
 		switch code := api.ErrorCode(); {
 		case strings.Contains(code, "Throttl"), code == "RequestLimitExceeded", code == "TooManyRequestsException",
-			code == "ExpiredToken", code == "RequestExpired":
+			code == "SlowDown", code == "ExpiredToken", code == "RequestExpired", code == "RequestTimeout":
 			return err
 		}
 		return runbook.Permanent(err)

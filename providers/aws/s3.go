@@ -214,7 +214,9 @@ func objectOutputs(bucket string, newest Object, count int) runbook.Outputs {
 func (a *ObjectExistsAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
 	objs, date, err := a.find(ctx, env)
 	if err != nil {
-		return nil, fmt.Errorf("s3_object_exists: %w", err)
+		// No match may be fixed by waiting (a backup still uploading): it
+		// stays retryable; a missing bucket or a refusal is not.
+		return nil, permanentIf(fmt.Errorf("s3_object_exists: %w", err))
 	}
 	out := objectOutputs(a.args.Bucket, objs[0], len(objs))
 	if date != "" {
@@ -425,10 +427,7 @@ func (a *UploadAction) Do(ctx context.Context, env *runbook.Env) (runbook.Output
 					err = errors.Join(err, cerr)
 				}
 			}
-			if errors.Is(err, ErrChecksum) {
-				err = runbook.Permanent(err)
-			}
-			return nil, err
+			return nil, permanentIf(err)
 		}
 		done = append(done, u)
 	}
@@ -705,11 +704,7 @@ func (a *DownloadAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outp
 	a.inst.register(env)
 	uri := s3URI(a.args.Bucket, a.args.Key)
 	wrap := func(err error) error {
-		err = fmt.Errorf("s3_download %s to %s: %w", uri, a.args.File, err)
-		if errors.Is(err, ErrChecksum) || errors.Is(err, ErrNotFound) {
-			return runbook.Permanent(err)
-		}
-		return err
+		return permanentIf(fmt.Errorf("s3_download %s to %s: %w", uri, a.args.File, err))
 	}
 	c, err := a.inst.s3(ctx)
 	if err != nil {
