@@ -58,7 +58,7 @@ gate "soak" "watch" {
 	//       key = "maintenance"
 	//       value = "on"
 	//     rollback (natural): demo.main demo_set
-	//   gate watch: soak
+	//   gate watch: soak for 15m0s, every 30s
 	//     check errors: demo.main demo_metric, holds when self.value < 0.01
 	//         metric = "error_rate"
 	// succeeded <nil> on

@@ -142,8 +142,9 @@ type NodeView struct {
 	// Step: the action, and the rollbacks that would run, in order.
 	Action    *Call
 	Rollbacks []Call
-	// Gate: its kind and checks.
+	// Gate: its kind, schedule or question, and checks.
 	GateKind string
+	Schedule string
 	Checks   []CheckView
 }
 
@@ -179,6 +180,7 @@ func (rb *Runbook) Describe() []NodeView {
 			}
 		} else {
 			v.GateKind = string(n.gate.Kind)
+			v.Schedule = gateSchedule(n.gate)
 			for i, cd := range n.checks {
 				v.Checks = append(v.Checks, CheckView{Name: cd.name, Threshold: n.gate.Checks[i].Threshold,
 					Probe: Call{Provider: cd.pinst.inst.Name(), Action: cd.probe, Args: renderArgs(cd.remain, cd.planArgs, waitsOf(n, cd.remain, false))}})
@@ -249,7 +251,11 @@ func (rb *Runbook) WritePlan(w io.Writer) error {
 			}
 			continue
 		}
-		fmt.Fprintf(&sb, "  gate %s: %s\n", v.Name, v.GateKind)
+		fmt.Fprintf(&sb, "  gate %s: %s", v.Name, v.GateKind)
+		if v.Schedule != "" {
+			sb.WriteString(" " + v.Schedule)
+		}
+		sb.WriteString("\n")
 		for _, c := range v.Checks {
 			fmt.Fprintf(&sb, "    check %s: %s %s, holds when %s\n", c.Name, c.Probe.Provider, c.Probe.Action, c.Threshold)
 			writeArgs(&sb, c.Probe.Args, "        ")
@@ -257,6 +263,48 @@ func (rb *Runbook) WritePlan(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, rb.red.Redact(sb.String()))
 	return err
+}
+
+func gateSchedule(g *runbook.Gate) string {
+	var parts []string
+	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
+	if a := g.Approval; a != nil {
+		add("%q", a.Message)
+		if len(a.Approvers) > 0 {
+			add("approvers %s", strings.Join(a.Approvers, ", "))
+		}
+		if a.Timeout > 0 {
+			answer := "deny"
+			if a.OnTimeout {
+				answer = "approve"
+			}
+			add("timeout %s then %s", a.Timeout, answer)
+		}
+		return strings.Join(parts, ", ")
+	}
+	if g.Duration > 0 {
+		add("for %s", g.Duration)
+	}
+	if g.Count > 0 {
+		add("%d samples", g.Count)
+	}
+	if g.Every > 0 {
+		add("every %s", g.Every)
+	}
+	if g.Timeout > 0 {
+		add("timeout %s", g.Timeout)
+	}
+	if g.From != "" || g.Until != "" {
+		from, until := g.From, g.Until
+		if from == "" {
+			from = "start"
+		}
+		if until == "" {
+			until = "end"
+		}
+		add("from %s until %s", from, until)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func writeArgs(sb *strings.Builder, args []Arg, indent string) {
