@@ -284,7 +284,7 @@ func (r *run) ask(ctx context.Context, req ApprovalRequest, timeout time.Duratio
 		if timeout > 0 && errors.Is(context.Cause(actx), ErrTimeout) && ctx.Err() == nil {
 			d, err = Decision{Approved: onTimeout, By: "timeout", TimedOut: true}, nil
 		} else {
-			return Decision{}, fmt.Errorf("%s: approval: %w", req.Node, err)
+			return Decision{}, fmt.Errorf("approval: %w", err)
 		}
 	}
 	if d.At.IsZero() {

@@ -103,5 +103,5 @@ func (autoApprover) Approve(_ context.Context, req runbook.ApprovalRequest) (run
 type noApprover struct{}
 
 func (noApprover) Approve(_ context.Context, req runbook.ApprovalRequest) (runbook.Decision, error) {
-	return runbook.Decision{}, fmt.Errorf("%s asks for approval but there is no terminal: answer it with -auto-approve or run in a terminal", req.Node)
+	return runbook.Decision{}, fmt.Errorf("no terminal to ask on: answer approvals with -auto-approve, or run in a terminal")
 }
