@@ -1,45 +1,79 @@
-// Package sandbox wires every standard provider to its stateful in-memory
-// fake on one simulated clock: the world `handrail apply --sandbox` and
-// `handrail test` run runbooks against, and that Go tests can script and
-// inspect ("image 0.3.0 is unhealthy", "after rollback the schema is at
-// 014").
 package sandbox
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	nethttp "net/http"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/providers/aws/awsfake"
 	"github.com/handrail-dev/handrail/providers/docker/dockerfake"
 	"github.com/handrail-dev/handrail/providers/email/emailfake"
+	"github.com/handrail-dev/handrail/providers/exec/execfake"
+	httpprov "github.com/handrail-dev/handrail/providers/http"
 	"github.com/handrail-dev/handrail/providers/http/httpfake"
 	"github.com/handrail-dev/handrail/providers/postgres/postgresfake"
 	"github.com/handrail-dev/handrail/providers/prometheus/prometheusfake"
 	"github.com/handrail-dev/handrail/providers/slack/slackfake"
+	"github.com/handrail-dev/handrail/providers/ssh/sshfake"
 	"github.com/handrail-dev/handrail/providers/statuspage/statuspagefake"
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/sandbox/manual"
 )
 
-// World is a whole fake world: one fake per standard provider, all on one
-// simulated clock.
+// World is a whole fake world: one stateful fake per standard provider, all
+// on one simulated clock. Script it before a run through the fakes' own
+// methods (w.Docker.SetUnhealthy("dcmms/backend:0.3.0"),
+// w.Postgres.FailMigration(16, "..."), w.Prometheus.Script(q).AfterNode(...))
+// or with a test file's world block ([World.Apply]); inspect it after.
 type World struct {
-	Clock      *runbook.SimClock
-	Docker     *dockerfake.World
-	Postgres   *postgresfake.World
-	HTTP       *httpfake.World
+	// Clock is the simulated clock the executor must run on.
+	Clock *runbook.SimClock
+	// Docker is the engine of every docker provider instance.
+	Docker *dockerfake.World
+	// Postgres is the database of every postgres provider instance.
+	Postgres *postgresfake.World
+	// HTTP answers requests to hosts without a world of their own (see
+	// [World.HTTPHost]).
+	HTTP *httpfake.World
+	// Prometheus answers every prometheus instance's queries.
 	Prometheus *prometheusfake.World
 	Slack      *slackfake.World
 	Statuspage *statuspagefake.World
 	Email      *emailfake.World
+	// SSH holds the hosts of every ssh provider instance. In the sandbox a
+	// script runs as its `&&`-separated commands, one by one (so that the
+	// fake's file commands apply), and `aws s3 cp|sync|rm` run on a host act
+	// on the fake S3 of AWS.
+	SSH *sshfake.World
+	// AWS holds the S3 buckets and ELBv2 rules.
+	AWS *awsfake.World
+	// Exec runs the local commands of the exec provider (k6 included).
+	Exec *execfake.World
+
+	// Dir is the folder relative paths of a runbook are read from (the
+	// runbook's folder; empty: the working directory).
+	Dir string
+
+	clock *clockRef
+	mu    sync.Mutex
+	hosts map[string]*httpfake.World
 }
 
-// New returns a world whose clock reads start.
+// New returns a world whose clock reads start. Every fake starts empty:
+// script it, or use [ForRunbook] for the default world of a runbook.
 func New(start time.Time) *World {
+	sim := runbook.NewSimClock(start)
+	ref := &clockRef{c: sim}
 	w := &World{
-		Clock:      runbook.NewSimClock(start),
+		Clock:      sim,
 		Docker:     dockerfake.New(),
 		Postgres:   postgresfake.New(),
 		HTTP:       httpfake.New(),
@@ -47,24 +81,72 @@ func New(start time.Time) *World {
 		Slack:      slackfake.New(),
 		Statuspage: statuspagefake.New(""),
 		Email:      emailfake.New(),
+		SSH:        sshfake.New(),
+		AWS:        awsfake.New(),
+		Exec:       execfake.New(),
+		clock:      ref,
+		hosts:      map[string]*httpfake.World{},
 	}
-	w.HTTP.SetClock(w.Clock)
-	w.Prometheus.SetClock(w.Clock)
-	w.Slack.SetClock(w.Clock)
-	w.Statuspage.SetClock(w.Clock)
+	w.HTTP.SetClock(ref)
+	w.Prometheus.SetClock(ref)
+	w.Slack.SetClock(ref)
+	w.Statuspage.SetClock(ref)
+	w.Docker.SetClock(ref.Now)
+	w.AWS.SetClock(ref.Now)
 	return w
 }
 
-// Registry returns the providers of the world, for hcl.Load.
+// Reclock moves the world to a new simulated clock (a run resumed by a new
+// executor after a crash continues at the time the crashed one stopped).
+func (w *World) Reclock(c *runbook.SimClock) {
+	w.Clock = c
+	w.clock.set(c)
+}
+
+// HTTPHost returns the fake serving requests to host (a name, without
+// scheme or port), creating it: staging.dcmms.com and dcmms.com can answer
+// /api/v1/health differently.
+func (w *World) HTTPHost(host string) *httpfake.World {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	host = strings.ToLower(host)
+	if h, ok := w.hosts[host]; ok {
+		return h
+	}
+	h := httpfake.New()
+	h.SetClock(w.clock)
+	w.hosts[host] = h
+	return h
+}
+
+// Do routes a request to the fake of its host, or to w.HTTP.
+func (w *World) Do(req *nethttp.Request) (*nethttp.Response, error) {
+	w.mu.Lock()
+	h, ok := w.hosts[strings.ToLower(req.URL.Hostname())]
+	w.mu.Unlock()
+	if !ok {
+		h = w.HTTP
+	}
+	return h.Do(req)
+}
+
+// Registry returns the providers of the world, for hcl.Load: the stateful
+// fakes of docker, postgres, http, prometheus, slack, statuspage, email,
+// ssh, aws and exec, and the manual provider (checklists confirmed through
+// the run's approver).
 func (w *World) Registry() (*provider.Registry, error) {
 	return provider.NewRegistry(
 		w.Docker.Provider(),
-		w.Postgres.Provider(),
-		w.HTTP.Provider(),
+		relativeDir{Provider: w.Postgres.Provider(), w: w, action: "postgres_migrate", arg: "dir"},
+		&httpprov.Provider{Client: w},
 		w.Prometheus.Provider(),
 		w.Slack.Provider(),
 		w.Statuspage.Provider(),
 		w.Email.Provider(),
+		sshProvider{Provider: w.SSH.Provider(), w: w},
+		w.AWS.Provider(),
+		w.Exec.Provider(),
+		manual.Provider{},
 	)
 }
 
@@ -72,7 +154,19 @@ func (w *World) Registry() (*provider.Registry, error) {
 // scripted relative to a node ("at minute 9 of the soak") know when nodes
 // start.
 func (w *World) Observer() runbook.Observer {
-	return runbook.MultiObserver{w.HTTP, w.Prometheus}
+	return runbook.ObserverFunc(func(ev runbook.Event) {
+		w.HTTP.Observe(ev)
+		w.Prometheus.Observe(ev)
+		w.mu.Lock()
+		hosts := make([]*httpfake.World, 0, len(w.hosts))
+		for _, h := range w.hosts {
+			hosts = append(hosts, h)
+		}
+		w.mu.Unlock()
+		for _, h := range hosts {
+			h.Observe(ev)
+		}
+	})
 }
 
 // ErrInjected is the cause of every failure injected with [Fail].
@@ -80,14 +174,15 @@ var ErrInjected = errors.New("injected failure")
 
 // Fail returns a copy of plan in which each named node fails: a step's
 // action returns [ErrInjected] (not retried), a check, soak or guard gate
-// breaches at its first sample, an approval gate is denied. Names may be
-// written bare or as step.NAME / gate.NAME.
+// breaches at its first sample, an approval gate is denied (see
+// [FailApprovals]). Names may be written bare or as step.NAME / gate.NAME
+// (gate.soak[50] names the 50% instance of a for_each phase).
 func Fail(plan *runbook.Plan, names []string) (*runbook.Plan, error) {
 	want := map[string]bool{}
 	for _, n := range names {
-		n = strings.TrimPrefix(strings.TrimPrefix(n, "step."), "gate.")
+		n = nodeName(n)
 		if _, ok := plan.Node(n); !ok {
-			return nil, fmt.Errorf("--fail %s: no step or gate of that name in %s", n, plan.Name)
+			return nil, fmt.Errorf("--fail %s: no step or gate of that name in %s%s", n, plan.Name, suggestNode(plan, n))
 		}
 		want[n] = true
 	}
@@ -113,6 +208,27 @@ func Fail(plan *runbook.Plan, names []string) (*runbook.Plan, error) {
 	}), nil
 }
 
+// nodeName strips a step. or gate. prefix.
+func nodeName(n string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(n), "step."), "gate.")
+}
+
+func suggestNode(plan *runbook.Plan, n string) string {
+	var close []string
+	base, _, _ := strings.Cut(n, "[")
+	for _, node := range plan.Nodes() {
+		nb, _, _ := strings.Cut(node.Name, "[")
+		if nb == base || strings.Contains(node.Name, base) {
+			close = append(close, node.Name)
+		}
+	}
+	if len(close) == 0 {
+		return ""
+	}
+	sort.Strings(close)
+	return fmt.Sprintf(" (did you mean %s?)", strings.Join(close, ", "))
+}
+
 type injected struct {
 	a    runbook.Action
 	node string
@@ -130,7 +246,7 @@ func (i injected) Describe() runbook.Description { return runbook.Describe(i.a) 
 func FailApprovals(next runbook.Approver, names []string) runbook.Approver {
 	deny := map[string]bool{}
 	for _, n := range names {
-		deny[strings.TrimPrefix(strings.TrimPrefix(n, "step."), "gate.")] = true
+		deny[nodeName(n)] = true
 	}
 	return runbook.ApproverFunc(func(ctx context.Context, req runbook.ApprovalRequest) (runbook.Decision, error) {
 		if deny[req.Node] && req.Kind == "approval" {
@@ -141,9 +257,58 @@ func FailApprovals(next runbook.Approver, names []string) runbook.Approver {
 }
 
 // ForRunbook returns the world to rehearse the runbook at path in: a new
-// world whose clock reads start. (The world setup a runbook's test file
-// declares is applied by the scenario runner.)
+// world whose clock reads start, reading relative paths from the runbook's
+// folder, set up by the file-wide world blocks of the runbook's test file
+// (NAME.test.hcl next to NAME.hcl), if there is one. That is the "happy
+// world" the test file's scenarios start from.
 func ForRunbook(path string, start time.Time) (*World, error) {
-	_ = path
-	return New(start), nil
+	w := New(start)
+	w.Dir = filepath.Dir(path)
+	tf := TestFileFor(path)
+	if tf == "" {
+		return w, nil
+	}
+	f, err := parseTestFile(tf, start)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.ApplyWorld(w, nil); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
+
+// TestFileFor returns the test file of the runbook at path (NAME.test.hcl
+// next to NAME.hcl), or "" when there is none.
+func TestFileFor(path string) string {
+	base := strings.TrimSuffix(path, filepath.Ext(path))
+	tf := base + ".test.hcl"
+	if st, err := os.Stat(tf); err == nil && !st.IsDir() {
+		return tf
+	}
+	return ""
+}
+
+// clockRef is the clock the fakes read: it follows [World.Reclock].
+type clockRef struct {
+	mu sync.Mutex
+	c  runbook.Clock
+}
+
+func (r *clockRef) get() runbook.Clock {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.c
+}
+
+func (r *clockRef) set(c runbook.Clock) {
+	r.mu.Lock()
+	r.c = c
+	r.mu.Unlock()
+}
+
+// Now implements runbook.Clock.
+func (r *clockRef) Now() time.Time { return r.get().Now() }
+
+// Sleep implements runbook.Clock.
+func (r *clockRef) Sleep(ctx context.Context, d time.Duration) error { return r.get().Sleep(ctx, d) }

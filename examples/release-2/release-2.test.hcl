@@ -1,0 +1,236 @@
+# Scenarios of release-2.hcl, run against the stateful fakes of every
+# provider on a simulated clock (4 hours play in milliseconds):
+#
+#   handrail test examples/release-2          # go test -run TestScenarios ./examples/release-2
+#
+# The idea of Terraform's .tftest.hcl with mock providers, for runbooks:
+#
+#   runbook = "release-2.hcl"      # optional: NAME.test.hcl tests NAME.hcl
+#   start   = "2026-01-04T02:00:00Z"  # optional: when the simulated clock starts
+#
+#   variables { name = value }     # -var values for every scenario; var.* here
+#                                  # also sees the runbook's *.auto.hclvars
+#   world { ... }                  # the fake world every scenario starts from;
+#                                  # `handrail apply --sandbox` rehearses in it too
+#
+#   scenario "name" {
+#     description = "..."
+#     variables { ... }            # overrides for this scenario
+#     world { ... }                # added to the file's world ("0.3.0 is unhealthy")
+#     fail        = ["step.x", "gate.y"]  # a step fails, a gate breaches at once
+#     deny        = ["gate.go_no_go_start"]  # the approver says no (approval gates, manual tasks)
+#     crash_after = "step.traffic[50]"   # the process dies after that node; a new one resumes
+#     expect {
+#       status         = "succeeded"   # rolled_back, aborted, halted, rollback_incomplete, interrupted
+#       executed       = [...]         # nodes in the order they started
+#       not_executed   = [...]
+#       compensated    = ["a", ["b", "c"], "d"]  # a nested list: any order (parallel branches)
+#       pending        = [...]         # what is left to undo (halted, aborted)
+#       error_contains = "..."
+#       max_simulated  = "4h"
+#       world { ... }                  # the fake world's final state
+#     }
+#   }
+#
+# A world block holds (all repeatable):
+#   docker_images = [refs]  docker_unhealthy = [refs]  docker_pull_fails = { ref = "message" }
+#   docker_container { name, image, project, service, logs = [lines] }
+#   docker_exec { container, command = [argv] (absent: any), exit_code, stdout, stderr }
+#   postgres { version, fail_migrations = { "16" = "message" }, fail_migrations_down, unreachable,
+#              query { sql, columns, rows } }
+#   s3_bucket { name, versioned }   s3_object { bucket, key, content, age = "3h" }
+#   elbv2_rule { arn, weights = { tg_arn = weight } }
+#   prometheus { query, value, no_data, at { node = "soak[50]", after = "9m", value } }
+#   http { host, method, path, status, json | body, latency, at { node, after, status, json | body } }
+#   ssh_host { host, files = { path = content }, dirs, symlinks = { link = target }, down }
+#   ssh_reply { host, command = [argv patterns, "..." = any rest] | script = "substring", stdout, stderr, exit_code, times }
+#   exec_reply { command, stdout, stderr, exit_code, times }   k6 { summary = file(...), exit_code }
+# and an expect's world block:
+#   docker_container { name, image, running, health }   postgres_version = 17
+#   elbv2_rule { arn, weights }   s3_object { bucket, key | prefix, exists }
+#   ssh_file { host, path, exists }   statuspage_open = 0   statuspage_incidents = 1
+#   slack_messages = 2   email_subjects = [...]
+#
+# In the sandbox, an ssh host runs a script as its `&&`-separated commands,
+# and `aws s3 cp|sync|rm` there act on the fake S3.
+
+world {
+  docker_images = [
+    "dcmms/backend:0.3.0", "dcmms/ml-service:0.3.0", "dcmms/mqtt-bridge:0.3.0", "dcmms/frontend:0.3.0",
+  ]
+
+  docker_container {
+    name    = "dcmms-backend"
+    image   = "dcmms/backend:0.2.9"
+    project = "dcmms"
+    service = "backend"
+    logs    = ["server listening on :3000", "connected to postgres"]
+  }
+  docker_container {
+    name    = "dcmms-ml-service"
+    image   = "dcmms/ml-service:0.2.9"
+    project = "dcmms"
+    service = "ml-service"
+  }
+  docker_container {
+    name    = "dcmms-mqtt-bridge"
+    image   = "dcmms/mqtt-bridge:0.2.9"
+    project = "dcmms"
+    service = "mqtt-bridge"
+  }
+  docker_container {
+    name    = "dcmms-frontend"
+    image   = "dcmms/frontend:0.2.9"
+    project = "dcmms"
+    service = "frontend"
+  }
+
+  postgres {
+    version = 14
+    query {
+      sql     = "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('ml_features', 'analytics_views')"
+      columns = ["count"]
+      rows    = [[2]]
+    }
+  }
+
+  s3_bucket {
+    name = var.backup_bucket
+  }
+  s3_bucket {
+    name = var.assets_bucket
+  }
+  s3_object {
+    bucket = var.backup_bucket
+    key    = "production/postgres_full_${test.today}_010000.sql.gz"
+    age    = "1h"
+  }
+
+  elbv2_rule {
+    arn     = var.rule_arn
+    weights = { (var.old_tg_arn) = 100, (var.new_tg_arn) = 0 }
+  }
+
+  prometheus {
+    query = var.p95_query
+    value = 0.12
+  }
+  prometheus {
+    query = var.error_rate_query
+    value = 0.002
+  }
+  prometheus {
+    query = var.request_rate_query
+    value = 850
+  }
+
+  http {
+    host = "staging.dcmms.com"
+    path = "/api/v1/health"
+    json = { status = "healthy", version = "0.3.0" }
+  }
+  http {
+    host   = "dcmms.com"
+    path   = "/"
+    status = 503
+    body   = "dCMMS is down for scheduled maintenance"
+    at {
+      node   = "maintenance_off"
+      status = 200
+      body   = "<!doctype html><title>dCMMS</title>"
+    }
+  }
+  http {
+    host   = "dcmms.com"
+    path   = "/api/v1/health"
+    status = 503
+    body   = "dCMMS is down for scheduled maintenance"
+  }
+  http {
+    host   = "dcmms.com"
+    method = "POST"
+    path   = "/api/v1/auth/login"
+    json   = { token = "sandbox-session-token-7f3a" }
+  }
+  http {
+    host = "dcmms.com"
+    path = "/api/v1/work-orders"
+    json = { data = [{ id = "WO-1001" }], pagination = { page = 1, total = 1 } }
+  }
+  http {
+    host = "dcmms.com"
+    path = "/api/v1/compliance/reports"
+    json = { data = [] }
+  }
+  http {
+    host   = "dcmms.com"
+    method = "POST"
+    path   = "/api/v1/ml/predict/anomaly"
+    json   = { anomaly = false, score = 0.07 }
+  }
+
+  ssh_host {
+    host  = var.lb_host
+    files = { "/etc/nginx/sites-available/maintenance.conf" = "return 503;\n" }
+    dirs  = ["/etc/nginx/sites-enabled"]
+  }
+  ssh_reply {
+    host    = var.db_host
+    command = ["ls", "-1t", "/opt/dcmms/backups/postgres/full"]
+    stdout  = "postgres_full_${test.today}_021500.sql.gz\npostgres_full_20260103_021500.sql.gz\n"
+  }
+
+  k6 {
+    summary = file("testdata/k6-smoke-summary.json")
+  }
+}
+
+scenario "happy_path" {
+  description = "The whole release: 0.3.0 runs, schema 017, all traffic on the new target group, maintenance off, incident resolved."
+  expect {
+    status        = "succeeded"
+    max_simulated = "4h"
+    compensated   = []
+    world {
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.3.0"
+      }
+      docker_container {
+        name  = "dcmms-ml-service"
+        image = "dcmms/ml-service:0.3.0"
+      }
+      docker_container {
+        name  = "dcmms-mqtt-bridge"
+        image = "dcmms/mqtt-bridge:0.3.0"
+      }
+      docker_container {
+        name  = "dcmms-frontend"
+        image = "dcmms/frontend:0.3.0"
+      }
+      postgres_version = 17
+      elbv2_rule {
+        arn     = var.rule_arn
+        weights = { (var.old_tg_arn) = 0, (var.new_tg_arn) = 100 }
+      }
+      ssh_file {
+        host   = var.lb_host
+        path   = "/etc/nginx/sites-enabled/maintenance.conf"
+        exists = false
+      }
+      s3_object {
+        bucket = var.backup_bucket
+        key    = "production/pre-release-2/postgres_full_${test.today}_021500.sql.gz"
+        exists = true
+      }
+      s3_object {
+        bucket = var.assets_bucket
+        prefix = "0.3.0/"
+        exists = true
+      }
+      statuspage_incidents = 1
+      statuspage_open      = 0
+      email_subjects       = ["[dCMMS] Release 2 Deployment Complete"]
+    }
+  }
+}
