@@ -87,3 +87,19 @@ func parseCorpusEntry(b []byte) ([]byte, bool) {
 	}
 	return []byte(s), true
 }
+
+func TestFuzzCorpusIsReadable(t *testing.T) {
+	corpus, _ := filepath.Glob("../testdata/fuzz/FuzzLoadSource/*")
+	if len(corpus) == 0 {
+		t.Skip("no corpus")
+	}
+	for _, p := range corpus {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := parseCorpusEntry(b); !ok {
+			t.Errorf("%s: not a go test fuzz v1 []byte entry", p)
+		}
+	}
+}
