@@ -65,7 +65,7 @@
 //
 // At run time each node is evaluated lazily: its body is decoded when the
 // executor calls Do (or Compensate, Sample, Holds), with the outputs of the
-// steps that finished before it. Rollbacks rebuild the action from its
+// steps that finished before it (null for a step skipped by its when). Rollbacks rebuild the action from its
 // arguments and read the step's outputs from [runbook.Env.Self], so they
 // work in a later process from the journal alone. Sensitive values carry a
 // cty mark from the moment they enter, stay marked through functions and

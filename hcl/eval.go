@@ -84,6 +84,15 @@ func (n *node) makeUnknown() cty.Value {
 	return objectOrEmpty(attrs)
 }
 
+// nullVal is the value of a node that did not run.
+func (n *node) nullVal() cty.Value {
+	attrs := map[string]cty.Value{}
+	for k, ty := range n.valueAttrs() {
+		attrs[k] = cty.NullVal(ty)
+	}
+	return objectOrEmpty(attrs)
+}
+
 // outputVal converts a finished node's outputs.
 func (n *node) outputVal(outs runbook.Outputs) (cty.Value, error) {
 	attrs := map[string]cty.Value{}
@@ -103,7 +112,10 @@ func runtime(env *runbook.Env, errs *[]error) valueFn {
 	return func(m *node) cty.Value {
 		outs, ok := env.Output(m.name)
 		if !ok {
-			return m.unknownVal()
+			// References point backwards: a node without outputs now was
+			// skipped (when = false) or failed and was let go; it never will
+			// have any, so its outputs are null (coalesce and try work).
+			return m.nullVal()
 		}
 		v, err := m.outputVal(outs)
 		if err != nil {

@@ -75,11 +75,7 @@ func (rb *Runbook) Outputs(run runbook.RunInfo, lookup func(node string) (runboo
 	val := func(m *node) cty.Value {
 		outs, ok := lookup(m.name)
 		if !ok {
-			attrs := map[string]cty.Value{}
-			for k, ty := range m.valueAttrs() {
-				attrs[k] = cty.NullVal(ty)
-			}
-			return objectOrEmpty(attrs)
+			return m.nullVal()
 		}
 		v, err := m.outputVal(outs)
 		if err != nil {

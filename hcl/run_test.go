@@ -301,3 +301,22 @@ step "demo_exec" "d" {
 	}, log[len(log)-3:])
 	assert.Equal(t, "old", w.Value("a"))
 }
+
+func TestSkippedStepOutputsAreNull(t *testing.T) {
+	src := `
+runbook "skip" {}
+step "demo_set" "a" {
+  key   = "a"
+  value = "v"
+  when  = false
+}
+step "demo_read" "b" {
+  key = coalesce(step.a.previous, "fallback")
+}
+`
+	w := testprovider.NewWorld()
+	rb := load(t, w, src, nil)
+	res, _ := run(t, rb, true)
+	require.Equal(t, runbook.StatusSucceeded, res.Status, "%v", res.Err)
+	assert.Equal(t, []string{"demo.default read fallback"}, w.Log())
+}
