@@ -16,6 +16,11 @@ type Outputs map[string]any
 // Action is what a step does to the world. Do must honour ctx: when ctx is
 // done, Do must stop and return promptly. Do may be called more than once for
 // one step (retries, resume of an idempotent step).
+//
+// Do may return outputs together with an error: what it changed before
+// failing (the version a migration started from). They are journaled and
+// become [Env.Self] of the step's own rollback when the step has
+// [Step.RollbackOnFailure].
 type Action interface {
 	Do(ctx context.Context, env *Env) (Outputs, error)
 }

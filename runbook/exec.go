@@ -557,6 +557,12 @@ func (r *run) record(end nodeEnd) {
 	case StateFailed, StateCancelled:
 		if n.Step != nil && n.Step.RollbackOnFailure {
 			r.ownFail = append(r.ownFail, end.idx)
+			if end.outputs != nil {
+				// Partial outputs of the failed attempt: Self of its own
+				// rollback.
+				r.outputs[n.Name] = end.outputs
+				res.Outputs = end.outputs
+			}
 		}
 	}
 }
@@ -639,15 +645,22 @@ func (r *run) runStep(ctx context.Context, i int, n *Node, tok *clockToken) node
 			err = fmt.Errorf("%w after %s: %w", ErrTimeout, s.Timeout, err)
 		}
 		serr := &StepError{Node: n.Name, Attempt: attempt, Err: err}
+		// A failing action may return partial outputs (what it changed
+		// before failing); they are kept for its own rollback.
+		var partial Outputs
+		if out != nil {
+			end.outputs = out
+			partial = r.red.RedactOutputs(out)
+		}
 		if ctx.Err() != nil {
 			// Cancelled because the run is failing or was interrupted.
 			end.state, end.err = StateCancelled, &StepError{Node: n.Name, Attempt: attempt, Err: fmt.Errorf("%w: %w", ErrCancelled, err)}
-			_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: attempt, Final: true, Error: end.err.Error()})
+			_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: attempt, Final: true, Error: end.err.Error(), Outputs: partial})
 			r.emit(NodeFailed{Header: r.header(n.Name), Attempt: attempt, Error: r.red.Redact(end.err.Error()), Final: true})
 			return end
 		}
 		final := attempt >= attempts || IsPermanent(err)
-		_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: attempt, Final: final, Error: serr.Error()})
+		_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: attempt, Final: final, Error: serr.Error(), Outputs: partial})
 		if final {
 			end.policy = stepPolicy(s)
 			r.emit(NodeFailed{Header: r.header(n.Name), Attempt: attempt, Error: r.red.Redact(serr.Error()), Final: true, Policy: end.policy})

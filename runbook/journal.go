@@ -254,6 +254,10 @@ func Replay(recs []Record) (*RunState, error) {
 			if r.Final {
 				st.Nodes[r.Node] = StateFailed
 				st.Ended[r.Node] = r.Time
+				if r.Outputs != nil && !succeeded[r.Node] {
+					// Partial outputs of a failed step, for its own rollback.
+					st.Outputs[r.Node] = r.Outputs
+				}
 				if st.Failed == "" {
 					st.Failed, st.FailedErr = r.Node, r.Error
 				}

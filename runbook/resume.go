@@ -30,6 +30,9 @@ func (e *Executor) Resume(ctx context.Context, p *Plan, runID string, opts RunOp
 				r.failIdx = i
 				if n := p.nodes[i]; n.Step != nil && n.Step.RollbackOnFailure && !contains(st.Compensated, st.Failed) {
 					r.ownFail = append(r.ownFail, i)
+					if o, ok := st.Outputs[st.Failed]; ok {
+						r.outputs[st.Failed] = o
+					}
 				}
 			}
 		} else {
@@ -107,6 +110,9 @@ func (e *Executor) Rollback(ctx context.Context, p *Plan, runID string, opts Run
 		if i, ok := p.index[st.Failed]; ok {
 			if n := p.nodes[i]; n.Step != nil && n.Step.RollbackOnFailure && !contains(st.Compensated, st.Failed) {
 				r.ownFail = append(r.ownFail, i)
+				if o, ok := st.Outputs[st.Failed]; ok {
+					r.outputs[st.Failed] = o
+				}
 			}
 		}
 	}
