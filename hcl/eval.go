@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	hhcl "github.com/hashicorp/hcl/v2"
@@ -106,9 +109,9 @@ func (n *node) outputVal(outs runbook.Outputs) (cty.Value, error) {
 	return objectOrEmpty(attrs), nil
 }
 
-// runtime returns a valueFn reading finished nodes from env; conversion
+// runtimeVals returns a valueFn reading finished nodes from env; conversion
 // errors are collected in errs.
-func runtime(env *runbook.Env, errs *[]error) valueFn {
+func runtimeVals(env *runbook.Env, errs *[]error) valueFn {
 	return func(m *node) cty.Value {
 		outs, ok := env.Output(m.name)
 		if !ok {
@@ -204,41 +207,40 @@ func waitsOf(n *node, body hhcl.Body, self bool) map[string][]string {
 // planCheck evaluates every body with typed unknowns, so that type errors
 // surface before anything runs.
 func (c *compiler) planCheck() {
-	for _, n := range c.rb.nodes {
+	nodes := c.rb.nodes
+	for _, n := range nodes {
 		n.unknownVal()
 	}
-	for _, n := range c.rb.nodes {
-		ctx := n.evalCtx(planVal, cty.NilVal, unknownRun)
-		if n.step != nil && n.d.pv != nil {
-			args, d := decodeBody(n.d.remain, n.d.spec, ctx, n.d.block.DefRange())
-			c.diags = append(c.diags, d...)
-			n.planArgs = markSchema(args, n.d.at.Args)
-			if !d.HasErrors() {
-				c.learnFacts(n)
-			}
-			if n.when != nil {
-				c.checkBool(n.when, ctx, "when")
-			}
-			outs := n.unknownVal()
-			for _, rd := range n.rollbacks {
-				rctx := ctx.NewChild()
-				rctx.Variables = map[string]cty.Value{"self": selfVal(n.planArgs, outs)}
-				args, d := decodeBody(rd.remain, rd.spec, rctx, rd.block.DefRange())
-				c.diags = append(c.diags, d...)
-				rd.planArgs = markSchema(args, rd.at.Args)
-			}
-		}
-		for _, cd := range n.checks {
-			args, d := decodeBody(cd.remain, cd.spec, ctx, cd.block.DefRange())
-			c.diags = append(c.diags, d...)
-			cd.planArgs = markSchema(args, cd.at.Args)
-			sctx := ctx.NewChild()
-			sctx.Variables = map[string]cty.Value{"self": probeSelf(cd.at)}
-			for _, e := range []hhcl.Expression{cd.success, cd.failure} {
-				if e != nil {
-					c.checkBool(e, sctx, "condition")
+	// Bodies are evaluated in parallel (cty and HCL evaluation are safe for
+	// concurrent use; each node writes only its own fields); diagnostics are
+	// merged in node order.
+	diags := make([]hhcl.Diagnostics, len(nodes))
+	workers := runtime.GOMAXPROCS(0)
+	if len(nodes) < 512 || workers < 2 {
+		workers = 1
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(nodes) {
+					return
 				}
+				sub := &compiler{rb: c.rb, ctx: c.ctx}
+				sub.checkNode(nodes[i])
+				diags[i] = sub.diags
 			}
+		}()
+	}
+	wg.Wait()
+	for i, n := range nodes {
+		c.diags = append(c.diags, diags[i]...)
+		if n.step != nil && n.d.pv != nil && !diags[i].HasErrors() {
+			c.learnFacts(n) // providers' New need not be safe for concurrent use
 		}
 	}
 	for _, o := range c.rb.outputs {
@@ -312,6 +314,44 @@ func safeNatural(nr runbook.NaturalRollback) (rb runbook.Rollback) {
 		}
 	}()
 	return nr.NaturalRollback()
+}
+
+// checkNode evaluates one node's bodies with typed unknowns.
+func (c *compiler) checkNode(n *node) {
+	defer func() {
+		if x := recover(); x != nil {
+			c.errf(n.d.block.DefRange(), "Cannot check node", "The node could not be checked because of an internal error.")
+		}
+	}()
+	ctx := n.evalCtx(planVal, cty.NilVal, unknownRun)
+	if n.step != nil && n.d.pv != nil {
+		args, d := decodeBody(n.d.remain, n.d.spec, ctx, n.d.block.DefRange())
+		c.diags = append(c.diags, d...)
+		n.planArgs = markSchema(args, n.d.at.Args)
+		if n.when != nil {
+			c.checkBool(n.when, ctx, "when")
+		}
+		outs := n.unknownVal()
+		for _, rd := range n.rollbacks {
+			rctx := ctx.NewChild()
+			rctx.Variables = map[string]cty.Value{"self": selfVal(n.planArgs, outs)}
+			args, d := decodeBody(rd.remain, rd.spec, rctx, rd.block.DefRange())
+			c.diags = append(c.diags, d...)
+			rd.planArgs = markSchema(args, rd.at.Args)
+		}
+	}
+	for _, cd := range n.checks {
+		args, d := decodeBody(cd.remain, cd.spec, ctx, cd.block.DefRange())
+		c.diags = append(c.diags, d...)
+		cd.planArgs = markSchema(args, cd.at.Args)
+		sctx := ctx.NewChild()
+		sctx.Variables = map[string]cty.Value{"self": probeSelf(cd.at)}
+		for _, e := range []hhcl.Expression{cd.success, cd.failure} {
+			if e != nil {
+				c.checkBool(e, sctx, "condition")
+			}
+		}
+	}
 }
 
 func (c *compiler) checkBool(e hhcl.Expression, ctx *hhcl.EvalContext, what string) {
@@ -438,7 +478,7 @@ func (c *compiler) planErrors(err error) {
 // args decodes node n's arguments at run time.
 func (n *node) runArgs(env *runbook.Env, body hhcl.Body, spec decoder, schema provider.Schema, rng hhcl.Range, self cty.Value) (cty.Value, error) {
 	var errs []error
-	ctx := n.evalCtx(runtime(env, &errs), self, runVal(env.Run()))
+	ctx := n.evalCtx(runtimeVals(env, &errs), self, runVal(env.Run()))
 	v, diags := decodeBody(body, spec, ctx, rng)
 	if len(errs) > 0 {
 		return cty.NilVal, runbook.Permanent(hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Invalid output of an earlier node",
@@ -466,7 +506,7 @@ func forProvider(env *runbook.Env, v cty.Value) cty.Value {
 
 func (n *node) evalCond(env *runbook.Env, expr hhcl.Expression, self cty.Value, what string) (bool, error) {
 	var errs []error
-	ctx := n.evalCtx(runtime(env, &errs), self, runVal(env.Run()))
+	ctx := n.evalCtx(runtimeVals(env, &errs), self, runVal(env.Run()))
 	v, diags := evalExpr(expr, ctx)
 	if len(errs) > 0 {
 		return false, hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Invalid output of an earlier node", Detail: errs[0].Error(), Subject: expr.Range().Ptr()}}

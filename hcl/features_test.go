@@ -248,3 +248,20 @@ gate "check" "g" {
 	require.Equal(t, runbook.StatusSucceeded, res.Status, "%v", res.Err)
 	assert.Contains(t, w.Log(), "demo.main ping app")
 }
+
+// Large runbooks are checked in parallel; diagnostics keep source order.
+func TestLargeRunbook(t *testing.T) {
+	reg := testprovider.NewWorld().Registry()
+	src := generated(1000)
+	rb, diags := hcl.LoadSource(context.Background(), "gen.hcl", src, hcl.Options{Registry: reg})
+	require.False(t, diags.HasErrors(), diags.Error())
+	require.Len(t, rb.Plan().Nodes(), 1000)
+
+	bad := strings.Replace(string(src), `["deploy", step.s9.stdout]`, `["deploy", { a = step.s9.stdout }]`, 1)
+	bad = strings.Replace(bad, `["deploy", step.s899.stdout]`, `"deploy"`, 1)
+	_, diags = hcl.LoadSource(context.Background(), "gen.hcl", []byte(bad), hcl.Options{Registry: reg})
+	require.Len(t, diags, 2, diags.Error())
+	assert.Equal(t, "Incorrect attribute value type", diags[0].Summary)
+	assert.Equal(t, "Incorrect attribute value type", diags[1].Summary)
+	assert.Less(t, diags[0].Subject.Start.Line, diags[1].Subject.Start.Line)
+}
