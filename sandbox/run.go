@@ -182,11 +182,11 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 		r, err := ex2.Resume(ctx, plan, runID, runbook.RunOptions{})
 		out = outcome{r, err}
 	}
-	res.Simulated = w.Clock.Now().Sub(start)
 	if out.res == nil {
 		fail("the run could not start: %v", out.err)
 		return res
 	}
+	res.Simulated = out.res.End.Sub(start)
 	res.Result = out.res
 	res.Executed = rec.executed()
 	res.Compensated = out.res.Compensated

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/providers/aws/awsfake"
 	"github.com/handrail-dev/handrail/providers/docker/dockerfake"
@@ -137,15 +139,15 @@ func (w *World) Do(req *nethttp.Request) (*nethttp.Response, error) {
 func (w *World) Registry() (*provider.Registry, error) {
 	return provider.NewRegistry(
 		w.Docker.Provider(),
-		relativeDir{Provider: w.Postgres.Provider(), w: w, action: "postgres_migrate", arg: "dir"},
+		rewrite{Provider: w.Postgres.Provider(), fix: map[string]func(cty.Value) cty.Value{"postgres_migrate": w.relativeTo("dir")}},
 		&httpprov.Provider{Client: w},
 		w.Prometheus.Provider(),
 		w.Slack.Provider(),
 		w.Statuspage.Provider(),
 		w.Email.Provider(),
-		sshProvider{Provider: w.SSH.Provider(), w: w},
+		sshProvider{Provider: rewrite{Provider: w.SSH.Provider(), fix: map[string]func(cty.Value) cty.Value{"ssh_exec": noTimeout}}, w: w},
 		w.AWS.Provider(),
-		w.Exec.Provider(),
+		rewrite{Provider: w.Exec.Provider(), fix: map[string]func(cty.Value) cty.Value{"local_exec": noTimeout, "k6_run": noTimeout}},
 		manual.Provider{},
 	)
 }

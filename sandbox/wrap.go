@@ -18,47 +18,76 @@ import (
 	"github.com/handrail-dev/handrail/runbook"
 )
 
-// relativeDir wraps a provider so that a relative path argument of one
-// action is read from the runbook's folder when it does not exist relative
-// to the working directory (`handrail apply --sandbox
-// examples/release-2/release-2.hcl` finds examples/release-2/migrations).
-type relativeDir struct {
+// rewrite wraps a provider so that the arguments of some actions are
+// adjusted before the action is built.
+type rewrite struct {
 	provider.Provider
-	w           *World
-	action, arg string
+	fix map[string]func(cty.Value) cty.Value
 }
 
-func (r relativeDir) Actions() map[string]provider.ActionType {
+func (r rewrite) Actions() map[string]provider.ActionType {
 	acts := r.Provider.Actions()
-	at, ok := acts[r.action]
-	if !ok || at.New == nil {
-		return acts
+	for name, fix := range r.fix {
+		at, ok := acts[name]
+		if !ok || at.New == nil {
+			continue
+		}
+		next, fix := at.New, fix
+		at.New = func(inst provider.Instance, args cty.Value) (runbook.Action, error) {
+			return next(inst, fix(args))
+		}
+		acts[name] = at
 	}
-	next := at.New
-	at.New = func(inst provider.Instance, args cty.Value) (runbook.Action, error) {
-		return next(inst, r.resolve(args))
-	}
-	acts[r.action] = at
 	return acts
 }
 
-func (r relativeDir) resolve(args cty.Value) cty.Value {
-	if r.w.Dir == "" || args.IsNull() || !args.IsWhollyKnown() || !args.Type().IsObjectType() || !args.Type().HasAttribute(r.arg) {
+// relativeTo returns a fix that reads a relative path argument from the
+// runbook's folder when it does not exist relative to the working
+// directory (`handrail apply --sandbox examples/release-2/release-2.hcl`
+// finds examples/release-2/migrations).
+func (w *World) relativeTo(arg string) func(cty.Value) cty.Value {
+	return func(args cty.Value) cty.Value {
+		v, ok := attr(args, arg)
+		if !ok || w.Dir == "" || !v.Type().Equals(cty.String) {
+			return args
+		}
+		p := v.AsString()
+		if p == "" || filepath.IsAbs(p) {
+			return args
+		}
+		if _, err := os.Stat(p); err == nil {
+			return args
+		}
+		return with(args, arg, cty.StringVal(filepath.Join(w.Dir, p)))
+	}
+}
+
+// noTimeout drops a command's own timeout argument: the step's timeout
+// (the same meta-argument, enforced by the executor) still applies. The
+// ssh and exec providers time commands out from a goroutine sleeping on the
+// run's clock with the step's clock token, which lets a simulated clock
+// jump to the deadline while the command is still running.
+func noTimeout(args cty.Value) cty.Value {
+	if _, ok := attr(args, "timeout"); !ok {
 		return args
 	}
-	v := args.GetAttr(r.arg)
-	if v.IsNull() || !v.Type().Equals(cty.String) {
-		return args
+	return with(args, "timeout", cty.NullVal(cty.String))
+}
+
+func attr(args cty.Value, name string) (cty.Value, bool) {
+	if args.IsNull() || !args.IsWhollyKnown() || !args.Type().IsObjectType() || !args.Type().HasAttribute(name) {
+		return cty.NilVal, false
 	}
-	p := v.AsString()
-	if p == "" || filepath.IsAbs(p) {
-		return args
+	v := args.GetAttr(name)
+	if v.IsNull() {
+		return cty.NilVal, false
 	}
-	if _, err := os.Stat(p); err == nil {
-		return args
-	}
+	return v, true
+}
+
+func with(args cty.Value, name string, v cty.Value) cty.Value {
 	m := args.AsValueMap()
-	m[r.arg] = cty.StringVal(filepath.Join(r.w.Dir, p))
+	m[name] = v
 	return cty.ObjectVal(m)
 }
 

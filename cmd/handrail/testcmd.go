@@ -2,13 +2,127 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+
+	"github.com/handrail-dev/handrail/sandbox"
 )
 
-// cmdTest runs *.test.hcl scenarios (see package sandbox), with output and
-// exit code like go test.
+// cmdTest runs the scenarios of *.test.hcl files (see package sandbox)
+// against the stateful fakes of every provider on a simulated clock, with
+// output and exit code like go test: a --- PASS or --- FAIL line per
+// scenario (with the reasons of a failure), an ok or FAIL line per file,
+// and a last ok or FAIL line; exit 0 when everything passed, 1 otherwise.
 func (a *app) cmdTest(ctx context.Context, args []string) int {
-	_ = ctx
-	_ = args
-	a.errorf("handrail test is not wired yet")
-	return exitInvalid
+	fs := newFlagSet("test", a.stderr, "test [PATH]... [-run REGEXP]")
+	run := fs.String("run", "", "run only the scenarios whose name matches this regular expression")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitInvalid
+	}
+	opts := sandbox.TestOptions{Version: version}
+	if *run != "" {
+		re, err := regexp.Compile(*run)
+		if err != nil {
+			a.errorf("invalid -run %q: %v", *run, err)
+			return exitInvalid
+		}
+		opts.Run = re
+	}
+	if len(pos) == 0 {
+		pos = []string{"."}
+	}
+	var files []string
+	for _, p := range pos {
+		fl, err := testFiles(p)
+		if err != nil {
+			a.errorf("%v", err)
+			return exitInvalid
+		}
+		files = append(files, fl...)
+	}
+	if len(files) == 0 {
+		a.errorf("no test files (*.test.hcl) in %s", strings.Join(pos, ", "))
+		return exitInvalid
+	}
+	failed := false
+	for _, f := range files {
+		start := time.Now()
+		results, err := sandbox.RunTestFile(ctx, f, opts)
+		if err != nil {
+			var diags hhcl.Diagnostics
+			if errors.As(err, &diags) {
+				fmt.Fprintln(a.stderr, diags.Error())
+			} else {
+				a.errorf("%v", err)
+			}
+			fmt.Fprintf(a.stdout, "FAIL\t%s\t%.3fs\n", f, time.Since(start).Seconds())
+			failed = true
+			continue
+		}
+		fileFailed := false
+		for _, r := range results {
+			if r.Passed {
+				fmt.Fprintf(a.stdout, "--- PASS: %s (%.2fs, %s simulated)\n", r.Name, r.Wall.Seconds(), r.Simulated)
+				continue
+			}
+			fileFailed = true
+			fmt.Fprintf(a.stdout, "--- FAIL: %s (%.2fs, %s simulated)\n", r.Name, r.Wall.Seconds(), r.Simulated)
+			for _, msg := range r.Failures {
+				fmt.Fprintf(a.stdout, "    %s\n", strings.ReplaceAll(msg, "\n", "\n    "))
+			}
+		}
+		switch {
+		case fileFailed:
+			failed = true
+			fmt.Fprintf(a.stdout, "FAIL\t%s\t%.3fs\n", f, time.Since(start).Seconds())
+		case len(results) == 0:
+			fmt.Fprintf(a.stdout, "ok  \t%s\t%.3fs [no scenarios to run]\n", f, time.Since(start).Seconds())
+		default:
+			fmt.Fprintf(a.stdout, "ok  \t%s\t%.3fs\n", f, time.Since(start).Seconds())
+		}
+	}
+	if failed {
+		fmt.Fprintln(a.stdout, "FAIL")
+		return exitInvalid
+	}
+	fmt.Fprintln(a.stdout, "ok")
+	return exitOK
+}
+
+// testFiles lists the *.test.hcl files of FILE|DIR.
+func testFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		if !strings.HasSuffix(path, ".test.hcl") {
+			return nil, fmt.Errorf("%s is not a test file (*.test.hcl)", path)
+		}
+		return []string{path}, nil
+	}
+	var out []string
+	err = filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != path && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".test.hcl") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
 }

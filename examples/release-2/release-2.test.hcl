@@ -234,3 +234,297 @@ scenario "happy_path" {
     }
   }
 }
+
+scenario "backup_fails" {
+  description = "If the backup fails, abort: maintenance is switched off again and nothing else is touched."
+  world {
+    ssh_reply {
+      host      = var.db_host
+      command   = ["/opt/dcmms/scripts/backup/backup-postgres-full.sh"]
+      stderr    = "pg_dump: error: connection to server failed"
+      exit_code = 1
+    }
+  }
+  expect {
+    status       = "rolled_back"
+    compensated  = ["maintenance_page", "status_incident"]
+    not_executed = ["backup_upload", "migrate", "deploy_backend", "traffic[10]"]
+    world {
+      postgres_version = 14
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.2.9"
+      }
+      elbv2_rule {
+        arn     = var.rule_arn
+        weights = { (var.old_tg_arn) = 100, (var.new_tg_arn) = 0 }
+      }
+      ssh_file {
+        host   = var.lb_host
+        path   = "/etc/nginx/sites-enabled/maintenance.conf"
+        exists = false
+      }
+      s3_object {
+        bucket = var.backup_bucket
+        prefix = "production/pre-release-2/"
+        exists = false
+      }
+      statuspage_incidents = 1
+      statuspage_open      = 0
+    }
+  }
+}
+
+scenario "migration_016_fails" {
+  description = "Migration 016 fails: migrate down to 014 (rollback_on_failure), maintenance off."
+  world {
+    postgres {
+      fail_migrations = { "16" = "syntax error at or near \"VEIW\"" }
+    }
+  }
+  expect {
+    status         = "rolled_back"
+    error_contains = "016"
+    # backup_upload and the config snapshot are kept (irreversible): their
+    # compensation is a no-op, listed because the front end cannot tell at
+    # plan time (see the report).
+    compensated  = ["migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident"]
+    not_executed = ["deploy_backend", "deploy_frontend"]
+    world {
+      postgres_version = 14
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.2.9"
+      }
+      ssh_file {
+        host   = var.lb_host
+        path   = "/etc/nginx/sites-enabled/maintenance.conf"
+        exists = false
+      }
+      s3_object {
+        bucket = var.backup_bucket
+        key    = "production/pre-release-2/postgres_full_${test.today}_021500.sql.gz"
+        exists = true
+      }
+      statuspage_open = 0
+    }
+  }
+}
+
+scenario "image_unhealthy" {
+  description = "Image 0.3.0 of the backend never becomes healthy: its update restores 0.2.9, the other services and the schema roll back."
+  world {
+    docker_unhealthy = ["dcmms/backend:0.3.0"]
+  }
+  expect {
+    # The failure cancels the sibling updates in flight (each puts its
+    # previous container back) or, if they finished first, compensates
+    # them: which one depends on timing, so the world is what is asserted.
+    status       = "rolled_back"
+    not_executed = ["deploy_frontend", "traffic[10]"]
+    world {
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.2.9"
+      }
+      docker_container {
+        name  = "dcmms-ml-service"
+        image = "dcmms/ml-service:0.2.9"
+      }
+      docker_container {
+        name  = "dcmms-mqtt-bridge"
+        image = "dcmms/mqtt-bridge:0.2.9"
+      }
+      postgres_version = 14
+      statuspage_open  = 0
+    }
+  }
+}
+
+scenario "health_check_fails" {
+  description = "The database ping from the new backend fails: images back to 0.2.9, schema 014."
+  world {
+    docker_exec {
+      container = "dcmms-backend"
+      command   = ["npm", "run", "db:ping"]
+      exit_code = 1
+      stderr    = "ECONNREFUSED 10.0.3.12:5432"
+    }
+  }
+  expect {
+    status       = "rolled_back"
+    compensated  = ["nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident"]
+    not_executed = ["smoke_k6", "traffic[10]"]
+    world {
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.2.9"
+      }
+      docker_container {
+        name  = "dcmms-ml-service"
+        image = "dcmms/ml-service:0.2.9"
+      }
+      docker_container {
+        name  = "dcmms-mqtt-bridge"
+        image = "dcmms/mqtt-bridge:0.2.9"
+      }
+      docker_container {
+        name  = "dcmms-frontend"
+        image = "dcmms/frontend:0.2.9"
+      }
+      postgres_version = 14
+      s3_object {
+        bucket = var.assets_bucket
+        prefix = "0.3.0/"
+        exists = false
+      }
+      statuspage_open = 0
+    }
+  }
+}
+
+scenario "soak_breach_at_50" {
+  description = "The error rate reaches 6% at minute 9 of the 50% soak: everything is undone, in exactly the reverse order."
+  world {
+    prometheus {
+      query = var.error_rate_query
+      value = 0.002
+      at {
+        node  = "soak[50]"
+        after = "9m"
+        value = 0.06
+      }
+    }
+  }
+  expect {
+    status         = "rolled_back"
+    error_contains = "error rate is above"
+    compensated    = ["traffic[50]", "traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident"]
+    not_executed   = ["traffic[100]", "monitoring_started", "maintenance_off"]
+    world {
+      elbv2_rule {
+        arn     = var.rule_arn
+        weights = { (var.old_tg_arn) = 100, (var.new_tg_arn) = 0 }
+      }
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.2.9"
+      }
+      docker_container {
+        name  = "dcmms-ml-service"
+        image = "dcmms/ml-service:0.2.9"
+      }
+      docker_container {
+        name  = "dcmms-mqtt-bridge"
+        image = "dcmms/mqtt-bridge:0.2.9"
+      }
+      docker_container {
+        name  = "dcmms-frontend"
+        image = "dcmms/frontend:0.2.9"
+      }
+      postgres_version = 14
+      ssh_file {
+        host   = var.lb_host
+        path   = "/etc/nginx/sites-enabled/maintenance.conf"
+        exists = false
+      }
+      statuspage_incidents = 1
+      statuspage_open      = 0
+    }
+  }
+}
+
+scenario "go_no_go_denied" {
+  description = "The Deployment Lead says No-Go after the pre-deployment checks: nothing was touched, nothing to undo."
+  deny        = ["gate.go_no_go_start"]
+  expect {
+    status       = "rolled_back"
+    compensated  = []
+    not_executed = ["status_incident", "maintenance_page", "migrate"]
+    world {
+      statuspage_incidents = 0
+      postgres_version     = 14
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.2.9"
+      }
+    }
+  }
+}
+
+scenario "go_no_go_denied_after_health" {
+  description = "No-Go after the health checks: the deployment is rolled back."
+  deny        = ["gate.go_no_go_health"]
+  expect {
+    status       = "rolled_back"
+    compensated  = ["nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident"]
+    not_executed = ["smoke_k6"]
+    world {
+      postgres_version = 14
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.2.9"
+      }
+      statuspage_open = 0
+    }
+  }
+}
+
+scenario "failure_after_point_of_no_return" {
+  description = "p95 degrades during the 30-minute monitoring: the run halts and says how to roll back; nothing is compensated automatically."
+  world {
+    prometheus {
+      query = var.p95_query
+      value = 0.12
+      at {
+        node  = "monitor"
+        after = "10m"
+        value = 0.5
+      }
+    }
+  }
+  expect {
+    status       = "halted"
+    compensated  = []
+    pending      = ["traffic[100]", "traffic[50]", "traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident"]
+    not_executed = ["maintenance_off"]
+    world {
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.3.0"
+      }
+      postgres_version = 17
+      elbv2_rule {
+        arn     = var.rule_arn
+        weights = { (var.old_tg_arn) = 0, (var.new_tg_arn) = 100 }
+      }
+      statuspage_open = 1
+    }
+  }
+}
+
+scenario "crash_mid_ramp" {
+  description = "The machine running the release dies right after the 50% shift; a new process resumes from the journal and completes the release."
+  crash_after = "step.traffic[50]"
+  expect {
+    status      = "succeeded"
+    compensated = []
+    world {
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.3.0"
+      }
+      postgres_version = 17
+      elbv2_rule {
+        arn     = var.rule_arn
+        weights = { (var.old_tg_arn) = 0, (var.new_tg_arn) = 100 }
+      }
+      ssh_file {
+        host   = var.lb_host
+        path   = "/etc/nginx/sites-enabled/maintenance.conf"
+        exists = false
+      }
+      statuspage_open = 0
+    }
+  }
+}
