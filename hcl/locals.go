@@ -185,17 +185,14 @@ func schemaSpec(s provider.Schema) hcldec.ObjectSpec {
 
 // markSchema marks the sensitive attributes of a decoded object.
 func markSchema(v cty.Value, s provider.Schema) cty.Value {
-	if v.IsNull() || !v.Type().IsObjectType() {
+	if v == cty.NilVal || !v.Type().IsObjectType() || v.IsNull() || !v.IsKnown() {
 		return v
 	}
-	var any bool
-	for name, a := range s {
-		if a.Sensitive {
-			any = true
-			_ = name
-		}
+	sensitive := false
+	for _, a := range s {
+		sensitive = sensitive || a.Sensitive
 	}
-	if !any {
+	if !sensitive {
 		return v
 	}
 	v, marks := v.Unmark()

@@ -69,7 +69,7 @@ var gateValues = map[string][]string{
 func (c *compiler) resolveReferences() {
 	rb := c.rb
 	for _, n := range rb.nodes {
-		if (n.step == nil && n.gate == nil) || c.diags.HasErrors() && false {
+		if n.step == nil && n.gate == nil {
 			continue
 		}
 		uses := map[string]bool{}
