@@ -1,8 +1,12 @@
 package filejournal_test
 
 import (
+	"io"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/handrail-dev/handrail/journal/internal/crashworld"
 	"github.com/handrail-dev/handrail/runbook"
@@ -42,4 +46,34 @@ func TestCrashInDoubt(t *testing.T) {
 // doubt whose effect happened.
 func TestCrashRollbackInDoubt(t *testing.T) {
 	crashworld.RollbackInDoubt(t, newSite)
+}
+
+// Copy copies the world and the state directory (lock files included).
+func (s site) Copy(t *testing.T) crashworld.Site {
+	c := site{t.TempDir()}
+	require.NoError(t, filepath.Walk(s.root, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(s.root, path)
+		dst := filepath.Join(c.root, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(dst, 0o750)
+		}
+		in, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(dst)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	}))
+	return c
 }

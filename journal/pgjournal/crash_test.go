@@ -1,8 +1,13 @@
 package pgjournal_test
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
 
 	"github.com/handrail-dev/handrail/journal/internal/crashworld"
 	"github.com/handrail-dev/handrail/runbook"
@@ -38,4 +43,23 @@ func TestCrashInDoubt(t *testing.T) {
 		t.Skip("crash matrix: not in -short")
 	}
 	crashworld.InDoubt(t, newSite)
+}
+
+// Copy copies the world file and the journal's tables to a fresh schema.
+func (s site) Copy(t *testing.T) crashworld.Site {
+	c := newSite(t).(site)
+	_, err := openJournal(t, c.dsn, c.schema, nil).Version(context.Background())
+	require.NoError(t, err)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	for _, table := range []string{"runs", "records", "locks"} {
+		_, err := conn.Exec(ctx, `INSERT INTO `+pgx.Identifier{c.schema, table}.Sanitize()+` SELECT * FROM `+pgx.Identifier{s.schema, table}.Sanitize())
+		require.NoError(t, err)
+	}
+	data, err := os.ReadFile(s.world)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(c.world, data, 0o640))
+	return c
 }

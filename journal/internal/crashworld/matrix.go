@@ -31,6 +31,13 @@ type Site interface {
 	Open(t *testing.T) runbook.Journal
 }
 
+// Copier is implemented by sites that can copy themselves (world and
+// journal) to a fresh site; the matrix then kills once per boundary and
+// rolls back on the copy, instead of killing a second run.
+type Copier interface {
+	Copy(t *testing.T) Site
+}
+
 // NewSite makes a fresh, empty site.
 type NewSite func(t *testing.T) Site
 
@@ -103,8 +110,8 @@ func inDoubtWithEffect(st *runbook.RunState, w State) []string {
 // Matrix kills the helper process with SIGKILL right after every durable
 // journal append of the release plan — every boundary, counted in an
 // uninterrupted run, not sampled — in both scenarios, then resumes in a new
-// process and, separately (a second site killed at the same boundary),
-// rolls back in a new process. It returns the number of boundaries tested.
+// process and, separately (on a copy, or a second site killed at the same
+// boundary), rolls back in a new process. It returns the number of boundaries tested.
 func Matrix(t *testing.T, newSite NewSite) int64 {
 	var tested atomic.Int64
 	var gaps sync.Map
@@ -154,14 +161,24 @@ func Matrix(t *testing.T, newSite NewSite) int64 {
 	return tested.Load()
 }
 
-// crashAt kills a run at one boundary, then checks resume on one site and
-// rollback on another.
+// crashAt kills a run at one boundary, then checks resume on the site and
+// rollback on a copy of it (or on a second site killed at the same
+// boundary).
 func crashAt(t *testing.T, newSite NewSite, sc Scenario, n int64, final State, gaps *sync.Map) {
 	idem := Steps()
-	t.Run("resume", func(t *testing.T) {
+	killed := func(t *testing.T) Site {
 		s := newSite(t)
 		_, killed := helper(t, s, "run", sc, n, "")
 		require.True(t, killed, "the run must die by SIGKILL at boundary %d", n)
+		return s
+	}
+	first := killed(t)
+	var second Site
+	if c, ok := first.(Copier); ok {
+		second = c.Copy(t)
+	}
+	t.Run("resume", func(t *testing.T) {
+		s := first
 		atKill := replay(t, s)
 		rep, killed := helper(t, s, "resume", sc, 0, "")
 		require.False(t, killed)
@@ -189,9 +206,10 @@ func crashAt(t *testing.T, newSite NewSite, sc Scenario, n int64, final State, g
 		}
 	})
 	t.Run("rollback", func(t *testing.T) {
-		s := newSite(t)
-		_, killed := helper(t, s, "run", sc, n, "")
-		require.True(t, killed, "the run must die by SIGKILL at boundary %d", n)
+		s := second
+		if s == nil {
+			s = killed(t)
+		}
 		atKill := replay(t, s)
 		worldAtKill := readWorld(t, s)
 		rep, killed := helper(t, s, "rollback", sc, 0, "")
