@@ -531,22 +531,47 @@ func (c *hostConn) dial(ctx context.Context) (*ssh.Client, error) {
 }
 
 // session opens a session, reconnecting once if the connection turned
-// out to be dead (the command has not started: retrying is safe).
+// out to be dead (the command has not started: retrying is safe). A
+// connection that does not answer before ctx ends is dropped.
 func (c *hostConn) session(ctx context.Context) (*ssh.Client, *ssh.Session, error) {
 	for try := 0; ; try++ {
 		cl, err := c.get(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		s, err := cl.NewSession()
+		s, err := newSession(ctx, cl)
 		if err == nil {
 			return cl, s, nil
 		}
 		c.drop(cl)
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("%w: %s: no answer opening a session: %w", ErrConnect, c.label, context.Cause(ctx))
+		}
 		if try >= 1 {
 			return nil, nil, fmt.Errorf("%w: %s: new session: %w", ErrConnect, c.label, err)
 		}
-		in := c.in
-		in.log.Info("ssh: connection was dead, reconnecting", "host", c.label, "error", err)
+		c.in.log.Info("ssh: connection was dead, reconnecting", "host", c.label, "error", err)
+	}
+}
+
+// newSession is cl.NewSession bounded by ctx (on a dead connection it
+// would wait for ever).
+func newSession(ctx context.Context, cl *ssh.Client) (*ssh.Session, error) {
+	type res struct {
+		s   *ssh.Session
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { s, err := cl.NewSession(); ch <- res{s, err} }()
+	select {
+	case r := <-ch:
+		return r.s, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.s != nil {
+				_ = r.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,12 +208,14 @@ func TestRealHostKeyRefused(t *testing.T) {
 	})
 }
 
-// proxy forwards TCP connections to addr and can drop them all.
+// proxy forwards TCP connections to addr; it can drop them all, or freeze
+// them (stop forwarding without closing: a dead network path).
 type proxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	n     int
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  []net.Conn
+	frozen []*atomic.Bool
+	n      int
 }
 
 func newProxy(t *testing.T, addr string) *proxy {
@@ -230,16 +233,37 @@ func newProxy(t *testing.T, addr string) *proxy {
 				c.Close()
 				continue
 			}
+			fz := &atomic.Bool{}
 			p.mu.Lock()
 			p.conns = append(p.conns, c, s)
+			p.frozen = append(p.frozen, fz)
 			p.n++
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); s.Close() }()
-			go func() { _, _ = io.Copy(c, s); c.Close() }()
+			go func() { pump(s, c, fz); s.Close() }()
+			go func() { pump(c, s, fz); c.Close() }()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); p.drop() })
 	return p
+}
+
+// pump copies src to dst, holding data back while frozen.
+func pump(dst, src net.Conn, frozen *atomic.Bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for n > 0 && frozen.Load() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func (p *proxy) drop() {
@@ -249,6 +273,14 @@ func (p *proxy) drop() {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+func (p *proxy) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.frozen {
+		f.Store(true)
+	}
 }
 
 func (p *proxy) accepted() int {
@@ -437,3 +469,27 @@ func mustEd25519(t *testing.T) any {
 }
 
 var _ = errors.Is
+
+func TestRealKeepAliveDropsDeadConnection(t *testing.T) {
+	tgt := testenv.SSH(t)
+	px := newProxy(t, tgt.Addr)
+	kh := knownHostsFor(t, tgt, []string{px.ln.Addr().String()}, nil)
+	_, port, _ := net.SplitHostPort(px.ln.Addr().String())
+	p, _ := strconv.Atoi(port)
+	in, err := ssh.New("ka", ssh.Config{Host: "127.0.0.1", Port: p, User: tgt.User, PrivateKeyFiles: []string{tgt.KeyPath},
+		KnownHostsFiles: []string{kh}, KeepAlive: 100 * time.Millisecond})
+	require.NoError(t, err)
+	defer in.Close()
+	code, _, _, err := run(t, in, "", ssh.Command{Argv: []string{"true"}})
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	// The path goes dead silently: no FIN, no RST. The keep-alives go
+	// unanswered, the instance drops the connection, the next command
+	// dials again instead of hanging on the dead one.
+	px.freeze()
+	time.Sleep(700 * time.Millisecond)
+	code, _, _, err = run(t, in, "", ssh.Command{Argv: []string{"true"}})
+	require.NoError(t, err)
+	assert.Equal(t, 0, code)
+	assert.Equal(t, 2, px.accepted())
+}

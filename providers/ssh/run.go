@@ -73,15 +73,25 @@ func (in *Instance) Run(ctx context.Context, host string, cmd Command, stdout, s
 	if cmd.Stdin != nil {
 		s.Stdin = cmd.Stdin
 	}
-	if err := s.Start(cmd.remote()); err != nil {
-		return -1, fmt.Errorf("%w: %s: start: %w", ErrConnect, c.label, err)
+	started := make(chan error, 1)
+	go func() { started <- s.Start(cmd.remote()) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			return -1, fmt.Errorf("%w: %s: start: %w", ErrConnect, c.label, err)
+		}
+	case <-ctx.Done():
+		// No answer to the exec request: the connection is not trusted
+		// any more; closing it ends the session.
+		c.drop(cl)
+		return -1, fmt.Errorf("%s: %s: no answer starting the command: %w", c.label, cmd.String(), context.Cause(ctx))
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Wait() }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		in.kill(cl, s, pf, cmd.Sudo, done)
+		in.kill(c, cl, s, pf, cmd.Sudo, done)
 		pf.flush()
 		return -1, fmt.Errorf("%s: %s: stopped and killed the remote command: %w", c.label, cmd.String(), context.Cause(ctx))
 	}
@@ -106,7 +116,7 @@ func (in *Instance) Run(ctx context.Context, host string, cmd Command, stdout, s
 
 // kill ends a remote command whose context ended: TERM then KILL to its
 // process group through a second session, then closes its session.
-func (in *Instance) kill(cl *ssh.Client, s *ssh.Session, pf *pidFilter, sudo bool, done <-chan error) {
+func (in *Instance) kill(c *hostConn, cl *ssh.Client, s *ssh.Session, pf *pidFilter, sudo bool, done <-chan error) {
 	select {
 	case <-pf.got:
 	case <-done:
@@ -116,7 +126,12 @@ func (in *Instance) kill(cl *ssh.Client, s *ssh.Session, pf *pidFilter, sudo boo
 	if pid := pf.PID(); pid > 1 {
 		ctx, cancel := context.WithTimeout(context.Background(), killGrace)
 		defer cancel()
-		if ks, err := cl.NewSession(); err == nil {
+		ks, err := newSession(ctx, cl)
+		if err != nil {
+			// The connection does not answer: close it, which ends the
+			// session on the server's side too.
+			c.drop(cl)
+		} else {
 			script := killScript(pid)
 			if sudo {
 				script = "sudo -n /bin/sh -c " + Quote(script)
@@ -133,6 +148,7 @@ func (in *Instance) kill(cl *ssh.Client, s *ssh.Session, pf *pidFilter, sudo boo
 	select {
 	case <-done:
 	case <-time.After(killGrace):
+		c.drop(cl)
 	}
 }
 
