@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/handrail-dev/handrail/hcl"
 	release2 "github.com/handrail-dev/handrail/examples/release-2"
+	"github.com/handrail-dev/handrail/hcl"
 	"github.com/handrail-dev/handrail/sandbox"
 )
 
