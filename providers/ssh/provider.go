@@ -198,6 +198,7 @@ func uploadType() provider.ActionType {
 			"previous_exists":  {Type: cty.Bool},
 			"previous_content": {Type: cty.String, Sensitive: false, Description: "Previous content, base64 (sensitive when sensitive = true)."},
 			"previous_mode":    {Type: cty.String},
+			"previous_owner":   {Type: cty.String, Description: "Previous user:group, restored by the rollback."},
 			"size":             {Type: cty.Number},
 			"sha256":           {Type: cty.String},
 			"changed":          {Type: cty.Bool},

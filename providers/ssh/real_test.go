@@ -403,6 +403,19 @@ func TestRealUploadAndRestore(t *testing.T) {
 	require.NoError(t, up2.NaturalRollback().Compensate(context.Background(), runbook.NewEnv(runbook.EnvConfig{Self: out2})))
 	code, _, _, _ := run(t, in, "", ssh.Command{Argv: []string{"test", "-e", path + ".new"}})
 	assert.Equal(t, 1, code)
+
+	// Through sudo, owned by root; the rollback puts the user's file back
+	// with its mode.
+	up3, err := ssh.NewUpload(in, ssh.UploadOptions{Path: path, Content: "root's\n", Mode: 0o600, Owner: "root:root", Sudo: true, RestoreOnRollback: true})
+	require.NoError(t, err)
+	out3, err := up3.Do(context.Background(), env)
+	require.NoError(t, err)
+	_, got, _, _ = run(t, in, "", ssh.Command{Script: "stat -c '%U %a' " + path + "; cat " + path, Sudo: true})
+	assert.Equal(t, "root 600\nroot's\n", got)
+	require.NoError(t, up3.NaturalRollback().Compensate(context.Background(), runbook.NewEnv(runbook.EnvConfig{Self: out3})))
+	_, got, _, _ = run(t, in, "", ssh.Command{Script: "stat -c '%a' " + path + "; cat " + path})
+	assert.Equal(t, "600\nold\n", got)
+	t.Cleanup(func() { _, _, _, _ = run(t, in, "", ssh.Command{Argv: []string{"rm", "-f", path}, Sudo: true}) })
 }
 
 func TestRealFanOutBatchCompensation(t *testing.T) {

@@ -28,9 +28,9 @@ type Client interface {
 	// ([ErrConnectionLost]) or ctx ending (the remote command is then
 	// killed).
 	Run(ctx context.Context, host string, cmd Command, stdout, stderr io.Writer) (exit int, err error)
-	// ReadFile returns a file's content and mode; exists is false (and err
-	// nil) when there is no such file.
-	ReadFile(ctx context.Context, host, path string, sudo bool) (content []byte, mode fs.FileMode, exists bool, err error)
+	// ReadFile returns a file; its Exists is false (and err nil) when
+	// there is no such file.
+	ReadFile(ctx context.Context, host, path string, sudo bool) (File, error)
 	// WriteFile writes a whole file: mode (0 keeps the current mode, or
 	// 0644 for a new file) and owner ("user" or "user:group", "" for
 	// unchanged) are applied after writing.
@@ -39,13 +39,18 @@ type Client interface {
 	RemoveFile(ctx context.Context, host, path string, sudo bool) error
 }
 
-// File is a file to write with [Client.WriteFile].
+// File is a file read with [Client.ReadFile] or to write with
+// [Client.WriteFile].
 type File struct {
 	Path    string
 	Content []byte
 	Mode    fs.FileMode
-	Owner   string
-	Sudo    bool
+	// Owner is "user:group" when read; "user" or "user:group" to write.
+	Owner string
+	// Sudo reads or writes through sudo.
+	Sudo bool
+	// Exists is set by ReadFile.
+	Exists bool
 }
 
 // Run implements [Client] over SSH: a new session on the host's shared
@@ -238,35 +243,39 @@ func dialUnix(ctx context.Context, cl *ssh.Client, path string) (net.Conn, error
 	}
 }
 
-// ReadFile implements [Client]: `cat` over a session, after checking the
-// file exists; the mode comes from `stat`.
-func (in *Instance) ReadFile(ctx context.Context, host, path string, sudo bool) ([]byte, fs.FileMode, bool, error) {
+// ReadFile implements [Client]: mode and owner from `stat`, the content
+// base64-encoded over the session.
+func (in *Instance) ReadFile(ctx context.Context, host, path string, sudo bool) (File, error) {
+	f := File{Path: path, Sudo: sudo}
 	if path == "" {
-		return nil, 0, false, fmt.Errorf("%w: empty path", ErrInvalidCommand)
+		return f, fmt.Errorf("%w: empty path", ErrInvalidCommand)
 	}
 	q := Quote(path)
-	script := "if [ ! -e " + q + " ]; then echo absent; exit 0; fi; stat -c %a -- " + q + " && base64 -w0 < " + q
+	script := "if [ ! -e " + q + " ]; then echo absent; exit 0; fi; stat -c '%a %U:%G' -- " + q + " && base64 -w0 < " + q
 	var out, errb bytes.Buffer
 	exit, err := in.Run(ctx, host, Command{Script: script, Sudo: sudo}, &out, &errb)
 	if err != nil {
-		return nil, 0, false, err
+		return f, err
 	}
+	where := displayHost(host, in.cfg.Host)
 	if exit != 0 {
-		return nil, 0, false, fmt.Errorf("%s: read %s: exit status %d: %s", displayHost(host, in.cfg.Host), path, exit, strings.TrimSpace(errb.String()))
+		return f, fmt.Errorf("%s: read %s: exit status %d: %s", where, path, exit, strings.TrimSpace(errb.String()))
 	}
 	first, rest, _ := strings.Cut(out.String(), "\n")
 	if first == "absent" {
-		return nil, 0, false, nil
+		return f, nil
 	}
-	m, err := strconv.ParseUint(strings.TrimSpace(first), 8, 32)
+	ms, owner, _ := strings.Cut(strings.TrimSpace(first), " ")
+	m, err := strconv.ParseUint(ms, 8, 32)
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("%s: read %s: unexpected stat output %q", displayHost(host, in.cfg.Host), path, first)
+		return f, fmt.Errorf("%s: read %s: unexpected stat output %q", where, path, first)
 	}
 	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("%s: read %s: %w", displayHost(host, in.cfg.Host), path, err)
+		return f, fmt.Errorf("%s: read %s: %w", where, path, err)
 	}
-	return b, fs.FileMode(m), true, nil
+	f.Content, f.Mode, f.Owner, f.Exists = b, fs.FileMode(m), owner, true
+	return f, nil
 }
 
 // WriteFile implements [Client]: the content is streamed to `cat > path`

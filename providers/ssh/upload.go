@@ -96,7 +96,8 @@ func (u *Upload) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, err
 	if sensitive {
 		env.AddSecret(string(content))
 	}
-	prev, mode, existed, err := u.c.ReadFile(ctx, u.opts.Host, u.opts.Path, u.opts.Sudo)
+	pf, err := u.c.ReadFile(ctx, u.opts.Host, u.opts.Path, u.opts.Sudo)
+	prev, mode, existed := pf.Content, pf.Mode, pf.Exists
 	if err != nil {
 		return nil, fmt.Errorf("%s ssh_upload: reading the previous %s: %w", u.c.Name(), u.opts.Path, err)
 	}
@@ -107,6 +108,7 @@ func (u *Upload) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, err
 		"path":            u.opts.Path,
 		"previous_exists": existed,
 		"previous_mode":   "",
+		"previous_owner":  pf.Owner,
 		"size":            len(content),
 		"sha256":          sha(content),
 		"changed":         !existed || string(prev) != string(content),
@@ -163,5 +165,6 @@ func (u *Upload) restore(ctx context.Context, env *runbook.Env) error {
 		}
 		mode = fs.FileMode(m)
 	}
-	return u.c.WriteFile(ctx, u.opts.Host, File{Path: u.opts.Path, Content: prev, Mode: mode, Owner: u.opts.Owner, Sudo: u.opts.Sudo})
+	owner, _ := self["previous_owner"].(string)
+	return u.c.WriteFile(ctx, u.opts.Host, File{Path: u.opts.Path, Content: prev, Mode: mode, Owner: owner, Sudo: u.opts.Sudo})
 }

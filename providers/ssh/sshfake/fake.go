@@ -594,7 +594,7 @@ func splitFlags(args []string) (flags string, rest []string) {
 }
 
 // ReadFile implements ssh.Client.
-func (in *Instance) ReadFile(_ context.Context, host, p string, sudo bool) ([]byte, fs.FileMode, bool, error) {
+func (in *Instance) ReadFile(_ context.Context, host, p string, sudo bool) (ssh.File, error) {
 	name := in.target(host)
 	w := in.w
 	w.mu.Lock()
@@ -606,16 +606,18 @@ func (in *Instance) ReadFile(_ context.Context, host, p string, sudo bool) ([]by
 	}
 	w.mu.Unlock()
 	c := Call{Host: name, Command: "read " + p, Sudo: sudo}
+	out := ssh.File{Path: p, Sudo: sudo}
 	if down {
 		c.Err = fmt.Errorf("%w: %s: host is down (sshfake)", ssh.ErrConnect, name)
 		w.log(c)
-		return nil, 0, false, c.Err
+		return out, c.Err
 	}
 	w.log(c)
 	if f == nil {
-		return nil, 0, false, nil
+		return out, nil
 	}
-	return bytes.Clone(f.Content), f.Mode, true, nil
+	out.Content, out.Mode, out.Owner, out.Exists = bytes.Clone(f.Content), f.Mode, f.Owner, true
+	return out, nil
 }
 
 // WriteFile implements ssh.Client.
