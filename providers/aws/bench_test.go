@@ -39,6 +39,8 @@ func BenchmarkELBv2Weights(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
+		c0 := cpuTime()
+		defer reportCPU(b, c0)
 		for i := 0; i < b.N; i++ {
 			if _, err := a[i%2].Do(ctx, env); err != nil {
 				b.Fatal(err)
@@ -53,6 +55,8 @@ func BenchmarkELBv2Weights(b *testing.B) {
 		}
 		c := elb.NewFromConfig(ac, func(o *elb.Options) { o.BaseEndpoint = sdkaws.String(s.srv.URL) })
 		b.ResetTimer()
+		c0 := cpuTime()
+		defer reportCPU(b, c0)
 		for i := 0; i < b.N; i++ {
 			if _, err := c.DescribeRules(ctx, &elb.DescribeRulesInput{RuleArns: []string{ruleARN}}); err != nil {
 				b.Fatal(err)
@@ -70,6 +74,8 @@ func BenchmarkELBv2Weights(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
+		c0 := cpuTime()
+		defer reportCPU(b, c0)
 		for i := 0; i < b.N; i++ {
 			if _, err := a[i%2].Do(ctx, env); err != nil {
 				b.Fatal(err)
@@ -93,6 +99,8 @@ func BenchmarkS3Upload20MB(b *testing.B) {
 		env := runbook.NewEnv(runbook.EnvConfig{})
 		b.SetBytes(int64(len(data)))
 		b.ResetTimer()
+		c0 := cpuTime()
+		defer reportCPU(b, c0)
 		for i := 0; i < b.N; i++ {
 			if _, err := a.Do(ctx, env); err != nil {
 				b.Fatal(err)
@@ -108,6 +116,8 @@ func BenchmarkS3Upload20MB(b *testing.B) {
 		c := s3.NewFromConfig(ac, func(o *s3.Options) { o.BaseEndpoint = sdkaws.String(w.srv.URL); o.UsePathStyle = true })
 		b.SetBytes(int64(len(data)))
 		b.ResetTimer()
+		c0 := cpuTime()
+		defer reportCPU(b, c0)
 		for i := 0; i < b.N; i++ {
 			if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: sdkaws.String("bench"), Key: sdkaws.String("raw.bin"), Body: bytes.NewReader(data)}); err != nil {
 				b.Fatal(err)
@@ -116,6 +126,8 @@ func BenchmarkS3Upload20MB(b *testing.B) {
 	})
 	b.Run("anchor-hash-sha256-md5", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
+		c0 := cpuTime()
+		defer reportCPU(b, c0)
 		for i := 0; i < b.N; i++ {
 			_ = sha256.Sum256(data)
 			_ = md5.Sum(data)
@@ -129,10 +141,17 @@ func BenchmarkS3Upload20MB(b *testing.B) {
 		}
 		b.SetBytes(int64(len(data)))
 		b.ResetTimer()
+		c0 := cpuTime()
+		defer reportCPU(b, c0)
 		for i := 0; i < b.N; i++ {
 			if _, err := a.Do(ctx, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
+}
+
+// reportCPU reports the process CPU time per operation since c0.
+func reportCPU(b *testing.B, c0 time.Duration) {
+	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
