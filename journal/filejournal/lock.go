@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/handrail-dev/handrail/journal"
@@ -48,13 +47,13 @@ func (j *Journal) guard(ctx context.Context, key string) (func(), error) {
 		return nil, fmt.Errorf("filejournal: run lock %q: %w", key, err)
 	}
 	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+		ok, err := tryFlock(f)
+		if err != nil {
 			_ = f.Close()
 			return nil, fmt.Errorf("filejournal: run lock %q: flock %s: %w", key, path, err)
+		}
+		if ok {
+			break
 		}
 		// Held only for the few microseconds of an inspection.
 		select {
@@ -65,7 +64,7 @@ func (j *Journal) guard(ctx context.Context, key string) (func(), error) {
 		}
 	}
 	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		unflock(f)
 		_ = f.Close()
 	}, nil
 }
@@ -137,14 +136,6 @@ func (j *Journal) stale(h journal.Holder) bool {
 		return true
 	}
 	return !processAlive(h.PID)
-}
-
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func (j *Journal) unlocker(key, token string) func() error {
