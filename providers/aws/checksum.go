@@ -20,6 +20,12 @@ import (
 // uploaded, multipart or not (x-amz-meta-handrail-sha256).
 const MetaSHA256 = "handrail-sha256"
 
+// MetaRun is the user-metadata key under which s3_upload records the run
+// and step that wrote an object ("<run id>/<step>"): a retried or resumed
+// attempt of the same step recognises its own earlier upload and does not
+// take it for an object that existed before.
+const MetaRun = "handrail-run"
+
 // digest holds the checksums of a body, whole and per part.
 type digest struct {
 	size     int64

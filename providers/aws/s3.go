@@ -219,9 +219,7 @@ func (a *ObjectExistsAction) Do(ctx context.Context, env *runbook.Env) (runbook.
 		return nil, permanentIf(fmt.Errorf("s3_object_exists: %w", err))
 	}
 	out := objectOutputs(a.args.Bucket, objs[0], len(objs))
-	if date != "" {
-		out["date"] = date
-	}
+	out["date"] = date
 	line(env, fmt.Sprintf("found %s (%d bytes, %s); %d matching", s3URI(a.args.Bucket, objs[0].Key), objs[0].Size,
 		objs[0].LastModified.UTC().Format(time.RFC3339), len(objs)))
 	return out, nil
@@ -441,10 +439,20 @@ func (a *UploadAction) uploadOne(ctx context.Context, env *runbook.Env, c S3Clie
 		return uploaded{}, err
 	}
 	existed := true
-	if _, err := c.HeadObject(ctx, a.args.Bucket, f.key); errors.Is(err, ErrNotFound) {
+	stamp := runStamp(env)
+	if prev, err := c.HeadObject(ctx, a.args.Bucket, f.key); errors.Is(err, ErrNotFound) {
 		existed = false
 	} else if err != nil {
 		return uploaded{}, fmt.Errorf("checking whether the object exists: %w", err)
+	} else if stamp != "" && prev.Metadata[MetaRun] == stamp {
+		// An earlier attempt of this very step (retried, or resumed after a
+		// crash before its outputs were journaled) created it: it is still
+		// the step's own object.
+		existed = false
+	}
+	meta := map[string]string{MetaSHA256: d.sha256Hex()}
+	if stamp != "" {
+		meta[MetaRun] = stamp
 	}
 	fh, err := os.Open(f.path)
 	if err != nil {
@@ -452,8 +460,7 @@ func (a *UploadAction) uploadOne(ctx context.Context, env *runbook.Env, c S3Clie
 	}
 	defer fh.Close()
 	res, err := c.PutObject(ctx, PutRequest{Bucket: a.args.Bucket, Key: f.key, Body: fh, Size: d.size, PartSize: ps,
-		Concurrency: a.args.Concurrency, ContentType: a.args.ContentType, SHA256: d.sha256,
-		Metadata: map[string]string{MetaSHA256: d.sha256Hex()}})
+		Concurrency: a.args.Concurrency, ContentType: a.args.ContentType, SHA256: d.sha256, Metadata: meta})
 	if err != nil {
 		return uploaded{}, err
 	}
@@ -474,6 +481,15 @@ func (a *UploadAction) uploadOne(ctx context.Context, env *runbook.Env, c S3Clie
 	}
 	line(env, fmt.Sprintf("uploaded %s to %s (%d bytes, %s, etag %s, verified by %s)", f.path, s3URI(a.args.Bucket, f.key), d.size, parts, res.ETag, by))
 	return u, nil
+}
+
+// runStamp identifies the run and step that upload an object (metadata
+// MetaRun), or "" outside a run.
+func runStamp(env *runbook.Env) string {
+	if env == nil || env.Run().ID == "" {
+		return ""
+	}
+	return env.Run().ID + "/" + env.Node()
 }
 
 // cleanup deletes the objects of a failed attempt that did not exist

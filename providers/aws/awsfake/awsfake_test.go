@@ -175,3 +175,25 @@ func TestMultipartVerifiedByCompositeSHA256(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, out["sha256"].(map[string]any)["big"], dout["sha256"])
 }
+
+func TestUploadRetryRecognisesItsOwnObject(t *testing.T) {
+	w := awsfake.New().CreateBucket("b", false)
+	file := filepath.Join(t.TempDir(), "dump")
+	require.NoError(t, os.WriteFile(file, []byte("dump"), 0o644))
+	a, err := aws.NewUpload(w.Instance("prod"), aws.UploadArgs{Bucket: "b", Source: file, Key: "dump"})
+	require.NoError(t, err)
+	env := func(run string) *runbook.Env {
+		return runbook.NewEnv(runbook.EnvConfig{Run: runbook.RunInfo{ID: run}, Node: "upload_backup"})
+	}
+	_, err = a.Do(context.Background(), env("run-1"))
+	require.NoError(t, err)
+	// The step is retried (or resumed in doubt): its own earlier object is
+	// not "pre-existing", so the rollback still deletes it.
+	out, err := a.Do(context.Background(), env("run-1"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"dump": false}, out["existed_before"])
+	// Another run's step finds an object that existed before.
+	out, err = a.Do(context.Background(), env("run-2"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"dump": true}, out["existed_before"])
+}
