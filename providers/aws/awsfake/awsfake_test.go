@@ -197,3 +197,42 @@ func TestUploadRetryRecognisesItsOwnObject(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"dump": true}, out["existed_before"])
 }
+
+func TestObjectExistsFilters(t *testing.T) {
+	late := time.Date(2026, 11, 26, 23, 30, 0, 0, time.UTC) // already the 27th in Tokyo
+	w := awsfake.New().
+		PutObject("b", "db/full_20261126.gz", []byte("utc day"), late.Add(-2*time.Hour)).
+		PutObject("b", "db/full_20261127.gz", []byte("tokyo day"), late.Add(-10*time.Minute)).
+		PutObject("b", "db/full_20261120.gz", []byte("old"), late.Add(-6*24*time.Hour))
+	tests := []struct {
+		name  string
+		args  aws.ObjectExistsArgs
+		key   string
+		count int64
+		err   error
+	}{
+		{"UTC date", aws.ObjectExistsArgs{Bucket: "b", Prefix: "db/", Date: "%Y%m%d"}, "db/full_20261126.gz", 1, nil},
+		{"Tokyo date", aws.ObjectExistsArgs{Bucket: "b", Prefix: "db/", Date: "%Y%m%d", TimeZone: "Asia/Tokyo"}, "db/full_20261127.gz", 1, nil},
+		{"max age", aws.ObjectExistsArgs{Bucket: "b", Prefix: "db/", MaxAge: 3 * time.Hour}, "db/full_20261127.gz", 2, nil},
+		{"too old", aws.ObjectExistsArgs{Bucket: "b", Prefix: "db/", Pattern: "*20261120*", MaxAge: 24 * time.Hour}, "", 0, aws.ErrNoBackup},
+		{"missing bucket", aws.ObjectExistsArgs{Bucket: "nope"}, "", 0, aws.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := aws.NewObjectExists(w.Instance("prod"), tc.args)
+			require.NoError(t, err)
+			out, err := a.Do(context.Background(), runbook.NewEnv(runbook.EnvConfig{Clock: runbook.NewSimClock(late)}))
+			if tc.err != nil {
+				require.ErrorIs(t, err, tc.err)
+				assert.Equal(t, errors.Is(tc.err, aws.ErrNotFound), runbook.IsPermanent(err), "a missing bucket is permanent, a missing backup is not")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.key, out["key"])
+			assert.Equal(t, tc.count, out["count"])
+		})
+	}
+	_, err := aws.NewObjectExists(w.Instance("prod"), aws.ObjectExistsArgs{Bucket: "b", TimeZone: "Mars/Olympus"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "time_zone \"Mars/Olympus\" is not an IANA zone")
+}
