@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/handrail-dev/handrail/runbook"
 )
 
@@ -27,11 +29,26 @@ type progress struct {
 	running map[string]time.Time
 	latest  map[string]runbook.SampleRecord
 	verbose bool
+	// asking holds the nodes whose approval the terminal is asking; while
+	// it is not empty the approver's prompt, not the status line, is the
+	// last line on the terminal. prompt is that prompt, redrawn after an
+	// event line.
+	asking map[string]bool
+	prompt string
+	// last is the time of the latest event on the run's clock, seen at
+	// lastWall on the wall clock: the refresher extrapolates from them.
+	last, lastWall time.Time
+	// ticking is closed to stop the refresher (at the end of the run).
+	ticking chan struct{}
 }
 
 func newProgress(w io.Writer, plan *runbook.Plan, tty, color bool) *progress {
-	return &progress{w: w, plan: plan, tty: tty, color: color, running: map[string]time.Time{}, latest: map[string]runbook.SampleRecord{}}
+	return &progress{w: w, plan: plan, tty: tty, color: color, running: map[string]time.Time{}, latest: map[string]runbook.SampleRecord{}, asking: map[string]bool{}}
 }
+
+// refreshEvery is how often the terminal's status line is redrawn between
+// events (elapsed times and countdowns move on).
+const refreshEvery = time.Second
 
 const (
 	cReset  = "\x1b[0m"
@@ -59,19 +76,93 @@ func (p *progress) Observe(ev runbook.Event) {
 	if p.start.IsZero() {
 		p.start = h.Time
 	}
+	p.last, p.lastWall = h.Time, time.Now()
 	line := p.line(ev)
-	if p.tty {
-		// Clear the status line, print the event line, redraw the status.
-		fmt.Fprint(p.w, "\r\x1b[K")
+	if !p.tty {
+		if line != "" {
+			fmt.Fprintf(p.w, "%s %s\n", p.paint(cDim, p.stamp(h.Time)), line)
+		}
+		return
 	}
+	asking := len(p.asking) > 0
+	p.track(ev)
+	// Clear the status line (or the approver's prompt), print the event
+	// line, then redraw what was last: the prompt while an approval waits
+	// for its answer, else the status line.
+	fmt.Fprint(p.w, "\r\x1b[K")
 	if line != "" {
 		fmt.Fprintf(p.w, "%s %s\n", p.paint(cDim, p.stamp(h.Time)), line)
 	}
-	if p.tty {
-		p.status = p.statusLine(h.Time)
-		if p.status != "" {
-			fmt.Fprint(p.w, p.status)
+	switch {
+	case len(p.asking) > 0:
+		p.status = ""
+		if asking {
+			// The approver printed its prompt already; it was just cleared.
+			fmt.Fprint(p.w, p.prompt)
 		}
+	default:
+		p.status = p.statusLine(h.Time)
+		fmt.Fprint(p.w, p.status)
+	}
+	if _, ok := ev.(runbook.RunFinished); ok {
+		if p.ticking != nil {
+			close(p.ticking)
+			p.ticking = nil
+		}
+	} else if p.ticking == nil {
+		p.ticking = make(chan struct{})
+		go p.refresh(p.ticking)
+	}
+}
+
+// track follows the approvals the terminal is asking.
+func (p *progress) track(ev runbook.Event) {
+	h := ev.EventHeader()
+	switch e := ev.(type) {
+	case runbook.ApprovalRequested:
+		p.asking[h.Node] = true
+		p.prompt = "   Approve? [y/N]: "
+		if len(e.Request.Choices) > 0 {
+			p.prompt = fmt.Sprintf("   Choose %s: ", strings.Join(e.Request.Choices, " / "))
+		}
+	case runbook.ApprovalDecided, runbook.NodeSucceeded, runbook.NodeSkipped:
+		delete(p.asking, h.Node)
+	case runbook.NodeFailed:
+		if e.Final {
+			delete(p.asking, h.Node)
+		}
+	case runbook.RunFinished:
+		clear(p.asking)
+	}
+}
+
+// refresh redraws the status line every refreshEvery until stop is
+// closed, so that elapsed times and countdowns move between events. The
+// run's time is extrapolated from the latest event's.
+func (p *progress) refresh(stop <-chan struct{}) {
+	t := time.NewTicker(refreshEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		select {
+		case <-stop:
+			p.mu.Unlock()
+			return
+		default:
+		}
+		if len(p.asking) == 0 && len(p.running) > 0 {
+			now := p.last.Add(time.Since(p.lastWall))
+			if s := p.statusLine(now); s != p.status {
+				p.status = s
+				fmt.Fprint(p.w, "\r\x1b[K"+s)
+			}
+		}
+		p.mu.Unlock()
 	}
 }
 
@@ -158,6 +249,11 @@ func (p *progress) line(ev runbook.Event) string {
 		}
 		delete(p.running, h.Node)
 		delete(p.latest, h.Node)
+		if strings.Contains(e.Error, runbook.ErrCancelled.Error()) {
+			// Stopped because the run is stopping (another node failed,
+			// Ctrl-C): not a failure of its own.
+			return fmt.Sprintf("%s %s stopped: the run is stopping", p.paint(cYellow, "■"), h.Node)
+		}
 		return fmt.Sprintf("%s %s failed: %s", p.paint(cRed, "✘"), h.Node, e.Error)
 	case runbook.NodeRetrying:
 		return fmt.Sprintf("%s %s retrying in %s", p.paint(cYellow, "↻"), h.Node, fmtDur(e.Delay))
@@ -248,7 +344,8 @@ func (p *progress) statusLine(now time.Time) string {
 		if ph := p.phase(name); ph != "" {
 			part = ph + "/" + name
 		}
-		el := now.Sub(st)
+		// Whole seconds: the line is redrawn every second.
+		el := now.Sub(st).Round(time.Second)
 		if b := p.budget(name); b > 0 {
 			part += fmt.Sprintf(" %s/%s", fmtDur(el), fmtDur(b))
 			if n, ok := p.plan.Node(name); ok && n.Gate != nil && n.Gate.Duration > 0 {
@@ -263,7 +360,59 @@ func (p *progress) statusLine(now time.Time) string {
 		parts = append(parts, part)
 	}
 	sort.Strings(parts)
-	return p.paint(cCyan, "⏳ "+strings.Join(parts, " │ "))
+	return p.paint(cCyan, fitWidth("⏳ "+strings.Join(parts, " │ "), p.width()-1))
+}
+
+// width is the terminal's width in columns (80 when it cannot be told).
+func (p *progress) width() int {
+	if f, ok := p.w.(interface{ Fd() uintptr }); ok {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+			return int(ws.Col)
+		}
+	}
+	return 80
+}
+
+// fitWidth cuts s to at most cols terminal columns, ending in "…" when it
+// was cut: a status line that wrapped could not be erased with \r\x1b[K
+// and would stay on the screen.
+func fitWidth(s string, cols int) string {
+	w := 0
+	for i, r := range s {
+		rw := runeCols(r)
+		if w+rw > cols-1 {
+			// Does the rest fit without an ellipsis?
+			rest := 0
+			for _, r2 := range s[i:] {
+				rest += runeCols(r2)
+			}
+			if w+rest <= cols {
+				return s
+			}
+			return s[:i] + "…"
+		}
+		w += rw
+	}
+	return s
+}
+
+// runeCols is the number of columns a terminal gives r: two for East Asian
+// wide characters and emoji such as ⏳, one otherwise.
+func runeCols(r rune) int {
+	switch {
+	case r == '⏳' || r == '⌛',
+		r >= 0x1100 && r <= 0x115f,
+		r >= 0x2e80 && r <= 0xa4cf,
+		r >= 0xac00 && r <= 0xd7a3,
+		r >= 0xf900 && r <= 0xfaff,
+		r >= 0xfe30 && r <= 0xfe4f,
+		r >= 0xff00 && r <= 0xff60,
+		r >= 0xffe0 && r <= 0xffe6,
+		r >= 0x1f300 && r <= 0x1faff,
+		r >= 0x20000 && r <= 0x3fffd:
+		return 2
+	}
+	return 1
 }
 
 func fmtDur(d time.Duration) string {

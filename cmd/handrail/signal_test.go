@@ -23,7 +23,7 @@ import (
 // terminal tests call through the http provider. It records every request
 // ("METHOD /path"); requests under /hang/ are held until the client gives
 // up, requests under /hold/ until release is closed (or the client gives
-// up).
+// up), requests under /slow/ answer after 2.2 s.
 type service struct {
 	*httptest.Server
 	mu      sync.Mutex
@@ -49,6 +49,12 @@ func newService(t *testing.T) *service {
 		case strings.HasPrefix(r.URL.Path, "/hang/"):
 			<-r.Context().Done()
 			return
+		case strings.HasPrefix(r.URL.Path, "/slow/"):
+			select {
+			case <-time.After(2200 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
 		case strings.HasPrefix(r.URL.Path, "/hold/"):
 			select {
 			case <-s.release:
