@@ -66,6 +66,7 @@ type world struct {
 	name       string // unique, handrail-test-...
 	imgs       testenv.BackendImages
 	eng        docker.Engine
+	firstID    string // the 0.2.9 container created at setup
 	port       int
 	backendURL string
 	promURL    string
@@ -312,6 +313,9 @@ func TestLocalReleaseRollback(t *testing.T) {
 
 	assert.Equal(t, "0.2.9", w.servedVersion(t))
 	assert.Equal(t, testenv.ImageBackend029, w.runningImage(t, w.name))
+	c, err := w.eng.ContainerInspect(context.Background(), w.name)
+	require.NoError(t, err)
+	assert.Equal(t, w.firstID, c.ID, "the original container is back, not a new one")
 	assert.Equal(t, int64(14), schemaVersion(t, w.dsn))
 	assert.NoFileExists(t, w.maintFile)
 	assert.Equal(t, map[string]int{oldTG: 100, newTG: 0}, w.elb.weights())
@@ -373,6 +377,7 @@ func (w *world) startBackend(t *testing.T) {
 	id, err := eng.ContainerCreate(ctx, w.name, cfg, host, nil)
 	require.NoError(t, err)
 	require.NoError(t, eng.ContainerStart(ctx, id))
+	w.firstID = id
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := eng.ContainerInspect(ctx, w.name)
