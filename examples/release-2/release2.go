@@ -164,6 +164,12 @@ const (
 
 // Plan builds the seed runbook with the Go API. It compiles to the same
 // plan as release-2.hcl (the test compares Plan.Dump byte for byte).
+//
+// Command timeouts are the steps' (runbook.Step.Timeout, enforced by the
+// executor, which cancels the command): the ssh and exec providers' own
+// timeout options are left unset because they time out from a goroutine
+// sleeping on the run's clock, which lets a simulated clock jump to the
+// deadline while the command runs (reported to their owners).
 func Plan(c Config, in Instances) (*runbook.Plan, error) {
 	b := &build{c: c, in: in}
 	p := runbook.NewBuilder("release-2").Describe("dCMMS Release 2 (v0.3.0)").Window(4 * time.Hour)
@@ -219,7 +225,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 	// the seed's "abort": maintenance off again, nothing else touched.
 	p.Phase("backup", func(p *runbook.Builder) {
 		p.Step(runbook.Step{Name: "db_backup", Timeout: 20 * time.Minute, Budget: 10 * time.Minute, OnFail: runbook.PolicyRollback,
-			Action: b.ssh(in.DB, ssh.ExecOptions{Sudo: true, Command: []string{"/opt/dcmms/scripts/backup/backup-postgres-full.sh"}, Timeout: 20 * time.Minute, ReadOnly: true})})
+			Action: b.ssh(in.DB, ssh.ExecOptions{Sudo: true, Command: []string{"/opt/dcmms/scripts/backup/backup-postgres-full.sh"}, ReadOnly: true})})
 		p.Step(runbook.Step{Name: "backup_verify", Budget: time.Minute,
 			Action: b.ssh(in.DB, ssh.ExecOptions{Command: []string{"ls", "-1t", backupDir}, ReadOnly: true})})
 		p.Step(runbook.Step{Name: "backup_upload", Timeout: 15 * time.Minute, Budget: 5 * time.Minute, Irreversible: true, OnFail: runbook.PolicyRollback, Uses: []string{"backup_verify"},
@@ -229,7 +235,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 				if len(lines) == 0 {
 					return ssh.ExecOptions{}, runbook.Permanent(errors.New("backup_verify listed no backup file"))
 				}
-				return ssh.ExecOptions{Timeout: 15 * time.Minute, Command: []string{"aws", "s3", "cp", backupDir + "/" + fmt.Sprint(lines[0]), "s3://" + c.BackupBucket + "/" + backupPrefix}}, nil
+				return ssh.ExecOptions{Command: []string{"aws", "s3", "cp", backupDir + "/" + fmt.Sprint(lines[0]), "s3://" + c.BackupBucket + "/" + backupPrefix}}, nil
 			})})
 		p.Step(runbook.Step{Name: "config_snapshot", Irreversible: true, Budget: 2 * time.Minute,
 			Action: b.lazySSH(in.App, func(env *runbook.Env) (ssh.ExecOptions, error) {
@@ -273,7 +279,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 	// Step 6: frontend (T-1:40, 20 min).
 	p.Phase("frontend", func(p *runbook.Builder) {
 		p.Step(runbook.Step{Name: "frontend_assets", Timeout: 15 * time.Minute, Budget: 8 * time.Minute,
-			Action: b.ssh(in.App, ssh.ExecOptions{Dir: "/opt/dcmms/frontend", Timeout: 15 * time.Minute,
+			Action: b.ssh(in.App, ssh.ExecOptions{Dir: "/opt/dcmms/frontend",
 				Script:         "npm run build && aws s3 sync .next/static s3://" + c.AssetsBucket + "/" + c.Version + "/",
 				RollbackScript: "aws s3 rm --recursive s3://" + c.AssetsBucket + "/" + c.Version + "/"})})
 		p.Step(runbook.Step{Name: "deploy_frontend", Budget: 8 * time.Minute, Action: b.update("frontend")})
@@ -326,7 +332,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 	}
 	p.Phase("smoke", func(p *runbook.Builder) {
 		p.Step(runbook.Step{Name: "smoke_k6", Timeout: 15 * time.Minute, Budget: 10 * time.Minute,
-			Action: act(exec.NewK6(in.Exec, exec.K6Options{Script: "/opt/dcmms/backend/tests/smoke-test.js", Env: map[string]string{"API_BASE_URL": c.SiteURL}, Timeout: 15 * time.Minute}))})
+			Action: act(exec.NewK6(in.Exec, exec.K6Options{Script: "/opt/dcmms/backend/tests/smoke-test.js", Env: map[string]string{"API_BASE_URL": c.SiteURL}}))})
 		p.Step(runbook.Step{Name: "login", Budget: 2 * time.Minute,
 			Action: act(httpprov.NewRequest(in.Site, httpprov.Request{Method: "POST", URL: "/api/v1/auth/login",
 				Body:    map[string]any{"email": c.SmokeUser, "password": c.SmokePassword.Reveal()},
