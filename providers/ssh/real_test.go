@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -127,7 +128,7 @@ func TestRealTimeoutKillsRemoteCommand(t *testing.T) {
 			_, err := in.Run(ctx, "", ssh.Command{Script: script, Sudo: sudo}, nil, nil)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			assert.Less(t, time.Since(start), 3*time.Second)
+			assert.Less(t, time.Since(start), 8*time.Second, "the command is stopped, not waited for")
 			_, pid, _, err := run(t, in, "", ssh.Command{Argv: []string{"cat", pidfile}, Sudo: sudo})
 			require.NoError(t, err)
 			pid = strings.TrimSpace(pid)
@@ -309,11 +310,16 @@ func TestRealReconnectAfterDrop(t *testing.T) {
 	// A command in flight when the connection drops fails with
 	// ErrConnectionLost.
 	errc := make(chan error, 1)
+	started := &firstWrite{ch: make(chan struct{})}
 	go func() {
-		_, _, _, err := run(t, in, "", ssh.Command{Argv: []string{"sleep", "5"}})
+		_, err := in.Run(context.Background(), "", ssh.Command{Script: "echo started; sleep 5"}, started, nil)
 		errc <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-started.ch:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command never started")
+	}
 	px.drop()
 	err = <-errc
 	require.Error(t, err)
@@ -489,20 +495,58 @@ func TestRealKeepAliveDropsDeadConnection(t *testing.T) {
 	kh := knownHostsFor(t, tgt, []string{px.ln.Addr().String()}, nil)
 	_, port, _ := net.SplitHostPort(px.ln.Addr().String())
 	p, _ := strconv.Atoi(port)
+	logs := &logRecorder{}
 	in, err := ssh.New("ka", ssh.Config{Host: "127.0.0.1", Port: p, User: tgt.User, PrivateKeyFiles: []string{tgt.KeyPath},
-		KnownHostsFiles: []string{kh}, KeepAlive: 100 * time.Millisecond})
+		KnownHostsFiles: []string{kh}, KeepAlive: 200 * time.Millisecond, Logger: slog.New(logs)})
 	require.NoError(t, err)
 	defer in.Close()
 	code, _, _, err := run(t, in, "", ssh.Command{Argv: []string{"true"}})
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
 	// The path goes dead silently: no FIN, no RST. The keep-alives go
-	// unanswered, the instance drops the connection, the next command
-	// dials again instead of hanging on the dead one.
+	// unanswered, the instance drops the connection, and the next command
+	// dials again instead of waiting on the dead one.
 	px.freeze()
-	time.Sleep(700 * time.Millisecond)
+	require.Eventually(t, func() bool { return logs.has("keep-alive failed") }, 10*time.Second, 20*time.Millisecond)
 	code, _, _, err = run(t, in, "", ssh.Command{Argv: []string{"true"}})
 	require.NoError(t, err)
 	assert.Equal(t, 0, code)
 	assert.Equal(t, 2, px.accepted())
+}
+
+// logRecorder is a slog.Handler keeping messages.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, r.Message)
+	l.mu.Unlock()
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+func (l *logRecorder) has(sub string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range l.msgs {
+		if strings.Contains(m, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstWrite closes ch on the first write.
+type firstWrite struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	f.once.Do(func() { close(f.ch) })
+	return len(p), nil
 }
