@@ -85,6 +85,13 @@ func TestConfigErrors(t *testing.T) {
 			assert.NotContains(t, err.Error(), "s3cret")
 		})
 	}
+	home, err := os.UserHomeDir()
+	require.NoError(t, err)
+	tilde, err := ssh.New("x", ssh.Config{Host: "127.0.0.1", User: "u", PrivateKeyFiles: []string{"~/handrail-no-such-key"}, KnownHostsFiles: []string{kh}})
+	require.NoError(t, err)
+	_, err = tilde.Run(context.Background(), "", ssh.Command{Argv: []string{"true"}}, nil, nil)
+	assert.ErrorContains(t, err, filepath.Join(home, "handrail-no-such-key"), "~/ is expanded")
+
 	_, err = ssh.New("x", ssh.Config{})
 	assert.ErrorContains(t, err, "host is required")
 	_, err = ssh.New("x", ssh.Config{Host: "h", Port: 70000})

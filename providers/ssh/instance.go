@@ -123,6 +123,8 @@ func New(name string, cfg Config) (*Instance, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
+	cfg.PrivateKeyFiles = expandHome(cfg.PrivateKeyFiles)
+	cfg.KnownHostsFiles = expandHome(cfg.KnownHostsFiles)
 	if len(cfg.KnownHostsFiles) == 0 {
 		home, err := os.UserHomeDir()
 		if err != nil {
@@ -141,6 +143,7 @@ func New(name string, cfg Config) (*Instance, error) {
 		if j.User == "" {
 			j.User = cfg.User
 		}
+		j.PrivateKeyFiles = expandHome(j.PrivateKeyFiles)
 		if len(j.PrivateKeyFiles) == 0 {
 			j.PrivateKeyFiles = cfg.PrivateKeyFiles
 		}
@@ -151,6 +154,22 @@ func New(name string, cfg Config) (*Instance, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Instance{name: "ssh." + name, cfg: cfg, log: log, conns: map[string]*hostConn{}}, nil
+}
+
+// expandHome replaces a leading "~/" with the home directory.
+func expandHome(paths []string) []string {
+	if len(paths) == 0 {
+		return paths
+	}
+	home, err := os.UserHomeDir()
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		if rest, ok := strings.CutPrefix(p, "~/"); ok && err == nil {
+			p = filepath.Join(home, rest)
+		}
+		out[i] = p
+	}
+	return out
 }
 
 // Name returns "ssh.<name>".

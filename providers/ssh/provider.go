@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/big"
 	"strconv"
 	"time"
@@ -14,7 +15,11 @@ import (
 )
 
 // Provider is the "ssh" provider type. The zero value is ready to use.
-type Provider struct{}
+type Provider struct {
+	// Logger receives the instances' connection diagnostics (default:
+	// discard).
+	Logger *slog.Logger
+}
 
 var _ provider.Provider = Provider{}
 
@@ -49,11 +54,12 @@ func ConfigSchema() provider.Schema {
 }
 
 // Configure implements provider.Provider. It does not connect.
-func (Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
+func (p Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
 	cfg, err := DecodeConfig(name, config)
 	if err != nil {
 		return nil, err
 	}
+	cfg.Logger = p.Logger
 	return New(name, cfg)
 }
 
