@@ -158,6 +158,9 @@ func execType() provider.ActionType {
 			if err != nil {
 				return nil, fmt.Errorf("%s ssh_exec: %w", inst.Name(), err)
 			}
+			if len(o.Hosts) > 0 {
+				return nil, fmt.Errorf("%w: %s ssh_exec: a check runs on one host: use provider = ssh.<name> of that host instead of hosts", ErrInvalidConfig, inst.Name())
+			}
 			e, err := NewExec(c, o)
 			if err != nil {
 				return nil, err
@@ -167,8 +170,9 @@ func execType() provider.ActionType {
 	}
 }
 
-// Probe returns the command as a gate probe: the sample's value is the
-// exit status; stdout, stderr, stdout_lines (and json) are its outputs.
+// Probe returns the command as a gate probe, on the instance's host: the
+// sample's value is the exit status; stdout, stderr, stdout_lines (and
+// json) are its outputs.
 // A non-zero status is not an error: the check's condition decides.
 func (e *Exec) Probe() runbook.Probe {
 	return runbook.ProbeFunc(func(ctx context.Context, env *runbook.Env) (runbook.Sample, error) {
