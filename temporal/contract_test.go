@@ -232,6 +232,34 @@ func contractCases() []contractCase {
 			compensated: []string{"prepare"},
 		},
 		{
+			name: "guard breaching while the run waits for an approval cancels the wait and rolls back",
+			plan: func(w *world, b *runbook.Builder) {
+				b.Step(w.step("deploy"))
+				b.Gate(runbook.Gate{Name: "rollback_criteria", Kind: runbook.GateGuard, From: "deploy", Until: "finish", Every: 30 * time.Second,
+					Checks: []runbook.Check{{Name: "error_rate", Probe: timedProbe(3*time.Minute, 0.001, 0.2), Success: below(0.05)}}})
+				b.Gate(runbook.Gate{Name: "wait", Kind: runbook.GateApproval, Approval: &runbook.Approval{Message: "Go?", Timeout: time.Hour}})
+				b.Step(w.step("finish"))
+			},
+			local:       []runbooktest.Option{runbooktest.WithApprover(runbooktest.NewApprover().Silence("wait"))},
+			status:      runbook.StatusRolledBack,
+			ops:         []string{"do deploy", "undo deploy"},
+			compensated: []string{"deploy"},
+		},
+		{
+			name: "guard that never breaches ends with its span",
+			plan: func(w *world, b *runbook.Builder) {
+				b.Step(w.step("deploy"))
+				b.Gate(runbook.Gate{Name: "rollback_criteria", Kind: runbook.GateGuard, From: "deploy", Until: "finish", Every: 30 * time.Second,
+					Checks: []runbook.Check{{Name: "error_rate", Probe: timedProbe(time.Hour, 0.001, 0.2), Success: below(0.05)}}})
+				b.Gate(runbook.Gate{Name: "soak", Kind: runbook.GateSoak, Duration: 10 * time.Minute, Every: time.Minute,
+					Checks: []runbook.Check{{Name: "error_rate", Probe: timedProbe(time.Hour, 0.001, 0.2), Success: below(0.05)}}})
+				b.Step(w.step("finish"))
+				b.Step(w.step("after"))
+			},
+			status: runbook.StatusSucceeded,
+			ops:    []string{"do deploy", "do finish", "do after"},
+		},
+		{
 			name: "pause on failure: approve goes on",
 			plan: func(w *world, b *runbook.Builder) {
 				b.Step(w.step("a"))

@@ -56,6 +56,8 @@ type GateShape struct {
 	Timeout        time.Duration     `json:"timeout,omitempty"`
 	OnFail         runbook.Policy    `json:"on_fail,omitempty"`
 	OnInconclusive runbook.Policy    `json:"on_inconclusive,omitempty"`
+	From           string            `json:"from,omitempty"`
+	Until          string            `json:"until,omitempty"`
 	Checks         []CheckShape      `json:"checks,omitempty"`
 	Approval       *runbook.Approval `json:"approval,omitempty"`
 }
@@ -77,9 +79,7 @@ type CheckShape struct {
 	DryRun            bool                 `json:"dry_run,omitempty"`
 }
 
-// ShapeOf returns the shape of p. It fails for plans the Temporal runner
-// cannot run: guard gates (background samplers spanning steps) are not
-// supported yet.
+// ShapeOf returns the shape of p.
 func ShapeOf(p *runbook.Plan) (Shape, error) {
 	if p == nil {
 		return Shape{}, fmt.Errorf("temporal: nil plan: compile the runbook first")
@@ -97,11 +97,8 @@ func ShapeOf(p *runbook.Plan) (Shape, error) {
 			}
 		} else {
 			g := n.Gate
-			if g.Kind == runbook.GateGuard {
-				return Shape{}, fmt.Errorf("temporal: %s: guard gates are not supported by the Temporal runner yet: run this plan with the local executor, or turn the guard into soak gates", n.Name)
-			}
 			gs := &GateShape{Kind: g.Kind, Every: g.Every, InitialDelay: g.InitialDelay, Duration: g.Duration, Count: g.Count,
-				Timeout: g.Timeout, OnFail: g.OnFail, OnInconclusive: g.OnInconclusive}
+				Timeout: g.Timeout, OnFail: g.OnFail, OnInconclusive: g.OnInconclusive, From: g.From, Until: g.Until}
 			if g.Approval != nil {
 				a := *g.Approval
 				a.Approvers = append([]string(nil), a.Approvers...)
@@ -133,9 +130,6 @@ func (s Shape) validate() error {
 		}
 		if (n.Step == nil) == (n.Gate == nil) {
 			return fmt.Errorf("temporal: node %s: exactly one of step and gate must be set", n.Name)
-		}
-		if n.Gate != nil && n.Gate.Kind == runbook.GateGuard {
-			return fmt.Errorf("temporal: %s: guard gates are not supported by the Temporal runner yet", n.Name)
 		}
 		seen[n.Name] = true
 	}

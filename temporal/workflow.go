@@ -274,20 +274,48 @@ func (w *wfRun) forward() {
 	}
 	remaining := make([]int, len(w.nodes))
 	outs := make([][]int, len(w.nodes))
-	var ready intHeap
+	// Guards take no parallelism slot: they wait apart, start as soon as
+	// their From node is done, and end when their Until node is.
+	var ready, readyGuards intHeap
+	isGuard := func(i int) bool { g := w.nodes[i].Gate; return g != nil && g.Kind == runbook.GateGuard }
+	push := func(i int) {
+		if isGuard(i) {
+			readyGuards.push(i)
+		} else {
+			ready.push(i)
+		}
+	}
+	pendingCount := 0
+	until := map[int][]int{}
 	for i, n := range w.nodes {
 		for _, d := range n.Deps {
 			remaining[i]++
 			outs[w.idx[d]] = append(outs[w.idx[d]], i)
 		}
+		if !isGuard(i) {
+			pendingCount++
+		} else if u, ok := w.idx[n.Gate.Until]; ok {
+			until[u] = append(until[u], i)
+		}
 		if remaining[i] == 0 {
-			ready.push(i)
+			push(i)
 		}
 	}
 	runCtx, cancelRun := workflow.WithCancel(w.ctx)
 	defer cancelRun()
 	results := workflow.NewBufferedChannel(w.ctx, len(w.nodes))
-	inflight := 0
+	inflight, guards := 0, 0
+	guardStop := map[int]func(){}
+	// endGuards ends the spans of the given guards, in declaration order
+	// (the order of the commands must not depend on map iteration).
+	endGuards := func(list []int) {
+		sort.Ints(list)
+		for _, g := range list {
+			if stop, ok := guardStop[g]; ok {
+				stop()
+			}
+		}
+	}
 	cancelSeen := false
 	fail := func(idx int, err string, pol runbook.Policy) {
 		if w.failed {
@@ -297,16 +325,34 @@ func (w *wfRun) forward() {
 		cancelRun()
 	}
 	for {
+		for !w.failed && readyGuards.Len() > 0 {
+			i := readyGuards.pop()
+			guards++
+			w.res[i].Status = runbook.StateRunning
+			gctx, gcancel := workflow.WithCancel(runCtx)
+			st := &gateState{}
+			guardStop[i] = func() { st.spanEnded = true; gcancel() }
+			workflow.Go(gctx, func(c workflow.Context) {
+				results.SendAsync(w.runNode(c, i, st))
+			})
+		}
 		for !w.failed && ready.Len() > 0 && inflight < par {
 			i := ready.pop()
 			inflight++
 			w.res[i].Status = runbook.StateRunning
 			workflow.Go(runCtx, func(c workflow.Context) {
-				results.SendAsync(w.runNode(c, i))
+				results.SendAsync(w.runNode(c, i, nil))
 			})
 		}
-		if inflight == 0 {
-			break
+		if inflight == 0 && (guards == 0 || pendingCount == 0 || w.failed) {
+			if guards == 0 {
+				break
+			}
+			var all []int
+			for g := range guardStop {
+				all = append(all, g)
+			}
+			endGuards(all)
 		}
 		var end nodeEnd
 		got := false
@@ -323,14 +369,25 @@ func (w *wfRun) forward() {
 			fail(-1, "run cancelled: the workflow was cancelled", runbook.PolicyRollback)
 			continue
 		}
-		inflight--
+		guard := isGuard(end.Idx)
+		if guard {
+			guards--
+			delete(guardStop, end.Idx)
+		} else {
+			inflight--
+			pendingCount--
+		}
 		w.record(end)
 		switch end.State {
 		case runbook.StateSucceeded, runbook.StateSkipped, runbook.StateWarned:
+			if guard {
+				break
+			}
+			endGuards(append([]int(nil), until[end.Idx]...))
 			for _, o := range outs[end.Idx] {
 				remaining[o]--
 				if remaining[o] == 0 {
-					ready.push(o)
+					push(o)
 				}
 			}
 		case runbook.StateFailed:
@@ -357,6 +414,9 @@ func (w *wfRun) record(end nodeEnd) {
 	}
 	switch end.State {
 	case runbook.StateSucceeded, runbook.StateWarned:
+		if n.Gate != nil && n.Gate.Kind == runbook.GateGuard {
+			return
+		}
 		w.outputs[n.Name] = end.Outputs
 		w.done = append(w.done, end.Idx)
 		if n.Step != nil && n.Step.PointOfNoReturn {
@@ -372,11 +432,15 @@ func (w *wfRun) record(end nodeEnd) {
 	}
 }
 
-func (w *wfRun) runNode(c workflow.Context, i int) nodeEnd {
+// runNode runs one node; st is the span state of a guard (nil otherwise).
+func (w *wfRun) runNode(c workflow.Context, i int, st *gateState) nodeEnd {
 	if w.nodes[i].Step != nil {
 		return w.runStep(c, i)
 	}
-	return w.runGate(c, i)
+	if st == nil {
+		st = &gateState{}
+	}
+	return w.runGate(c, i, st)
 }
 
 func (w *wfRun) runStep(c workflow.Context, i int) nodeEnd {
@@ -501,7 +565,7 @@ func (w *wfRun) ask(c workflow.Context, req runbook.ApprovalRequest, timeout tim
 	return d, nil
 }
 
-func (w *wfRun) runGate(c workflow.Context, i int) nodeEnd {
+func (w *wfRun) runGate(c workflow.Context, i int, st *gateState) nodeEnd {
 	n := w.nodes[i]
 	g := n.Gate
 	end := nodeEnd{Idx: i, Attempts: 1}
@@ -513,9 +577,9 @@ func (w *wfRun) runGate(c workflow.Context, i int) nodeEnd {
 	if g.Kind == runbook.GateApproval {
 		outcome, reason, outputs = w.runApproval(c, i)
 	} else {
-		outcome, reason, outputs = w.runChecks(c, i)
+		outcome, reason, outputs = w.runChecks(c, i, st)
 	}
-	if c.Err() != nil {
+	if c.Err() != nil && !st.spanEnded {
 		end.State, end.Err = runbook.StateCancelled, fmt.Sprintf("%s: %v: the run is stopping", n.Name, runbook.ErrCancelled)
 		w.emit(runbook.NodeFailed{Header: w.header(n.Name), Attempt: 1, Error: end.Err, Final: true})
 		return end
@@ -597,7 +661,7 @@ type checkEnd struct {
 
 // runChecks runs every check of a check or soak gate at once; the first
 // check that does not pass decides the gate.
-func (w *wfRun) runChecks(c workflow.Context, i int) (runbook.Outcome, string, runbook.Outputs) {
+func (w *wfRun) runChecks(c workflow.Context, i int, st *gateState) (runbook.Outcome, string, runbook.Outputs) {
 	g := w.nodes[i].Gate
 	timeout := g.Timeout
 	if g.Kind == runbook.GateCheck && timeout <= 0 {
@@ -605,7 +669,6 @@ func (w *wfRun) runChecks(c workflow.Context, i int) (runbook.Outcome, string, r
 	}
 	gctx, cancel := workflow.WithCancel(c)
 	defer cancel()
-	st := &gateState{}
 	if timeout > 0 {
 		workflow.Go(gctx, func(tc workflow.Context) {
 			if workflow.Sleep(tc, timeout) == nil {
@@ -644,9 +707,11 @@ func (w *wfRun) runChecks(c workflow.Context, i int) (runbook.Outcome, string, r
 	return result, reason, out
 }
 
+// gateState is why a gate's checks were stopped.
 type gateState struct {
-	timedOut bool
-	decided  bool
+	timedOut  bool
+	decided   bool
+	spanEnded bool // a guard's span ended: it passed
 }
 
 func (w *wfRun) runCheck(c workflow.Context, i, k int, st *gateState) checkEnd {
@@ -679,7 +744,7 @@ func (w *wfRun) runCheck(c workflow.Context, i, k int, st *gateState) checkEnd {
 	start := workflow.Now(c)
 	stopped := func() checkEnd {
 		switch {
-		case st.decided:
+		case st.decided, st.spanEnded:
 			return end
 		case st.timedOut:
 			limit := g.Timeout
