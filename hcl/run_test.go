@@ -320,3 +320,39 @@ step "demo_read" "b" {
 	require.Equal(t, runbook.StatusSucceeded, res.Status, "%v", res.Err)
 	assert.Equal(t, []string{"demo.default read fallback"}, w.Log())
 }
+
+func TestProviderRefusesArguments(t *testing.T) {
+	// Known at load time: refused while loading.
+	w := testprovider.NewWorld()
+	_, diags := hcl.LoadSource(context.Background(), "p.hcl", []byte(`
+runbook "p" {}
+step "demo_set" "a" {
+  key   = "a"
+  value = "invalid:x"
+}
+`), hcl.Options{Registry: w.Registry()})
+	require.True(t, diags.HasErrors())
+	assert.Equal(t, "Invalid arguments for demo_set", diags[0].Summary)
+	assert.Equal(t, 3, diags[0].Subject.Start.Line)
+
+	// Known only at run time: refused then, as diagnostics, not retried.
+	rb := load(t, w, `
+runbook "p" {}
+step "demo_read" "a" {
+  key = "k"
+}
+step "demo_set" "b" {
+  key   = "b"
+  value = "invalid:${step.a.value}"
+  retry {
+    attempts = 3
+  }
+}
+`, nil)
+	res, _ := run(t, rb, true)
+	require.Equal(t, runbook.StatusRolledBack, res.Status)
+	var diags2 hhcl.Diagnostics
+	require.ErrorAs(t, res.Err, &diags2)
+	assert.Equal(t, "Invalid arguments for demo_set", diags2[0].Summary)
+	assert.Equal(t, 1, res.Nodes["b"].Attempts)
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/handrail-dev/handrail/provider"
@@ -165,6 +166,9 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				i, ok := inst.(*Instance)
 				if !ok {
 					return nil, errors.New("demo_set: not a demo instance")
+				}
+				if v := str(args, "value"); strings.HasPrefix(v, "invalid:") {
+					return nil, fmt.Errorf("demo_set: value %q is refused", v)
 				}
 				return Set(i, str(args, "key"), str(args, "value")), nil
 			},
