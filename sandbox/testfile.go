@@ -349,10 +349,23 @@ func checkRemain(b hhcl.Body) hhcl.Diagnostics {
 	return diags
 }
 
-// readAutoVars reads the *.auto.hclvars files next to the runbook: their
-// values are var.* in the test file too (the runbook reads them itself).
+// readAutoVars reads the runbook's literal variable defaults and the
+// *.auto.hclvars files next to it: their values are var.* in the test file
+// too (the runbook reads them itself).
 func (tf *TestFile) readAutoVars() hhcl.Diagnostics {
 	tf.auto = map[string]cty.Value{}
+	// The runbook's variable defaults first (literal ones).
+	if rf, d := tf.parser.ParseHCLFile(tf.Runbook); !d.HasErrors() {
+		content, _, _ := rf.Body.PartialContent(&hhcl.BodySchema{Blocks: []hhcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}}})
+		for _, b := range content.Blocks {
+			attrs, _ := b.Body.JustAttributes()
+			if a, ok := attrs["default"]; ok {
+				if v, d := a.Expr.Value(nil); !d.HasErrors() {
+					tf.auto[b.Labels[0]] = v
+				}
+			}
+		}
+	}
 	files, _ := filepath.Glob(filepath.Join(filepath.Dir(tf.Runbook), "*.auto.hclvars"))
 	sort.Strings(files)
 	var diags hhcl.Diagnostics

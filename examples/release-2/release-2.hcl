@@ -268,7 +268,7 @@ phase "pre_checks" {
 
   step "manual_task" "roll_call" {
     message = "Deployment team present in the #deployment-release-2 Slack channel"
-    budget  = "5m"
+    budget  = "2m"
   }
 
   step "http_check" "staging_health" {
@@ -316,22 +316,22 @@ phase "artifacts" {
   step "docker_pull" "image_backend" {
     image  = "dcmms/backend:${var.version}"
     pull   = "never"
-    budget = "1m"
+    budget = "30s"
   }
   step "docker_pull" "image_ml_service" {
     image  = "dcmms/ml-service:${var.version}"
     pull   = "never"
-    budget = "1m"
+    budget = "30s"
   }
   step "docker_pull" "image_mqtt_bridge" {
     image  = "dcmms/mqtt-bridge:${var.version}"
     pull   = "never"
-    budget = "1m"
+    budget = "30s"
   }
   step "docker_pull" "image_frontend" {
     image  = "dcmms/frontend:${var.version}"
     pull   = "never"
-    budget = "1m"
+    budget = "30s"
   }
 }
 
@@ -339,7 +339,7 @@ gate "approval" "go_no_go_start" {
   message   = "Go/No-Go: staging is healthy on ${var.version}, today's backup is in S3, the 0.3.0 images are present and the baselines are recorded (p95 and error rate). Start the deployment?"
   approvers = var.approvers
   timeout   = "15m"
-  budget    = "2m"
+  budget    = "3m"
 }
 
 # --- Step 2: Enable maintenance mode (T-0:15, 5 min) --------------------------
@@ -359,7 +359,7 @@ phase "maintenance_on" {
     sudo            = true
     script          = "ln -sf ${local.maintenance_available} /etc/nginx/sites-enabled/ && nginx -t && systemctl reload nginx"
     rollback_script = "rm -f ${local.maintenance_enabled} && nginx -t && systemctl reload nginx"
-    budget          = "2m"
+    budget          = "3m"
   }
 
   step "http_check" "maintenance_live" {
@@ -388,7 +388,7 @@ phase "backup" {
     sudo      = true
     command   = ["/opt/dcmms/scripts/backup/backup-postgres-full.sh"]
     timeout   = "20m"
-    budget    = "10m"
+    budget    = "12m"
     read_only = true
     on_fail   = "rollback"
   }
@@ -405,7 +405,7 @@ phase "backup" {
     provider     = ssh.db
     command      = ["aws", "s3", "cp", "${local.backup_dir}/${step.backup_verify.stdout_lines[0]}", "s3://${var.backup_bucket}/${local.backup_prefix}"]
     timeout      = "15m"
-    budget       = "5m"
+    budget       = "4m"
     irreversible = true
     on_fail      = "rollback"
   }
@@ -415,7 +415,7 @@ phase "backup" {
     sudo         = true
     command      = ["tar", "-czf", "/tmp/dcmms-config-snapshot-${formatdate("YYYYMMDD", run.started_at)}.tar.gz", "/etc/dcmms/", "/opt/dcmms/.env", "/opt/dcmms/docker-compose.yml"]
     irreversible = true
-    budget       = "2m"
+    budget       = "1m"
   }
 
   step "ssh_exec" "config_upload" {
@@ -481,7 +481,7 @@ phase "backend" {
     service        = "backend"
     image          = "dcmms/backend:${var.version}"
     health_timeout = "5m"
-    budget         = "25m"
+    budget         = "8m"
   }
 
   step "docker_service_update" "deploy_ml_service" {
@@ -489,7 +489,7 @@ phase "backend" {
     service        = "ml-service"
     image          = "dcmms/ml-service:${var.version}"
     health_timeout = "5m"
-    budget         = "25m"
+    budget         = "8m"
   }
 
   step "docker_service_update" "deploy_mqtt_bridge" {
@@ -497,14 +497,14 @@ phase "backend" {
     service        = "mqtt-bridge"
     image          = "dcmms/mqtt-bridge:${var.version}"
     health_timeout = "5m"
-    budget         = "25m"
+    budget         = "8m"
   }
 }
 
 gate "check" "backend_healthy" {
   every   = "10s"
   timeout = "5m"
-  budget  = "5m"
+  budget  = "6m"
   check "version" {
     probe     = "docker_inspect"
     service   = "backend"
@@ -563,35 +563,35 @@ phase "health" {
     container = "dcmms-backend"
     command   = ["npm", "run", "db:ping"]
     read_only = true
-    budget    = "2m"
+    budget    = "1m"
   }
 
   step "docker_exec" "redis_ping" {
     container = "dcmms-backend"
     command   = ["npm", "run", "redis:ping"]
     read_only = true
-    budget    = "2m"
+    budget    = "1m"
   }
 
   step "docker_exec" "kafka_ping" {
     container = "dcmms-mqtt-bridge"
     command   = ["npm", "run", "kafka:ping"]
     read_only = true
-    budget    = "2m"
+    budget    = "1m"
   }
 
   step "docker_logs_check" "backend_logs" {
     container = "dcmms-backend"
     pattern   = "error"
     tail      = 50
-    budget    = "2m"
+    budget    = "1m"
   }
 
   step "docker_logs_check" "frontend_logs" {
     container = "dcmms-frontend"
     pattern   = "error"
     tail      = 50
-    budget    = "2m"
+    budget    = "1m"
   }
 }
 
@@ -624,7 +624,7 @@ gate "approval" "go_no_go_health" {
   message   = "Go/No-Go: all health checks passed on ${var.version}. Run the smoke tests?"
   approvers = var.approvers
   timeout   = "15m"
-  budget    = "2m"
+  budget    = "5m"
 }
 
 # --- Step 8: Smoke tests (T-2:15, 20 min) -------------------------------------
@@ -668,7 +668,7 @@ phase "smoke" {
     url      = "/api/v1/ml/predict/anomaly"
     headers  = { Authorization = "Bearer ${step.login.extracted.token}" }
     body     = { siteId = "SITE-0001", assetId = "INV-001", features = { temperature = 41.5, power_kw = 812 } }
-    budget   = "2m"
+    budget   = "4m"
   }
 }
 
@@ -730,13 +730,12 @@ phase "monitoring" {
   step "slack_message" "monitoring_started" {
     text               = "Release 2 (v${var.version}) takes 100% of the traffic. Monitoring for 30 minutes; from now on a rollback is a decision of the Deployment Lead."
     point_of_no_return = true
-    budget             = "1m"
   }
 
   gate "soak" "monitor" {
     duration = "30m"
     every    = "1m"
-    budget   = "27m"
+    budget   = "30m"
     check "p95" {
       probe     = "prometheus_query"
       query     = var.p95_query
@@ -756,7 +755,6 @@ phase "monitoring" {
   }
 
   step "manual_checklist" "validation" {
-    budget = "2m"
     items = [
       "Grafana: database query performance and ML inference latency look normal",
       "Application logs: no new ERROR lines",

@@ -182,7 +182,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 
 	// Step 1: pre-deployment verification (T-0:00, 15 min).
 	p.ParallelPhase("pre_checks", func(p *runbook.Builder) {
-		p.Step(runbook.Step{Name: "roll_call", Budget: 5 * time.Minute,
+		p.Step(runbook.Step{Name: "roll_call", Budget: 2 * time.Minute,
 			Action: act(manual.NewTask(in.Team, manual.Task{Message: "Deployment team present in the #deployment-release-2 Slack channel"}))})
 		p.Step(runbook.Step{Name: "staging_health", Budget: time.Minute, Retry: runbook.Retry{Attempts: 3, Delay: 10 * time.Second},
 			Action: act(httpprov.NewCheck(in.Staging, httpprov.Request{URL: "/api/v1/health",
@@ -198,11 +198,11 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 	})
 	p.ParallelPhase("artifacts", func(p *runbook.Builder) {
 		for _, img := range []struct{ name, repo string }{{"image_backend", "backend"}, {"image_ml_service", "ml-service"}, {"image_mqtt_bridge", "mqtt-bridge"}, {"image_frontend", "frontend"}} {
-			p.Step(runbook.Step{Name: img.name, Budget: time.Minute,
+			p.Step(runbook.Step{Name: img.name, Budget: 30 * time.Second,
 				Action: act(docker.NewPull(in.Docker, docker.Pull{Image: "dcmms/" + img.repo + ":" + c.Version, Policy: docker.PullNever}))})
 		}
 	})
-	p.Gate(runbook.Gate{Name: "go_no_go_start", Kind: runbook.GateApproval, Budget: 2 * time.Minute, Approval: &runbook.Approval{
+	p.Gate(runbook.Gate{Name: "go_no_go_start", Kind: runbook.GateApproval, Budget: 3 * time.Minute, Approval: &runbook.Approval{
 		Message:   fmt.Sprintf("Go/No-Go: staging is healthy on %s, today's backup is in S3, the 0.3.0 images are present and the baselines are recorded (p95 and error rate). Start the deployment?", c.Version),
 		Approvers: c.Approvers, Timeout: 15 * time.Minute}})
 
@@ -213,7 +213,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 				Incident: statuspage.Incident{Name: "Scheduled Maintenance - Release 2 Deployment", Status: "investigating", ImpactOverride: "maintenance",
 					Body: fmt.Sprintf("dCMMS Release 2 (v%s) is being deployed.", c.Version)},
 				RollbackBody: fmt.Sprintf("The deployment was rolled back; dCMMS runs v%s again.", c.PreviousVersion)}))})
-		p.Step(runbook.Step{Name: "maintenance_page", Budget: 2 * time.Minute,
+		p.Step(runbook.Step{Name: "maintenance_page", Budget: 3 * time.Minute,
 			Action: b.ssh(in.LB, ssh.ExecOptions{Sudo: true,
 				Script:         "ln -sf " + maintenanceAvailable + " /etc/nginx/sites-enabled/ && nginx -t && systemctl reload nginx",
 				RollbackScript: "rm -f " + maintenanceEnabled + " && nginx -t && systemctl reload nginx"})})
@@ -224,11 +224,11 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 	// Step 3: backup (T-0:20, 20 min). The default on_fail (rollback) is
 	// the seed's "abort": maintenance off again, nothing else touched.
 	p.Phase("backup", func(p *runbook.Builder) {
-		p.Step(runbook.Step{Name: "db_backup", Timeout: 20 * time.Minute, Budget: 10 * time.Minute, OnFail: runbook.PolicyRollback,
+		p.Step(runbook.Step{Name: "db_backup", Timeout: 20 * time.Minute, Budget: 12 * time.Minute, OnFail: runbook.PolicyRollback,
 			Action: b.ssh(in.DB, ssh.ExecOptions{Sudo: true, Command: []string{"/opt/dcmms/scripts/backup/backup-postgres-full.sh"}, ReadOnly: true})})
 		p.Step(runbook.Step{Name: "backup_verify", Budget: time.Minute,
 			Action: b.ssh(in.DB, ssh.ExecOptions{Command: []string{"ls", "-1t", backupDir}, ReadOnly: true})})
-		p.Step(runbook.Step{Name: "backup_upload", Timeout: 15 * time.Minute, Budget: 5 * time.Minute, Irreversible: true, OnFail: runbook.PolicyRollback, Uses: []string{"backup_verify"},
+		p.Step(runbook.Step{Name: "backup_upload", Timeout: 15 * time.Minute, Budget: 4 * time.Minute, Irreversible: true, OnFail: runbook.PolicyRollback, Uses: []string{"backup_verify"},
 			Action: b.lazySSH(in.DB, func(env *runbook.Env) (ssh.ExecOptions, error) {
 				out, _ := env.Output("backup_verify")
 				lines, _ := out["stdout_lines"].([]any)
@@ -237,7 +237,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 				}
 				return ssh.ExecOptions{Command: []string{"aws", "s3", "cp", backupDir + "/" + fmt.Sprint(lines[0]), "s3://" + c.BackupBucket + "/" + backupPrefix}}, nil
 			})})
-		p.Step(runbook.Step{Name: "config_snapshot", Irreversible: true, Budget: 2 * time.Minute,
+		p.Step(runbook.Step{Name: "config_snapshot", Irreversible: true, Budget: time.Minute,
 			Action: b.lazySSH(in.App, func(env *runbook.Env) (ssh.ExecOptions, error) {
 				return ssh.ExecOptions{Sudo: true, Command: []string{"tar", "-czf", snapshot(env), "/etc/dcmms/", "/opt/dcmms/.env", "/opt/dcmms/docker-compose.yml"}}, nil
 			})})
@@ -266,10 +266,10 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 	// Step 5: backend services (T-1:10, 30 min), in parallel.
 	p.ParallelPhase("backend", func(p *runbook.Builder) {
 		for _, svc := range []struct{ name, service string }{{"deploy_backend", "backend"}, {"deploy_ml_service", "ml-service"}, {"deploy_mqtt_bridge", "mqtt-bridge"}} {
-			p.Step(runbook.Step{Name: svc.name, Budget: 25 * time.Minute, Action: b.update(svc.service)})
+			p.Step(runbook.Step{Name: svc.name, Budget: 8 * time.Minute, Action: b.update(svc.service)})
 		}
 	})
-	p.Gate(runbook.Gate{Name: "backend_healthy", Kind: runbook.GateCheck, Every: 10 * time.Second, Timeout: 5 * time.Minute, Budget: 5 * time.Minute,
+	p.Gate(runbook.Gate{Name: "backend_healthy", Kind: runbook.GateCheck, Every: 10 * time.Second, Timeout: 5 * time.Minute, Budget: 6 * time.Minute,
 		Checks: []runbook.Check{{Name: "version", Probe: b.inspect(docker.Target{Project: c.ComposeProject, Service: "backend"}),
 			Threshold: `self.health == "healthy" && self.image == "dcmms/backend:${var.version}"`,
 			Success: runbook.ConditionFunc(func(env *runbook.Env, _ any) (bool, error) {
@@ -295,11 +295,11 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 		p.Step(runbook.Step{Name: "health_script", Budget: 3 * time.Minute,
 			Action: b.ssh(in.App, ssh.ExecOptions{Command: []string{"/opt/dcmms/scripts/deployment/health-check.sh"}, ReadOnly: true})})
 		for _, ping := range []struct{ name, container, script string }{{"db_ping", "dcmms-backend", "db:ping"}, {"redis_ping", "dcmms-backend", "redis:ping"}, {"kafka_ping", "dcmms-mqtt-bridge", "kafka:ping"}} {
-			p.Step(runbook.Step{Name: ping.name, Budget: 2 * time.Minute,
+			p.Step(runbook.Step{Name: ping.name, Budget: time.Minute,
 				Action: act(docker.NewExec(in.Docker, docker.Exec{Target: docker.Target{Container: ping.container}, Command: []string{"npm", "run", ping.script}, ReadOnlyCmd: true}))})
 		}
 		for _, l := range []struct{ name, container string }{{"backend_logs", "dcmms-backend"}, {"frontend_logs", "dcmms-frontend"}} {
-			p.Step(runbook.Step{Name: l.name, Budget: 2 * time.Minute,
+			p.Step(runbook.Step{Name: l.name, Budget: time.Minute,
 				Action: act(docker.NewLogsCheck(in.Docker, docker.LogsCheck{Target: docker.Target{Container: l.container}, Pattern: "error", Tail: 50}))})
 		}
 	})
@@ -313,7 +313,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 		{Name: "ml_service", Probe: b.inspect(docker.Target{Container: "dcmms-ml-service"}), Threshold: "self.running", Success: runbook.ConditionFunc(running)},
 		{Name: "mqtt_bridge", Probe: b.inspect(docker.Target{Container: "dcmms-mqtt-bridge"}), Threshold: "self.running", Success: runbook.ConditionFunc(running)},
 	}})
-	p.Gate(runbook.Gate{Name: "go_no_go_health", Kind: runbook.GateApproval, Budget: 2 * time.Minute, Approval: &runbook.Approval{
+	p.Gate(runbook.Gate{Name: "go_no_go_health", Kind: runbook.GateApproval, Budget: 5 * time.Minute, Approval: &runbook.Approval{
 		Message: fmt.Sprintf("Go/No-Go: all health checks passed on %s. Run the smoke tests?", c.Version), Approvers: c.Approvers, Timeout: 15 * time.Minute}})
 
 	// Step 8: smoke tests (T-2:15, 20 min).
@@ -342,7 +342,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 				Expect: []httpprov.Expectation{httpprov.Exists("data"), httpprov.Exists("pagination")}}))})
 		p.Step(runbook.Step{Name: "compliance_reports", Budget: 2 * time.Minute, Uses: []string{"login"},
 			Action: act(httpprov.NewCheck(in.Site, httpprov.Request{URL: "/api/v1/compliance/reports", Bind: bearer}))})
-		p.Step(runbook.Step{Name: "ml_predict", Budget: 2 * time.Minute, Uses: []string{"login"},
+		p.Step(runbook.Step{Name: "ml_predict", Budget: 4 * time.Minute, Uses: []string{"login"},
 			Action: act(httpprov.NewCheck(in.Site, httpprov.Request{Method: "POST", URL: "/api/v1/ml/predict/anomaly", Bind: bearer,
 				Body: map[string]any{"siteId": "SITE-0001", "assetId": "INV-001", "features": map[string]any{"temperature": 41.5, "power_kw": 812}}}))})
 	})
@@ -387,9 +387,9 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 
 	// Step 10: monitoring (T-3:20, 30 min): the point of no return.
 	p.Phase("monitoring", func(p *runbook.Builder) {
-		p.Step(runbook.Step{Name: "monitoring_started", PointOfNoReturn: true, Budget: time.Minute,
+		p.Step(runbook.Step{Name: "monitoring_started", PointOfNoReturn: true,
 			Action: act(slack.NewMessage(in.Slack, slack.Message{Text: fmt.Sprintf("Release 2 (v%s) takes 100%% of the traffic. Monitoring for 30 minutes; from now on a rollback is a decision of the Deployment Lead.", c.Version)}))})
-		p.Gate(runbook.Gate{Name: "monitor", Kind: runbook.GateSoak, Duration: 30 * time.Minute, Every: time.Minute, Budget: 27 * time.Minute, Checks: []runbook.Check{
+		p.Gate(runbook.Gate{Name: "monitor", Kind: runbook.GateSoak, Duration: 30 * time.Minute, Every: time.Minute, Budget: 30 * time.Minute, Checks: []runbook.Check{
 			{Name: "p95", Probe: b.query(c.P95Query), Threshold: "self.value < 0.2", Success: below(0.2)},
 			{Name: "error_rate", Probe: b.query(c.ErrorRateQuery), Threshold: "self.value < 0.01", Success: below(0.01)},
 			{Name: "request_rate", Probe: b.query(c.RequestRateQuery), Threshold: "self.value > 0", DryRun: true,
@@ -398,7 +398,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 					return err == nil && f > 0, err
 				})},
 		}})
-		b.checklist(p, "validation", Validation, 2*time.Minute)
+		b.checklist(p, "validation", Validation, 0)
 	})
 
 	// Step 11: maintenance off (T-3:50, 5 min) and the notifications.

@@ -26,4 +26,7 @@ func TestTwinDump(t *testing.T) {
 	require.Greater(t, len(plan.Dump()), 5000)
 	require.Equal(t, rb.Plan().Dump(), plan.Dump())
 	require.Equal(t, rb.Plan().Hash(), plan.Hash())
+	// Budgets follow the seed's timeline: 4 hours in all.
+	require.Equal(t, 4*time.Hour, plan.Budget())
+	require.Equal(t, 4*time.Hour, plan.Window)
 }
