@@ -23,11 +23,16 @@ import (
 // terminal tests call through the http provider. It records every request
 // ("METHOD /path"); requests under /hang/ are held until the client gives
 // up, requests under /hold/ until release is closed (or the client gives
-// up), requests under /slow/ answer after 2.2 s.
+// up), requests under /slow/ answer after 2.2 s, requests under /flaky/
+// fail (503) twice per path before they succeed. POST /api/v1/query is a
+// Prometheus instant query answering the values of series[query] in turn
+// (the last one over and over).
 type service struct {
 	*httptest.Server
 	mu      sync.Mutex
 	reqs    []string
+	calls   map[string]int
+	series  map[string][]float64
 	arrived chan string
 	release chan struct{}
 	once    sync.Once
@@ -35,11 +40,17 @@ type service struct {
 
 func newService(t *testing.T) *service {
 	t.Helper()
-	s := &service{arrived: make(chan string, 100), release: make(chan struct{})}
+	s := &service{arrived: make(chan string, 100), release: make(chan struct{}), calls: map[string]int{}, series: map[string][]float64{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/query" {
+			s.prometheus(w, r)
+			return
+		}
 		req := r.Method + " " + r.URL.Path
 		s.mu.Lock()
 		s.reqs = append(s.reqs, req)
+		s.calls[req]++
+		n := s.calls[req]
 		s.mu.Unlock()
 		select {
 		case s.arrived <- req:
@@ -55,6 +66,9 @@ func newService(t *testing.T) *service {
 			case <-r.Context().Done():
 				return
 			}
+		case strings.HasPrefix(r.URL.Path, "/flaky/") && n <= 2:
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
 		case strings.HasPrefix(r.URL.Path, "/hold/"):
 			select {
 			case <-s.release:
@@ -70,6 +84,23 @@ func newService(t *testing.T) *service {
 		s.Close()
 	})
 	return s
+}
+
+// prometheus answers an instant query with the next value of its series.
+func (s *service) prometheus(w http.ResponseWriter, r *http.Request) {
+	q := r.FormValue("query")
+	s.mu.Lock()
+	vals := s.series[q]
+	n := s.calls["query "+q]
+	s.calls["query "+q]++
+	s.mu.Unlock()
+	if len(vals) == 0 {
+		http.Error(w, "unknown query "+q, http.StatusBadRequest)
+		return
+	}
+	v := vals[min(n, len(vals)-1)]
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"%g"]}]}}`, time.Now().Unix(), v)
 }
 
 // unblock releases the requests held under /hold/.
