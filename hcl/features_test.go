@@ -265,3 +265,21 @@ func TestLargeRunbook(t *testing.T) {
 	assert.Equal(t, "Incorrect attribute value type", diags[1].Summary)
 	assert.Less(t, diags[0].Subject.Start.Line, diags[1].Subject.Start.Line)
 }
+
+func TestCloseInstances(t *testing.T) {
+	w := testprovider.NewWorld()
+	reg := w.Registry()
+	src := "runbook \"c\" {}\nprovider \"demo\" \"a\" {}\nstep \"demo_read\" \"r\" {\n  key = \"k\"\n}\n"
+	rb, diags := hcl.LoadSource(context.Background(), "c.hcl", []byte(src), hcl.Options{Registry: reg})
+	require.False(t, diags.HasErrors())
+	require.NoError(t, rb.Close())
+	require.NoError(t, rb.Close())
+	assert.Equal(t, []string{"demo.a closed"}, w.Log())
+
+	// A runbook that fails after configuring its providers closes them.
+	bad := src + "step \"demo_read\" \"r2\" {\n  key = step.nope.value\n}\n"
+	rb, diags = hcl.LoadSource(context.Background(), "c.hcl", []byte(bad), hcl.Options{Registry: reg})
+	require.True(t, diags.HasErrors())
+	require.NoError(t, rb.Close())
+	assert.Equal(t, []string{"demo.a closed", "demo.a closed"}, w.Log())
+}

@@ -80,7 +80,8 @@ type Runbook struct {
 	byName  map[string]*node
 	outputs []*outputDecl
 
-	plan *runbook.Plan
+	plan   *runbook.Plan
+	closed bool
 }
 
 // Load reads the runbook file at path and compiles it. The returned
@@ -150,6 +151,7 @@ func load(ctx context.Context, path string, src []byte, opts Options, auto bool)
 	diags = append(diags, c.compile(file.Body.(*hclsyntax.Body), auto)...)
 	if diags.HasErrors() {
 		rb.plan = nil
+		_ = rb.Close() // instances configured before the error
 	}
 	return rb, diags
 }
@@ -243,8 +245,13 @@ func (rb *Runbook) WriteDiagnostics(w io.Writer, diags hhcl.Diagnostics, width u
 }
 
 // Close closes the provider instances that hold resources. It returns every
-// error, joined.
+// error, joined. Closing twice does nothing the second time; a Runbook that
+// failed to load is closed already.
 func (rb *Runbook) Close() error {
+	if rb.closed {
+		return nil
+	}
+	rb.closed = true
 	var errs []error
 	for _, p := range rb.providers {
 		if c, ok := p.inst.(io.Closer); ok {

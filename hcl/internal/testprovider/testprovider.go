@@ -120,8 +120,12 @@ type Instance struct {
 // Name returns "demo.<name>".
 func (i *Instance) Name() string { return i.name }
 
-// Close marks the instance closed.
-func (i *Instance) Close() error { i.Closed = true; return nil }
+// Close marks the instance closed and records it.
+func (i *Instance) Close() error {
+	i.Closed = true
+	i.w.record("%s closed", i.name)
+	return nil
+}
 
 // NewInstance returns an instance for Go-built plans.
 func (w *World) NewInstance(name string) *Instance { return &Instance{name: "demo." + name, w: w} }
