@@ -121,9 +121,13 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 		if n == "" {
 			continue
 		}
-		if _, ok := plan.Node(nodeName(n)); !ok {
+		if _, ok := plan.Node(resolveNode(plan, n)); !ok {
 			fail("%q names no step or gate of %s%s", n, plan.Name, suggestNode(plan, nodeName(n)))
 		}
+	}
+	crashAfter := ""
+	if sc.CrashAfter != "" {
+		crashAfter = resolveNode(plan, sc.CrashAfter)
 	}
 	if len(res.Failures) > 0 {
 		return res
@@ -140,7 +144,7 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 	var j runbook.Journal = mem
 	var crash *crashJournal
 	if sc.CrashAfter != "" {
-		crash = &crashJournal{inner: mem, node: sc.CrashAfter, crashed: make(chan struct{})}
+		crash = &crashJournal{inner: mem, node: crashAfter, crashed: make(chan struct{})}
 		j = crash
 	}
 	ex := &runbook.Executor{Clock: w.Clock, Journal: j, Observer: obs, Approver: appr, Redactor: rb.Redactor(), Rand: func() float64 { return 0.5 }}
@@ -212,6 +216,7 @@ func denyApprover(deny []string) runbook.Approver {
 	no := map[string]bool{}
 	for _, n := range deny {
 		no[nodeName(n)] = true
+		no[instanceAlias(nodeName(n))] = true
 	}
 	return runbook.ApproverFunc(func(_ context.Context, req runbook.ApprovalRequest) (runbook.Decision, error) {
 		if no[req.Node] {

@@ -177,12 +177,13 @@ var ErrInjected = errors.New("injected failure")
 // Fail returns a copy of plan in which each named node fails: a step's
 // action returns [ErrInjected] (not retried), a check, soak or guard gate
 // breaches at its first sample, an approval gate is denied (see
-// [FailApprovals]). Names may be written bare or as step.NAME / gate.NAME
-// (gate.soak[50] names the 50% instance of a for_each phase).
+// [FailApprovals]). Names may be written bare or as step.NAME / gate.NAME;
+// gate.soak[50] (or gate.soak_50) names the 50% instance of a for_each
+// phase.
 func Fail(plan *runbook.Plan, names []string) (*runbook.Plan, error) {
 	want := map[string]bool{}
 	for _, n := range names {
-		n = nodeName(n)
+		n = resolveNode(plan, n)
 		if _, ok := plan.Node(n); !ok {
 			return nil, fmt.Errorf("--fail %s: no step or gate of that name in %s%s", n, plan.Name, suggestNode(plan, n))
 		}
@@ -205,6 +206,7 @@ func Fail(plan *runbook.Plan, names []string) (*runbook.Plan, error) {
 			c.Success = nil
 			c.Failure = runbook.ConditionFunc(func(*runbook.Env, any) (bool, error) { return true, nil })
 			c.FailureLimit, c.Tolerate, c.DryRun = 0, 0, false
+			c.Message = "breach injected by --fail"
 			return c
 		},
 	}), nil
@@ -213,6 +215,37 @@ func Fail(plan *runbook.Plan, names []string) (*runbook.Plan, error) {
 // nodeName strips a step. or gate. prefix.
 func nodeName(n string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(n), "step."), "gate.")
+}
+
+// instanceAlias turns soak_50 into soak[50] (a for_each instance written
+// without brackets, as on a command line); other names are returned as
+// they are.
+func instanceAlias(n string) string {
+	i := strings.LastIndex(n, "_")
+	if i <= 0 || i == len(n)-1 {
+		return n
+	}
+	for _, r := range n[i+1:] {
+		if r < '0' || r > '9' {
+			return n
+		}
+	}
+	return n[:i] + "[" + n[i+1:] + "]"
+}
+
+// resolveNode returns the plan's node a user's name means: step.x and
+// gate.x are x, and soak_50 is soak[50] when the plan has no soak_50.
+func resolveNode(plan *runbook.Plan, n string) string {
+	n = nodeName(n)
+	if _, ok := plan.Node(n); ok {
+		return n
+	}
+	if a := instanceAlias(n); a != n {
+		if _, ok := plan.Node(a); ok {
+			return a
+		}
+	}
+	return n
 }
 
 func suggestNode(plan *runbook.Plan, n string) string {
@@ -249,6 +282,7 @@ func FailApprovals(next runbook.Approver, names []string) runbook.Approver {
 	deny := map[string]bool{}
 	for _, n := range names {
 		deny[nodeName(n)] = true
+		deny[instanceAlias(nodeName(n))] = true
 	}
 	return runbook.ApproverFunc(func(ctx context.Context, req runbook.ApprovalRequest) (runbook.Decision, error) {
 		if deny[req.Node] && req.Kind == "approval" {
