@@ -439,6 +439,7 @@ phase "backup" {
 phase "migrations" {
   step "postgres_query" "schema_before" {
     sql    = "SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 1"
+    expect = { version = tostring(var.schema_version) }
     budget = "1m"
   }
 
@@ -465,6 +466,7 @@ phase "migrations" {
 
   step "postgres_query" "tables_present" {
     sql    = "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('ml_features', 'analytics_views')"
+    expect = { count = "2" }
     budget = "3m"
   }
 }

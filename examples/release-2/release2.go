@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,14 +26,16 @@ import (
 // release-2.auto.hclvars (and the HCL defaults), see [SeedConfig].
 type Config struct {
 	Version, PreviousVersion string
-	LBHost, AppHost, DBHost  string
-	ComposeProject           string
-	SiteURL, StagingURL      string
-	BackupBucket             string
-	AssetsBucket             string
-	RuleARN                  string
-	OldTargetGroupARN        string
-	NewTargetGroupARN        string
+	// SchemaVersion is the schema version expected before the migrations.
+	SchemaVersion           int
+	LBHost, AppHost, DBHost string
+	ComposeProject          string
+	SiteURL, StagingURL     string
+	BackupBucket            string
+	AssetsBucket            string
+	RuleARN                 string
+	OldTargetGroupARN       string
+	NewTargetGroupARN       string
 	// Ramp is the percent of traffic on the new version, phase by phase.
 	Ramp []int
 	// MigrationsDir holds NNN_name.up.sql / .down.sql.
@@ -60,7 +63,7 @@ type Config struct {
 // smoke password is a placeholder).
 func SeedConfig() Config {
 	return Config{
-		Version: "0.3.0", PreviousVersion: "0.2.9",
+		Version: "0.3.0", PreviousVersion: "0.2.9", SchemaVersion: 14,
 		LBHost: "production-lb-01", AppHost: "production-app-01", DBHost: "production-db-01",
 		ComposeProject: "dcmms",
 		SiteURL:        "https://dcmms.com", StagingURL: "https://staging.dcmms.com",
@@ -252,7 +255,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 	// Step 4: migrations 015-017 (T-0:40, 30 min).
 	p.Phase("migrations", func(p *runbook.Builder) {
 		p.Step(runbook.Step{Name: "schema_before", Budget: time.Minute,
-			Action: act(postgres.NewQuery(in.Postgres, postgres.QueryArgs{SQL: "SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 1"}))})
+			Action: act(postgres.NewQuery(in.Postgres, postgres.QueryArgs{SQL: "SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 1", Expect: map[string]string{"version": strconv.Itoa(c.SchemaVersion)}}))})
 		p.Step(runbook.Step{Name: "migrate_dry_run", Budget: 4 * time.Minute,
 			Action: act(postgres.NewMigrate(in.Postgres, postgres.MigrateArgs{Dir: c.MigrationsDir, DryRun: true}))})
 		p.Step(runbook.Step{Name: "migrate", Timeout: 30 * time.Minute, Budget: 20 * time.Minute, RollbackOnFailure: true,
@@ -260,7 +263,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 		p.Step(runbook.Step{Name: "schema_after", Budget: 2 * time.Minute,
 			Action: act(postgres.NewQuery(in.Postgres, postgres.QueryArgs{SQL: "SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 5"}))})
 		p.Step(runbook.Step{Name: "tables_present", Budget: 3 * time.Minute,
-			Action: act(postgres.NewQuery(in.Postgres, postgres.QueryArgs{SQL: "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('ml_features', 'analytics_views')"}))})
+			Action: act(postgres.NewQuery(in.Postgres, postgres.QueryArgs{SQL: "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('ml_features', 'analytics_views')", Expect: map[string]string{"count": "2"}}))})
 	})
 
 	// Step 5: backend services (T-1:10, 30 min), in parallel.
