@@ -395,6 +395,13 @@ func (c *compiler) decodeStep(n *node) {
 	d := n.d
 	blk := d.block
 	if d.content == nil {
+		if _, _, known := c.rb.reg.Action(d.typ); !known {
+			if _, _, swapped := c.rb.reg.Action(d.name); swapped {
+				c.errf(blk.LabelRanges[0], "Labels in the wrong order", fmt.Sprintf("A step is step \"<action>\" \"<name>\": write step %q %q.", d.name, d.typ))
+				d.content = &hhcl.BodyContent{}
+				return
+			}
+		}
 		at, pv, ok := c.action(d.typ, blk.LabelRanges[0], false)
 		if !ok {
 			d.content = &hhcl.BodyContent{}
@@ -543,6 +550,11 @@ func (c *compiler) decodeGate(n *node) {
 	switch kind {
 	case runbook.GateCheck, runbook.GateSoak, runbook.GateApproval, runbook.GateGuard:
 	default:
+		switch runbook.GateKind(d.name) {
+		case runbook.GateCheck, runbook.GateSoak, runbook.GateApproval, runbook.GateGuard:
+			c.errf(blk.LabelRanges[0], "Labels in the wrong order", fmt.Sprintf("A gate is gate \"<kind>\" \"<name>\": write gate %q %q.", d.name, d.typ))
+			return
+		}
 		c.errf(blk.LabelRanges[0], "Unknown gate kind", fmt.Sprintf("A gate is \"check\", \"soak\", \"approval\" or \"guard\", not %q.%s", d.typ, suggestName(d.typ, []string{"check", "soak", "approval", "guard"})))
 		return
 	}

@@ -8,6 +8,8 @@ import (
 	hhcl "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/handrail-dev/handrail/provider"
 )
 
 // exprRef is one expression found in a node's body, with where self is
@@ -68,6 +70,13 @@ var gateValues = map[string][]string{
 
 func (c *compiler) resolveReferences() {
 	rb := c.rb
+	dyn := map[*nodeDecl]bool{}
+	for _, n := range rb.nodes {
+		if n.step != nil && !dyn[n.d] {
+			dyn[n.d] = true
+			dynamicOutputs(n.d)
+		}
+	}
 	for _, n := range rb.nodes {
 		if n.step == nil && n.gate == nil {
 			continue
@@ -104,6 +113,55 @@ func (c *compiler) resolveReferences() {
 			}
 		}
 	}
+}
+
+// dynamicOutputs merges the outputs an action declares from its arguments
+// (provider.ActionType.DynamicOutputs: an http_request's extracted fields)
+// into the step declaration's outputs, so that references to them are
+// checked, typed and marked sensitive like declared ones. Only arguments
+// written as literals are known here; the others are unknown.
+func dynamicOutputs(d *nodeDecl) {
+	if d.at.DynamicOutputs == nil || d.block == nil {
+		return
+	}
+	attrs := map[string]cty.Value{}
+	for name, a := range d.at.Args {
+		ty := a.Type
+		if ty == cty.NilType {
+			ty = cty.DynamicPseudoType
+		}
+		sa, ok := d.block.Body.Attributes[name]
+		if !ok {
+			attrs[name] = cty.NullVal(ty)
+			continue
+		}
+		v, diags := sa.Expr.Value(nil)
+		if diags.HasErrors() {
+			v = cty.UnknownVal(ty)
+		}
+		attrs[name] = v
+	}
+	extra := safeDynamicOutputs(d.at.DynamicOutputs, cty.ObjectVal(attrs))
+	if len(extra) == 0 {
+		return
+	}
+	merged := make(map[string]provider.Output, len(d.at.Outputs)+len(extra))
+	for k, o := range extra {
+		merged[k] = o
+	}
+	for k, o := range d.at.Outputs {
+		merged[k] = o
+	}
+	d.at.Outputs = merged
+}
+
+func safeDynamicOutputs(f func(cty.Value) map[string]provider.Output, args cty.Value) (out map[string]provider.Output) {
+	defer func() {
+		if recover() != nil {
+			out = nil
+		}
+	}()
+	return f(args)
 }
 
 func sortedSet(m map[string]bool) []string {
