@@ -339,6 +339,18 @@ func (c *compiler) checkRef(n *node, tr hhcl.Traversal, selfOK bool) []target {
 				c.checkOutputName(d, targets[0], out, rng)
 			}
 		}
+		if len(rest) > 0 && grouped {
+			if out := attrName(rest[0]); out != "" && len(targets) > 0 {
+				isKey := false
+				for _, t := range targets {
+					isKey = isKey || t.inst.key == out
+				}
+				if !isKey {
+					c.errf(rng, "Missing instance key", fmt.Sprintf("%s.%s has one instance per element of its phase's for_each: pick one, such as %s.%s[%s].%s.", root, second, root, second, targets[0].inst.key, out))
+					return nil
+				}
+			}
+		}
 		// Record the target for the evaluation context.
 		m := n.refs[root]
 		if m == nil {
