@@ -652,7 +652,7 @@ phase "smoke" {
   step "http_check" "work_orders" {
     provider = http.site
     url      = "/api/v1/work-orders"
-    headers  = { Authorization = "Bearer ${step.login.extracted.token}" }
+    headers  = { Authorization = "Bearer ${step.login.token}" }
     match    = { "data" = { exists = true }, "pagination" = { exists = true } }
     budget   = "2m"
   }
@@ -660,7 +660,7 @@ phase "smoke" {
   step "http_check" "compliance_reports" {
     provider = http.site
     url      = "/api/v1/compliance/reports"
-    headers  = { Authorization = "Bearer ${step.login.extracted.token}" }
+    headers  = { Authorization = "Bearer ${step.login.token}" }
     budget   = "2m"
   }
 
@@ -668,7 +668,7 @@ phase "smoke" {
     provider = http.site
     method   = "POST"
     url      = "/api/v1/ml/predict/anomaly"
-    headers  = { Authorization = "Bearer ${step.login.extracted.token}" }
+    headers  = { Authorization = "Bearer ${step.login.token}" }
     body     = { siteId = "SITE-0001", assetId = "INV-001", features = { temperature = 41.5, power_kw = 812 } }
     budget   = "4m"
   }
