@@ -276,7 +276,7 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 			Outputs:        reqOuts,
 			DynamicOutputs: p.RequestOutputs,
 			ReadOnly:       true,
-			Description: "Send a request; the response (status_code, headers, body, json, latency_ms) and extracted JSON paths become outputs.",
+			Description:    "Send a request; the response (status_code, headers, body, json, latency_ms) and extracted JSON paths become outputs.",
 			New: func(inst provider.Instance, v cty.Value) (runbook.Action, error) {
 				i, r, err := decode(inst, v, ActionRequest)
 				if err != nil {
