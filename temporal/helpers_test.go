@@ -199,3 +199,5 @@ func signalAt(d time.Duration, s temporal.ApprovalSignal) tOpt {
 func rollbackRetry(r runbook.Retry) tOpt {
 	return func(_ *testsuite.TestWorkflowEnvironment, in *temporal.Input) { in.RollbackRetry = &r }
 }
+
+func quietLogger() tlog.Logger { return tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)) }

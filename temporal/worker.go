@@ -85,6 +85,12 @@ type Options struct {
 	// clock). Env.Clock().Now() reads the workflow's time at the start of
 	// the activity plus the time elapsed on this clock since.
 	Clock runbook.Clock
+	// Approver answers the questions actions ask themselves inside an
+	// activity (Env.Ask: a manual checklist), for example through chat.
+	// Approval gates, pauses and inconclusive gates do not use it: they
+	// wait in the workflow for a [SignalDecision]. Nil: such questions fail
+	// with runbook.ErrNoApprover.
+	Approver runbook.Approver
 }
 
 // Runner holds what a worker needs to run plans: where plans come from, and
@@ -95,6 +101,7 @@ type Runner struct {
 	log   *slog.Logger
 	red   *runbook.Redactor
 	clock runbook.Clock
+	appr  runbook.Approver
 }
 
 // NewRunner returns a runner serving the plans of src.
@@ -102,7 +109,7 @@ func NewRunner(src PlanSource, opts Options) (*Runner, error) {
 	if src == nil {
 		return nil, errors.New("temporal: NewRunner needs a plan source: use temporal.Plans(plan) for plans built in Go or loaded from HCL")
 	}
-	r := &Runner{src: src, obs: opts.Observer, log: opts.Logger, red: opts.Redactor, clock: opts.Clock}
+	r := &Runner{src: src, obs: opts.Observer, log: opts.Logger, red: opts.Redactor, clock: opts.Clock, appr: opts.Approver}
 	if r.obs == nil {
 		r.obs = runbook.NopObserver{}
 	}
@@ -250,6 +257,7 @@ func (r *Runner) env(ref nodeRef, attempt int, self runbook.Outputs) *runbook.En
 		Observer: r.obs,
 		Logger:   r.log,
 		Redactor: r.red,
+		Approver: r.appr,
 	})
 }
 
