@@ -98,5 +98,12 @@
 // runbook's folder.
 //
 // [RunTestFile] runs a test file's scenarios; `handrail test [PATH]` prints
-// them like go test.
+// them like go test. A crash_after scenario stops the first run dead (its
+// goroutines stay blocked on the journal for the life of the process, as a
+// killed process would never act again) and resumes it with a new executor
+// on a new simulated clock from the journal records written so far.
+//
+// [Load] prepares the same world for Go tests: the runbook loaded against
+// the fakes in one call, to run under runbook/runbooktest with its failure
+// injection.
 package sandbox

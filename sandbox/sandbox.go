@@ -14,6 +14,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/handrail-dev/handrail/hcl"
 	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/providers/aws/awsfake"
 	"github.com/handrail-dev/handrail/providers/docker/dockerfake"
@@ -348,3 +349,24 @@ func (r *clockRef) Now() time.Time { return r.get().Now() }
 
 // Sleep implements runbook.Clock.
 func (r *clockRef) Sleep(ctx context.Context, d time.Duration) error { return r.get().Sleep(ctx, d) }
+
+// Load prepares a rehearsal of the runbook at path in one call: its default
+// world ([ForRunbook]) and the runbook loaded against that world's fakes,
+// with vars as -var values. Run rb.Plan() on w.Clock with w.Observer() (for
+// example with runbooktest.New and its WithClock and WithObserver options),
+// script w before, inspect it after. Close rb when done.
+func Load(ctx context.Context, path string, start time.Time, vars map[string]string) (*World, *hcl.Runbook, error) {
+	w, err := ForRunbook(path, start)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := w.Registry()
+	if err != nil {
+		return nil, nil, err
+	}
+	rb, diags := hcl.Load(ctx, path, hcl.Options{Registry: reg, Vars: vars, Now: w.clock.Now})
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	return w, rb, nil
+}

@@ -304,3 +304,21 @@ func TestPlanRefusesBadConfig(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "traffic[10]")
 }
+
+// TestHCLUnderTheHarness runs release-2.hcl itself under runbooktest, with
+// the harness's own failure injection: the 50% soak breaches at minute 9.
+func TestHCLUnderTheHarness(t *testing.T) {
+	w, rb, err := sandbox.Load(context.Background(), "release-2.hcl", start, nil)
+	require.NoError(t, err)
+	defer rb.Close()
+	h := runbooktest.New(t, rb.Plan(), runbooktest.WithClock(w.Clock), runbooktest.WithObserver(w.Observer()),
+		runbooktest.BreachAt("soak[50]", 9*time.Minute))
+	h.Run()
+	h.AssertStatus(runbook.StatusRolledBack)
+	s := &setup{w: w, cfg: release2.SeedConfig()}
+	assertOrder(t, h.Compensated(), append(one("traffic[50]", "traffic[10]"), undoAfterFrontend()...)...)
+	s.weights(t, 100, 0)
+	s.images(t, "0.2.9")
+	assert.EqualValues(t, 14, w.Postgres.Version())
+	s.maintenanceOff(t)
+}
