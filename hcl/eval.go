@@ -168,7 +168,8 @@ func probeSelf(at provider.ActionType) cty.Value {
 	return cty.ObjectVal(attrs)
 }
 
-// waitsOf maps each attribute of a body to the nodes its value waits for.
+// waitsOf maps each attribute of a body to what its value waits for: nodes
+// (step.x), or the run (run.started_at).
 func waitsOf(n *node, body hhcl.Body, self bool) map[string][]string {
 	sb, ok := body.(*hclsyntax.Body)
 	if !ok {
@@ -181,6 +182,10 @@ func waitsOf(n *node, body hhcl.Body, self bool) map[string][]string {
 			root := tr.RootName()
 			if root == "self" && self {
 				seen["step."+n.name] = true
+				continue
+			}
+			if root == "run" {
+				seen["run."+attrName(traverserAt(tr, 1))] = true
 				continue
 			}
 			if root != "step" && root != "gate" {

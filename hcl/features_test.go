@@ -283,3 +283,15 @@ func TestCloseInstances(t *testing.T) {
 	require.NoError(t, rb.Close())
 	assert.Equal(t, []string{"demo.a closed", "demo.a closed"}, w.Log())
 }
+
+func TestPlanShowsRunTimeValues(t *testing.T) {
+	rb := load(t, testprovider.NewWorld(), `
+runbook "r" {}
+step "demo_read" "a" {
+  key = "backup-${run.started_at}"
+}
+`, nil)
+	var sb strings.Builder
+	require.NoError(t, rb.WritePlan(&sb))
+	assert.Contains(t, sb.String(), "key = (known at run time: run.started_at)")
+}

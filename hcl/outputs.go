@@ -207,6 +207,9 @@ func renderArgs(body hhcl.Body, args cty.Value, waits map[string][]string) []Arg
 			if len(w) == 0 {
 				return "(known at run time)"
 			}
+			if strings.HasPrefix(w[0], "run.") && len(w) == 1 {
+				return "(known at run time: " + w[0] + ")"
+			}
 			return "(known after " + strings.Join(w, ", ") + ")"
 		})})
 	}

@@ -292,8 +292,7 @@ func writeValue(sb *strings.Builder, v cty.Value, unknown func() string) {
 	ty := v.Type()
 	switch {
 	case ty == cty.String:
-		b, _ := json.Marshal(v.AsString())
-		sb.Write(b)
+		sb.WriteString(quote(v.AsString()))
 	case ty.IsPrimitiveType():
 		sb.WriteString(primitiveString(v))
 	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
@@ -324,8 +323,7 @@ func writeValue(sb *strings.Builder, v cty.Value, unknown func() string) {
 			if hclIdent(k) {
 				sb.WriteString(k)
 			} else {
-				b, _ := json.Marshal(k)
-				sb.Write(b)
+				sb.WriteString(quote(k))
 			}
 			sb.WriteString(" = ")
 			writeValue(sb, m[k], unknown)
@@ -336,6 +334,16 @@ func writeValue(sb *strings.Builder, v cty.Value, unknown func() string) {
 	default:
 		sb.WriteString("?")
 	}
+}
+
+// quote returns s as an HCL quoted string (JSON escapes, without escaping
+// HTML characters).
+func quote(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func hclIdent(s string) bool {

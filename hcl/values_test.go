@@ -87,3 +87,8 @@ func TestVersionSatisfies(t *testing.T) {
 		assert.Equal(t, tc.ok, ok, "%s %s", tc.have, tc.want)
 	}
 }
+
+func TestQuote(t *testing.T) {
+	assert.Equal(t, `"a && b <c>"`, quote("a && b <c>"))
+	assert.Equal(t, `"line\nnext \"q\""`, quote("line\nnext \"q\""))
+}
