@@ -345,6 +345,26 @@ gate "approval" "go_no_go_start" {
 # --- Step 2: Enable maintenance mode (T-0:15, 5 min) --------------------------
 
 phase "maintenance_on" {
+  # The deployment starts. Should it be rolled back, this is the last step
+  # undone: the seed's "communicate rollback to stakeholders" (the status
+  # page says so through the incident's rollback_body).
+  step "slack_message" "kickoff" {
+    text = "Go: deploying dCMMS Release 2 (v${var.version}), maintenance window of 4 hours."
+    rollback "email" {
+      to       = var.stakeholders
+      template = "rollback"
+      data = {
+        product          = "dCMMS"
+        release          = "Release 2"
+        version          = var.version
+        previous_version = var.previous_version
+        reason           = "a rollback criterion was met during the deployment (see #deployment-release-2)"
+        status           = "All systems operational on v${var.previous_version}"
+        contact          = "devops@dcmms.com"
+      }
+    }
+  }
+
   step "statuspage_incident" "status_incident" {
     name            = "Scheduled Maintenance - Release 2 Deployment"
     status          = "investigating"

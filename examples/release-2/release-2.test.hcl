@@ -247,7 +247,7 @@ scenario "backup_fails" {
   }
   expect {
     status       = "rolled_back"
-    compensated  = ["maintenance_page", "status_incident"]
+    compensated  = ["maintenance_page", "status_incident", "kickoff"]
     not_executed = ["backup_upload", "migrate", "deploy_backend", "traffic[10]"]
     world {
       postgres_version = 14
@@ -288,7 +288,7 @@ scenario "migration_016_fails" {
     # backup_upload and the config snapshot are kept (irreversible): their
     # compensation is a no-op, listed because the front end cannot tell at
     # plan time (see the report).
-    compensated  = ["migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident"]
+    compensated  = ["migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff"]
     not_executed = ["deploy_backend", "deploy_frontend"]
     world {
       postgres_version = 14
@@ -353,7 +353,7 @@ scenario "health_check_fails" {
   }
   expect {
     status       = "rolled_back"
-    compensated  = ["nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident"]
+    compensated  = ["nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff"]
     not_executed = ["smoke_k6", "traffic[10]"]
     world {
       docker_container {
@@ -399,7 +399,7 @@ scenario "soak_breach_at_50" {
   expect {
     status         = "rolled_back"
     error_contains = "error rate is above"
-    compensated    = ["traffic[50]", "traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident"]
+    compensated    = ["traffic[50]", "traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff"]
     not_executed   = ["traffic[100]", "monitoring_started", "maintenance_off"]
     world {
       elbv2_rule {
@@ -430,6 +430,7 @@ scenario "soak_breach_at_50" {
       }
       statuspage_incidents = 1
       statuspage_open      = 0
+      email_subjects       = ["[dCMMS] Release 2 Deployment Rolled Back"]
     }
   }
 }
@@ -457,7 +458,7 @@ scenario "go_no_go_denied_after_health" {
   deny        = ["gate.go_no_go_health"]
   expect {
     status       = "rolled_back"
-    compensated  = ["nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident"]
+    compensated  = ["nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff"]
     not_executed = ["smoke_k6"]
     world {
       postgres_version = 14
@@ -486,7 +487,7 @@ scenario "failure_after_point_of_no_return" {
   expect {
     status       = "halted"
     compensated  = []
-    pending      = ["traffic[100]", "traffic[50]", "traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident"]
+    pending      = ["traffic[100]", "traffic[50]", "traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff"]
     not_executed = ["maintenance_off"]
     world {
       docker_container {

@@ -211,6 +211,13 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 
 	// Step 2: maintenance mode (T-0:15, 5 min).
 	p.Phase("maintenance_on", func(p *runbook.Builder) {
+		// Undone last: the seed's "communicate rollback to stakeholders".
+		p.Step(runbook.Step{Name: "kickoff",
+			Action: act(slack.NewMessage(in.Slack, slack.Message{Text: fmt.Sprintf("Go: deploying dCMMS Release 2 (v%s), maintenance window of 4 hours.", c.Version)})),
+			Rollbacks: []runbook.Rollback{asRollback(act(email.NewEmail(in.Email, email.Message{To: c.Stakeholders, Template: "rollback", Data: map[string]any{
+				"product": "dCMMS", "release": "Release 2", "version": c.Version, "previous_version": c.PreviousVersion,
+				"reason": "a rollback criterion was met during the deployment (see #deployment-release-2)",
+				"status": "All systems operational on v" + c.PreviousVersion, "contact": "devops@dcmms.com"}})))}})
 		p.Step(runbook.Step{Name: "status_incident", Budget: time.Minute,
 			Action: act(statuspage.NewIncident(in.Statuspage, statuspage.OpenConfig{
 				Incident: statuspage.Incident{Name: "Scheduled Maintenance - Release 2 Deployment", Status: "investigating", ImpactOverride: "maintenance",
@@ -441,9 +448,17 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 	}
 	var errs []error
 	for _, n := range plan.Nodes() {
-		if n.Step != nil {
-			if f, ok := n.Step.Action.(failed); ok {
-				errs = append(errs, fmt.Errorf("%s: %w", n.Name, f.err))
+		if n.Step == nil {
+			continue
+		}
+		if f, ok := n.Step.Action.(failed); ok {
+			errs = append(errs, fmt.Errorf("%s: %w", n.Name, f.err))
+		}
+		for _, rb := range n.Step.Rollbacks {
+			if ra, ok := rb.(rollbackAction); ok {
+				if f, ok := ra.a.(failed); ok {
+					errs = append(errs, fmt.Errorf("%s: rollback: %w", n.Name, f.err))
+				}
 			}
 		}
 	}
@@ -452,6 +467,19 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 	}
 	return plan, nil
 }
+
+// asRollback runs an action as a compensation (an explicit rollback
+// block).
+func asRollback(a runbook.Action) runbook.Rollback { return rollbackAction{a} }
+
+type rollbackAction struct{ a runbook.Action }
+
+func (r rollbackAction) Compensate(ctx context.Context, env *runbook.Env) error {
+	_, err := r.a.Do(ctx, env)
+	return err
+}
+
+func (r rollbackAction) Describe() runbook.Description { return runbook.Describe(r.a) }
 
 func first(list []int) int {
 	if len(list) == 0 {

@@ -108,7 +108,7 @@ var backends = []string{"deploy_backend", "deploy_ml_service", "deploy_mqtt_brid
 func undoAfterFrontend() [][]string {
 	out := one("nginx_reload", "deploy_frontend", "frontend_assets")
 	out = append(out, backends)
-	return append(out, one("migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident")...)
+	return append(out, one("migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff")...)
 }
 
 func TestHappyPath(t *testing.T) {
@@ -141,7 +141,7 @@ func TestBackupFailsAborts(t *testing.T) {
 	// "If backup fails, ABORT deployment": give it up and put the site back
 	// as it was (on_fail = rollback; abort would leave maintenance on).
 	h.AssertStatus(runbook.StatusRolledBack)
-	h.AssertCompensated("maintenance_page", "status_incident")
+	h.AssertCompensated("maintenance_page", "status_incident", "kickoff")
 	s.maintenanceOff(t)
 	s.images(t, "0.2.9")
 	assert.EqualValues(t, 14, s.w.Postgres.Version())
@@ -160,7 +160,7 @@ func TestMigration016Fails(t *testing.T) {
 	h.AssertStatus(runbook.StatusRolledBack)
 	// migrate's own rollback first (rollback_on_failure: migrate down to
 	// the version captured before the step), then the rest in reverse.
-	h.AssertCompensated("migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident")
+	h.AssertCompensated("migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff")
 	assert.EqualValues(t, 14, s.w.Postgres.Version())
 	s.maintenanceOff(t)
 	s.images(t, "0.2.9")
@@ -194,6 +194,8 @@ func TestSoakBreachAt50(t *testing.T) {
 	assert.EqualValues(t, 14, s.w.Postgres.Version())
 	s.maintenanceOff(t)
 	assert.NotContains(t, h.Executed(), "traffic[100]")
+	// The stakeholders hear of it (the kickoff's rollback, undone last).
+	assert.Equal(t, []string{"[dCMMS] Release 2 Deployment Rolled Back"}, s.w.Email.Subjects())
 }
 
 func TestGoNoGoDenied(t *testing.T) {
