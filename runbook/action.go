@@ -124,6 +124,9 @@ type Env struct {
 	// r is set for environments built by the executor: lookups, events and
 	// questions go to the run (without a closure per call).
 	r *run
+	// checkpoint and prior serve environments built with NewEnv.
+	checkpoint func(ctx context.Context, outs Outputs) error
+	prior      Outputs
 }
 
 // EnvConfig configures [NewEnv]. Executors build environments; other
@@ -139,12 +142,18 @@ type EnvConfig struct {
 	Logger   *slog.Logger
 	Redactor *Redactor
 	Approver Approver
+	// Checkpoint, if set, makes Env.Checkpoint durable (a runner's journal).
+	Checkpoint func(ctx context.Context, outs Outputs) error
+	// Checkpointed is what Env.Checkpointed returns: the checkpoint of an
+	// earlier attempt or process.
+	Checkpointed Outputs
 }
 
 // NewEnv returns an Env. Zero fields get working defaults: the real clock, no
 // observer, a discarding logger, an empty redactor.
 func NewEnv(c EnvConfig) *Env {
 	e := &Env{run: c.Run, node: c.Node, attempt: c.Attempt, self: c.Self, lookup: c.Lookup,
+		checkpoint: c.Checkpoint, prior: c.Checkpointed,
 		clock: c.Clock, logger: c.Logger, redactor: c.Redactor, approver: c.Approver}
 	if e.clock == nil {
 		e.clock = RealClock{}
@@ -264,4 +273,39 @@ func (e *Env) send(ev Event) {
 
 func (e *Env) header() Header {
 	return Header{Run: e.run.ID, Node: e.node, Time: e.clock.Now()}
+}
+
+// Checkpoint durably records outputs of the step before it changes the world
+// (the weights it is about to replace, the version a migration starts
+// from): the record is in the journal when Checkpoint returns, so that if
+// the process dies in the middle of the change, a resumed attempt and the
+// step's own rollback still know what the world looked like. Checkpointed
+// outputs are merged under the outputs Do returns, and become the partial
+// outputs of a failed attempt. If Checkpoint returns an error, the action
+// must not go on with the change.
+func (e *Env) Checkpoint(ctx context.Context, outs Outputs) error {
+	if e.r != nil {
+		return e.r.checkpoint(ctx, e.node, e.attempt, outs)
+	}
+	if e.checkpoint != nil {
+		return e.checkpoint(ctx, outs)
+	}
+	if e.prior == nil {
+		e.prior = Outputs{}
+	}
+	for k, v := range outs {
+		e.prior[k] = v
+	}
+	return nil
+}
+
+// Checkpointed returns what this step checkpointed in an earlier attempt or
+// an earlier process (a resumed run), or nil. An action that captures state
+// before changing it should prefer the checkpointed capture: the world may
+// already be half changed by the attempt that died.
+func (e *Env) Checkpointed() Outputs {
+	if e.r != nil {
+		return e.r.checkpointOf(e.node)
+	}
+	return e.prior
 }

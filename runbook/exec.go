@@ -98,6 +98,7 @@ type run struct {
 	ownFail     []int // failed steps whose own rollback runs (rollback_on_failure)
 	jerr        error
 	compensated []string
+	checkpoints map[string]Outputs
 }
 
 func (e *Executor) newRun(p *Plan, opts RunOptions, info RunInfo) *run {
@@ -253,6 +254,57 @@ func (r *run) journal(ctx context.Context, recs ...Record) error {
 func (r *run) env(node string, attempt int, self Outputs) *Env {
 	return &Env{run: r.info, node: node, attempt: attempt, self: self, clock: r.clock,
 		logger: r.logger, redactor: r.red, approver: r.appr, r: r}
+}
+
+// checkpoint journals outputs a step captured before changing the world.
+func (r *run) checkpoint(ctx context.Context, node string, attempt int, outs Outputs) error {
+	r.mu.Lock()
+	if r.checkpoints == nil {
+		r.checkpoints = map[string]Outputs{}
+	}
+	cp := r.checkpoints[node]
+	if cp == nil {
+		cp = Outputs{}
+		r.checkpoints[node] = cp
+	}
+	for k, v := range outs {
+		cp[k] = v
+	}
+	r.mu.Unlock()
+	if r.j == nil {
+		return nil
+	}
+	if err := r.journal(ctx, Record{Kind: RecCheckpoint, Node: node, Attempt: attempt, Outputs: r.red.RedactOutputs(outs)}); err != nil {
+		return fmt.Errorf("%s: checkpoint: journal: %w", node, err)
+	}
+	return nil
+}
+
+// checkpointOf returns a copy of a step's checkpoint, or nil.
+func (r *run) checkpointOf(node string) Outputs {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cp, ok := r.checkpoints[node]
+	if !ok {
+		return nil
+	}
+	out := make(Outputs, len(cp))
+	for k, v := range cp {
+		out[k] = v
+	}
+	return out
+}
+
+// withCheckpoint merges a step's checkpoint under outs.
+func (r *run) withCheckpoint(node string, outs Outputs) Outputs {
+	cp := r.checkpointOf(node)
+	if cp == nil {
+		return outs
+	}
+	for k, v := range outs {
+		cp[k] = v
+	}
+	return cp
 }
 
 func (r *run) lookup(name string) (Outputs, bool) {
@@ -624,6 +676,7 @@ func (r *run) runStep(ctx context.Context, i int, n *Node, tok *clockToken) node
 		if cancel != nil {
 			cancel()
 		}
+		out = r.withCheckpoint(n.Name, out)
 		if err == nil {
 			red := out
 			if out != nil && (r.j != nil || !r.quiet) {

@@ -18,6 +18,7 @@ const (
 	RecNodeSucceeded      RecordKind = "node_succeeded"
 	RecNodeFailed         RecordKind = "node_failed"
 	RecNodeSkipped        RecordKind = "node_skipped"
+	RecCheckpoint         RecordKind = "checkpoint"
 	RecGateSample         RecordKind = "gate_sample"
 	RecDecision           RecordKind = "decision"
 	RecCompensating       RecordKind = "compensating"
@@ -117,6 +118,17 @@ func (m *MemJournal) Append(_ context.Context, recs ...Record) error {
 		if _, ok := m.runs[r.Run]; !ok {
 			m.ord = append(m.ord, r.Run)
 		}
+		if len(r.Inputs) > 0 {
+			// Sensitive inputs are stored as given, never with their value.
+			ins := make([]Input, len(r.Inputs))
+			for k, in := range r.Inputs {
+				if in.Sensitive {
+					in.Value = ""
+				}
+				ins[k] = in
+			}
+			r.Inputs = ins
+		}
 		r.Seq = int64(len(m.runs[r.Run]) + 1)
 		m.runs[r.Run] = append(m.runs[r.Run], r)
 	}
@@ -179,6 +191,9 @@ type RunState struct {
 	CompensationFailed []string
 	// Compensable holds the succeeded steps that have a rollback.
 	Compensable map[string]bool
+	// Checkpoints holds what steps checkpointed (Env.Checkpoint) and did
+	// not complete.
+	Checkpoints map[string]Outputs
 	// LastTime is the time of the last record.
 	LastTime time.Time
 	// Samples and Decisions recorded.
@@ -211,7 +226,7 @@ func Replay(recs []Record) (*RunState, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("%w: no records", ErrRunNotFound)
 	}
-	st := &RunState{Outputs: map[string]Outputs{}, Nodes: map[string]NodeState{}, Decisions: map[string][]Decision{},
+	st := &RunState{Outputs: map[string]Outputs{}, Checkpoints: map[string]Outputs{}, Nodes: map[string]NodeState{}, Decisions: map[string][]Decision{},
 		Attempts: map[string]int{}, Started: map[string]time.Time{}, Ended: map[string]time.Time{}, Compensable: map[string]bool{}}
 	open := map[string]bool{}
 	succeeded := map[string]bool{}
@@ -241,6 +256,7 @@ func Replay(recs []Record) (*RunState, error) {
 			}
 			st.Nodes[r.Node] = StateSucceeded
 			st.Ended[r.Node] = r.Time
+			delete(st.Checkpoints, r.Node)
 			if !succeeded[r.Node] {
 				succeeded[r.Node] = true
 				st.Succeeded = append(st.Succeeded, r.Node)
@@ -254,13 +270,26 @@ func Replay(recs []Record) (*RunState, error) {
 			if r.Final {
 				st.Nodes[r.Node] = StateFailed
 				st.Ended[r.Node] = r.Time
-				if r.Outputs != nil && !succeeded[r.Node] {
+				if !succeeded[r.Node] {
 					// Partial outputs of a failed step, for its own rollback.
-					st.Outputs[r.Node] = r.Outputs
+					if r.Outputs != nil {
+						st.Outputs[r.Node] = r.Outputs
+					} else if cp, ok := st.Checkpoints[r.Node]; ok {
+						st.Outputs[r.Node] = cp
+					}
 				}
 				if st.Failed == "" {
 					st.Failed, st.FailedErr = r.Node, r.Error
 				}
+			}
+		case RecCheckpoint:
+			cp := st.Checkpoints[r.Node]
+			if cp == nil {
+				cp = Outputs{}
+				st.Checkpoints[r.Node] = cp
+			}
+			for k, v := range r.Outputs {
+				cp[k] = v
 			}
 		case RecNodeSkipped:
 			delete(open, r.Node)

@@ -70,9 +70,10 @@ func (e *Executor) Resume(ctx context.Context, p *Plan, runID string, opts RunOp
 		case "rerun":
 		case "done", "compensate":
 			done[i] = true
+			outs := r.withCheckpoint(name, Outputs{})
 			r.mu.Lock()
 			r.done = append(r.done, i)
-			r.outputs[name] = Outputs{}
+			r.outputs[name] = outs
 			r.res[i].Status = StateSucceeded
 			r.res[i].End = r.clock.Now()
 			r.mu.Unlock()
@@ -116,6 +117,41 @@ func (e *Executor) Rollback(ctx context.Context, p *Plan, runID string, opts Run
 			}
 		}
 	}
+	// A step left in doubt (started, never finished) may have changed the
+	// world before the process died. With RollbackOnFailure and a
+	// checkpoint, its own rollback runs first, from the checkpoint. Any
+	// other in-doubt step with a rollback is a question for a person:
+	// compensate it or skip it — never a silent guess.
+	for _, name := range st.InDoubt {
+		i, ok := p.index[name]
+		if !ok {
+			continue
+		}
+		n := p.nodes[i]
+		if n.Step == nil || len(n.rbs) == 0 || contains(st.Compensated, name) {
+			continue
+		}
+		if cp, ok := st.Checkpoints[name]; ok && n.Step.RollbackOnFailure {
+			r.ownFail = append(r.ownFail, i)
+			r.outputs[name] = cp
+			continue
+		}
+		d, aerr := r.ask(ctx, ApprovalRequest{Node: name, Kind: "in-doubt", Choices: []string{"compensate", "skip"},
+			Message: fmt.Sprintf("step %s was started but never finished before the run stopped. Did it take effect? Choose compensate (run its rollback) or skip (it changed nothing).", name)}, 0, false)
+		if aerr != nil {
+			r.failErr = &StepError{Node: name, Err: fmt.Errorf("%w: %w", ErrInDoubt, aerr)}
+			return r.result(ctx, &Result{Run: r.info}, StatusInterrupted, r.pendingNames(r.compensationOrder()))
+		}
+		switch d.Choice {
+		case "compensate":
+			r.ownFail = append(r.ownFail, i)
+			r.outputs[name] = r.withCheckpoint(name, Outputs{})
+		case "skip":
+		default:
+			r.failErr = &StepError{Node: name, Err: fmt.Errorf("%w: unknown choice %q", ErrInDoubt, d.Choice)}
+			return r.result(ctx, &Result{Run: r.info}, StatusInterrupted, r.pendingNames(r.compensationOrder()))
+		}
+	}
 	status, pending := r.compensate(ctx, r.compensationOrder(), r.failErr.Error())
 	res, rerr := r.result(ctx, &Result{Run: r.info}, status, pending)
 	if status == StatusRolledBack {
@@ -146,6 +182,12 @@ func (e *Executor) reopen(ctx context.Context, p *Plan, runID string, opts RunOp
 		return nil, nil, nil, err
 	}
 	r := e.newRun(p, opts, st.Run)
+	if len(st.Checkpoints) > 0 {
+		r.checkpoints = map[string]Outputs{}
+		for k, v := range st.Checkpoints {
+			r.checkpoints[k] = v
+		}
+	}
 	r.info.ID = runID
 	compensated := map[string]bool{}
 	for _, c := range st.Compensated {

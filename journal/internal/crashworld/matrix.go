@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"sync"
@@ -44,10 +43,6 @@ type NewSite func(t *testing.T) Site
 // Concurrency is how many crash points are tested at once: the processes
 // mostly wait on fsync.
 const Concurrency = 8
-
-// EnvStrict turns the test of the known core gap (rollback of an in-doubt
-// step) from a skip into a failure.
-const EnvStrict = "HANDRAIL_STRICT_INDOUBT"
 
 // helper runs the test binary as the crash helper on s. killed reports
 // that it died by SIGKILL.
@@ -114,7 +109,6 @@ func inDoubtWithEffect(st *runbook.RunState, w State) []string {
 // boundary), rolls back in a new process. It returns the number of boundaries tested.
 func Matrix(t *testing.T, newSite NewSite) int64 {
 	var tested atomic.Int64
-	var gaps sync.Map
 	for _, sc := range []Scenario{Success, Failure} {
 		t.Run(string(sc), func(t *testing.T) {
 			// The uninterrupted run: count the boundaries, keep the final
@@ -145,7 +139,7 @@ func Matrix(t *testing.T, newSite NewSite) int64 {
 					defer func() { <-sem }()
 					// t.Run may be called from several goroutines.
 					t.Run(fmt.Sprintf("kill_after_%03d", n), func(t *testing.T) {
-						crashAt(t, newSite, sc, n, final, &gaps)
+						crashAt(t, newSite, sc, n, final)
 						tested.Add(1)
 					})
 				}()
@@ -154,17 +148,13 @@ func Matrix(t *testing.T, newSite NewSite) int64 {
 		})
 	}
 	t.Logf("crash matrix: %d boundaries tested, each resumed and rolled back in new processes", tested.Load())
-	gaps.Range(func(k, v any) bool {
-		t.Logf("rollback left an in-doubt step with its effect uncompensated at %v: %v (known core gap, see RollbackInDoubt)", k, v)
-		return true
-	})
 	return tested.Load()
 }
 
 // crashAt kills a run at one boundary, then checks resume on the site and
 // rollback on a copy of it (or on a second site killed at the same
 // boundary).
-func crashAt(t *testing.T, newSite NewSite, sc Scenario, n int64, final State, gaps *sync.Map) {
+func crashAt(t *testing.T, newSite NewSite, sc Scenario, n int64, final State) {
 	idem := Steps()
 	killed := func(t *testing.T) Site {
 		s := newSite(t)
@@ -224,6 +214,11 @@ func crashAt(t *testing.T, newSite NewSite, sc Scenario, n int64, final State, g
 		for _, name := range atKill.Succeeded {
 			completed[name] = true
 		}
+		// A step in doubt whose effect happened is compensated too (the
+		// operator answers "compensate"; "skip" when it changed nothing).
+		for _, name := range inDoubtWithEffect(atKill, worldAtKill) {
+			completed[name] = true
+		}
 		for name := range idem {
 			if completed[name] {
 				assert.Equal(t, 1, w.Undo[name], "completed step %s compensated exactly once", name)
@@ -233,17 +228,6 @@ func crashAt(t *testing.T, newSite NewSite, sc Scenario, n int64, final State, g
 			assert.Equal(t, worldAtKill.Do[name], w.Do[name], "rollback runs no Do (%s)", name)
 		}
 		want, got := Initial().Values, w.Values
-		if doubt := inDoubtWithEffect(atKill, worldAtKill); len(doubt) > 0 {
-			// Known core gap (RollbackInDoubt): Rollback ignores steps in
-			// doubt even when their effect happened. Compare the rest.
-			gaps.Store(t.Name(), doubt)
-			want, got = maps.Clone(want), maps.Clone(got)
-			for _, d := range doubt {
-				delete(want, Key(d))
-				delete(got, Key(d))
-				delete(got, "prev:"+d)
-			}
-		}
 		assert.Equal(t, want, got, "world back to its initial state after rollback")
 	})
 }
@@ -288,15 +272,10 @@ func InDoubt(t *testing.T, newSite NewSite) {
 }
 
 // RollbackInDoubt kills the run right after a step's side effect and rolls
-// it back in a new process. The step is in doubt, its effect is in the
-// world, and Executor.Rollback (runbook/resume.go) compensates only
-// completed steps without asking about it: the world is not restored. It is
-// skipped unless HANDRAIL_STRICT_INDOUBT is set, until the core decides
-// in-doubt steps on rollback too.
+// it back in a new process. The step is in doubt and its effect is in the
+// world: Executor.Rollback asks the operator, who answers "compensate", and
+// the world is restored.
 func RollbackInDoubt(t *testing.T, newSite NewSite) {
-	if os.Getenv(EnvStrict) == "" {
-		t.Skip("known core gap: Executor.Rollback ignores in-doubt steps (set " + EnvStrict + "=1 to run)")
-	}
 	for _, name := range []string{"deploy_backend", "migrate"} {
 		t.Run(name, func(t *testing.T) {
 			s := newSite(t)
