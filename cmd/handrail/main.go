@@ -12,6 +12,7 @@
 //	handrail fmt [-check] FILE|DIR
 //	handrail test [PATH]
 //	handrail report RUN -o report.html
+//	handrail unlock RUNBOOK
 //	handrail version
 //
 // Exit codes: 0 succeeded; 1 invalid input or usage; 2 failed and fully
@@ -75,6 +76,7 @@ Commands:
   fmt [-check] FILE|DIR    rewrite runbooks in canonical format
   test [PATH]              run *.test.hcl scenarios
   report RUN -o FILE       write a self-contained HTML report of a run
+  unlock RUNBOOK           break a run lock left by a lost machine (deliberately)
   version                  print the version
 
 Run 'handrail <command> -h' for a command's flags.
@@ -110,6 +112,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return a.cmdTest(ctx, rest)
 	case "report":
 		return a.cmdReport(ctx, rest)
+	case "unlock":
+		return a.cmdUnlock(ctx, rest)
 	case "version", "-version", "--version", "-v":
 		fmt.Fprintf(a.stdout, "handrail %s\n", version)
 		return exitOK

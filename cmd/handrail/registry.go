@@ -2,8 +2,10 @@ package main
 
 import (
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/providers/aws"
 	"github.com/handrail-dev/handrail/providers/docker"
 	"github.com/handrail-dev/handrail/providers/email"
+	"github.com/handrail-dev/handrail/providers/exec"
 	httpprov "github.com/handrail-dev/handrail/providers/http"
 	"github.com/handrail-dev/handrail/providers/postgres"
 	"github.com/handrail-dev/handrail/providers/prometheus"
@@ -17,6 +19,8 @@ import (
 func realRegistry() (*provider.Registry, error) {
 	return provider.NewRegistry(
 		ssh.Provider{},
+		exec.Provider{},
+		aws.NewProvider(),
 		&httpprov.Provider{},
 		&prometheus.Provider{},
 		&slack.Provider{},

@@ -226,3 +226,46 @@ func inputValue(recs []runbook.Record, name string) string {
 }
 
 var errNoRunbook = errors.New("the journal does not say which runbook file the run used")
+
+// lockBreaker is a journal whose run lock can be broken deliberately.
+type lockBreaker interface {
+	BreakLock(ctx context.Context, key string) (journal.Holder, error)
+}
+
+// cmdUnlock breaks the run lock of a runbook whose holder is gone for good
+// (a lost machine). It names the holder it removed.
+func (a *app) cmdUnlock(ctx context.Context, args []string) int {
+	fs := newFlagSet("unlock", a.stderr, "unlock RUNBOOK-NAME [-state-dir D | -journal URL]")
+	var sf stateFlags
+	fs.StringVar(&sf.stateDir, "state-dir", "", "state directory (default .handrail)")
+	fs.StringVar(&sf.journal, "journal", "", "PostgreSQL journal URL (postgres://...)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitInvalid
+	}
+	if len(pos) != 1 {
+		a.errorf("unlock takes the runbook's name (its runbook block label), as the lock error shows it")
+		return exitInvalid
+	}
+	st, closeFn, err := a.openStore(ctx, sf, "")
+	if err != nil {
+		a.errorf("%v", err)
+		return exitInvalid
+	}
+	defer closeFn()
+	lb, ok := st.(lockBreaker)
+	if !ok {
+		a.errorf("this journal has no run locks")
+		return exitInvalid
+	}
+	h, err := lb.BreakLock(ctx, pos[0])
+	if err != nil {
+		a.errorf("%v", err)
+		if errors.Is(err, journal.ErrNotLocked) {
+			return exitInvalid
+		}
+		return exitInternal
+	}
+	fmt.Fprintf(a.stdout, "Broke the lock of %q held by %s.\n", pos[0], h)
+	return exitOK
+}
