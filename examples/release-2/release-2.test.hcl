@@ -246,7 +246,13 @@ scenario "backup_fails" {
     }
   }
   expect {
-    status       = "rolled_back"
+    status = "rolled_back"
+    executed = [
+      "week_before", "two_days_before", "day_before",
+      ["roll_call", "staging_health", "todays_backup", "running_version", "baseline_p95", "baseline_error_rate"],
+      ["image_backend", "image_ml_service", "image_mqtt_bridge", "image_frontend"],
+      "go_no_go_start", "kickoff", "status_incident", "maintenance_page", "maintenance_live", "db_backup",
+    ]
     compensated  = ["maintenance_page", "status_incident", "kickoff"]
     not_executed = ["backup_upload", "migrate", "deploy_backend", "traffic[10]"]
     world {
