@@ -53,6 +53,7 @@
 //	  }
 //	  fail        = ["step.x"]              # the step fails, a gate breaches at once
 //	  deny        = ["gate.go_no_go_start"] # the approver says no
+//	  silence     = ["gate.go_no_go_health"] # nobody answers: the gate times out
 //	  crash_after = "step.traffic[50]"      # the process dies; a new one resumes
 //	  expect {
 //	    status       = "rolled_back"

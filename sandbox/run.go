@@ -117,7 +117,7 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 		fail("fail: %v", err)
 		return res
 	}
-	for _, n := range append(append([]string(nil), sc.Deny...), sc.CrashAfter) {
+	for _, n := range append(append(append([]string(nil), sc.Deny...), sc.Silence...), sc.CrashAfter) {
 		if n == "" {
 			continue
 		}
@@ -137,7 +137,7 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 	if opts.Observer != nil {
 		obs = append(obs, opts.Observer)
 	}
-	appr := denyApprover(sc.Deny)
+	appr := scenarioApprover(sc.Deny, sc.Silence, w.clock)
 	runID := "scenario-" + sc.Name
 	inputs := rb.Inputs()
 	mem := &runbook.MemJournal{}
@@ -210,15 +210,25 @@ func statusOf(r *runbook.Result) runbook.Status {
 	return r.Status
 }
 
-// denyApprover approves every question (the rehearsal's people say yes) but
-// those about the nodes in deny.
-func denyApprover(deny []string) runbook.Approver {
-	no := map[string]bool{}
+// scenarioApprover approves every question (the rehearsal's people say
+// yes) but those about the nodes in deny, and never answers those in
+// silence (the question times out on the run's clock).
+func scenarioApprover(deny, silence []string, clock runbook.Clock) runbook.Approver {
+	no, mute := map[string]bool{}, map[string]bool{}
 	for _, n := range deny {
 		no[nodeName(n)] = true
 		no[instanceAlias(nodeName(n))] = true
 	}
-	return runbook.ApproverFunc(func(_ context.Context, req runbook.ApprovalRequest) (runbook.Decision, error) {
+	for _, n := range silence {
+		mute[nodeName(n)] = true
+		mute[instanceAlias(nodeName(n))] = true
+	}
+	return runbook.ApproverFunc(func(ctx context.Context, req runbook.ApprovalRequest) (runbook.Decision, error) {
+		if mute[req.Node] {
+			_ = clock.Sleep(ctx, 100*365*24*time.Hour)
+			<-ctx.Done()
+			return runbook.Decision{}, ctx.Err()
+		}
 		if no[req.Node] {
 			return runbook.Decision{Approved: false, By: "scenario", Comment: "No-Go"}, nil
 		}

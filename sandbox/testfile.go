@@ -53,8 +53,9 @@ type Scenario struct {
 	Vars map[string]cty.Value
 	// Fail names the steps that fail and the gates that breach (as
 	// `handrail apply --sandbox --fail`); Deny the approval gates and manual
-	// tasks the approver says no to.
-	Fail, Deny []string
+	// tasks the approver says no to; Silence those nobody answers (they
+	// time out on the simulated clock).
+	Fail, Deny, Silence []string
 	// CrashAfter names the node after whose completion the process
 	// "crashes": the run stops dead, and a new executor resumes it from the
 	// journal.
@@ -202,6 +203,7 @@ type scenarioSyntax struct {
 	Worlds      []*worldSyntax  `hcl:"world,block"`
 	Fail        []string        `hcl:"fail,optional"`
 	Deny        []string        `hcl:"deny,optional"`
+	Silence     []string        `hcl:"silence,optional"`
 	CrashAfter  string          `hcl:"crash_after,optional"`
 	Expect      []*expectSyntax `hcl:"expect,block"`
 }
@@ -434,7 +436,7 @@ func (tf *TestFile) decodeScenario(name string, b *hhcl.Block) (*Scenario, hhcl.
 			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid " + v.what, Detail: fmt.Sprintf("Scenario %q: %s: %v.", name, v.what, err), Subject: b.DefRange.Ptr()})
 		}
 	}
-	sc := &Scenario{Name: name, Description: ss.Description, Vars: vars, Fail: ss.Fail, Deny: ss.Deny, CrashAfter: nodeName(ss.CrashAfter), worlds: ss.Worlds, expect: e, rng: b.DefRange}
+	sc := &Scenario{Name: name, Description: ss.Description, Vars: vars, Fail: ss.Fail, Deny: ss.Deny, Silence: ss.Silence, CrashAfter: nodeName(ss.CrashAfter), worlds: ss.Worlds, expect: e, rng: b.DefRange}
 	return sc, diags
 }
 

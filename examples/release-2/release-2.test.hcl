@@ -19,6 +19,7 @@
 #     world { ... }                # added to the file's world ("0.3.0 is unhealthy")
 #     fail        = ["step.x", "gate.y"]  # a step fails, a gate breaches at once
 #     deny        = ["gate.go_no_go_start"]  # the approver says no (approval gates, manual tasks)
+#     silence     = ["gate.go_no_go_health"] # nobody answers: the gate times out
 #     crash_after = "step.traffic[50]"   # the process dies after that node; a new one resumes
 #     expect {
 #       status         = "succeeded"   # rolled_back, aborted, halted, rollback_incomplete, interrupted
@@ -530,6 +531,23 @@ scenario "crash_mid_ramp" {
         host   = var.lb_host
         path   = "/etc/nginx/sites-enabled/maintenance.conf"
         exists = false
+      }
+      statuspage_open = 0
+    }
+  }
+}
+
+scenario "nobody_answers" {
+  description = "Nobody takes the Go/No-Go decision after the health checks: after 15 minutes the gate's default (No-Go) rolls the deployment back."
+  silence     = ["gate.go_no_go_health"]
+  expect {
+    status       = "rolled_back"
+    not_executed = ["smoke_k6"]
+    world {
+      postgres_version = 14
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.2.9"
       }
       statuspage_open = 0
     }
