@@ -121,11 +121,25 @@ func TestRealTimeoutKillsRemoteCommand(t *testing.T) {
 			in, _ := realInstance(t, nil)
 			pidfile := fmt.Sprintf("/tmp/handrail-ssh-timeout-%d-%v", os.Getpid(), sudo)
 			// A script whose child (sleep) would outlive a killed shell.
-			script := "sleep 300 & echo $! > " + pidfile + "; wait"
-			ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
-			defer cancel()
+			script := "sleep 300 & echo $! > " + pidfile + "; echo started; wait"
+			// The deadline is set once the command runs (connecting may
+			// take a while on a loaded machine).
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			started := &firstWrite{ch: make(chan struct{})}
+			errc := make(chan error, 1)
+			go func() {
+				_, err := in.Run(ctx, "", ssh.Command{Script: script, Sudo: sudo}, started, nil)
+				errc <- err
+			}()
+			select {
+			case <-started.ch:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the command never started")
+			}
 			start := time.Now()
-			_, err := in.Run(ctx, "", ssh.Command{Script: script, Sudo: sudo}, nil, nil)
+			time.AfterFunc(200*time.Millisecond, func() { cancel(context.DeadlineExceeded) })
+			err := <-errc
 			require.Error(t, err)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.Less(t, time.Since(start), 8*time.Second, "the command is stopped, not waited for")
@@ -511,7 +525,7 @@ func TestRealKeepAliveDropsDeadConnection(t *testing.T) {
 	code, _, _, err = run(t, in, "", ssh.Command{Argv: []string{"true"}})
 	require.NoError(t, err)
 	assert.Equal(t, 0, code)
-	assert.Equal(t, 2, px.accepted())
+	assert.GreaterOrEqual(t, px.accepted(), 2, "a new connection (a loaded machine may drop one more: 200ms keep-alives are tight)")
 }
 
 // logRecorder is a slog.Handler keeping messages.
