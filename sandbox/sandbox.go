@@ -64,6 +64,10 @@ type World struct {
 	// Dir is the folder relative paths of a runbook are read from (the
 	// runbook's folder; empty: the working directory).
 	Dir string
+	// Vars are the file-wide variables of the runbook's test file, as -var
+	// values (set by [ForRunbook]); a rehearsal passes them under the
+	// user's own -var values.
+	Vars map[string]string
 
 	clock *clockRef
 	mu    sync.Mutex
@@ -312,6 +316,7 @@ func ForRunbook(path string, start time.Time) (*World, error) {
 	if err := f.ApplyWorld(w, nil); err != nil {
 		return nil, err
 	}
+	w.Vars = varStrings(f.vars)
 	return w, nil
 }
 
@@ -364,7 +369,14 @@ func Load(ctx context.Context, path string, start time.Time, vars map[string]str
 	if err != nil {
 		return nil, nil, err
 	}
-	rb, diags := hcl.Load(ctx, path, hcl.Options{Registry: reg, Vars: vars, Now: w.clock.Now})
+	all := map[string]string{}
+	for k, v := range w.Vars {
+		all[k] = v
+	}
+	for k, v := range vars {
+		all[k] = v
+	}
+	rb, diags := hcl.Load(ctx, path, hcl.Options{Registry: reg, Vars: all, Now: w.clock.Now})
 	if diags.HasErrors() {
 		return nil, nil, diags
 	}

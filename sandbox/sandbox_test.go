@@ -200,6 +200,7 @@ func TestForRunbookAppliesTheTestFileWorld(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, w.SSH.Host("lb-01").Exists("/etc/a.conf"))
 	assert.Equal(t, dir, w.Dir)
+	assert.Equal(t, map[string]string{"host": "lb-01"}, w.Vars)
 
 	other := t.TempDir()
 	w, err = ForRunbook(filepath.Join(other, "none.hcl"), DefaultStart)
