@@ -181,7 +181,6 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 			return res
 		}
 		w.Reclock(runbook.NewSimClock(w.Clock.Now()))
-		rec.resumed()
 		ex2 := &runbook.Executor{Clock: w.Clock, Journal: j2, Observer: obs, Approver: appr, Redactor: rb.Redactor(), Rand: func() float64 { return 0.5 }}
 		r, err := ex2.Resume(ctx, plan, runID, runbook.RunOptions{})
 		out = outcome{r, err}
@@ -268,8 +267,6 @@ func (r *recorder) Observe(ev runbook.Event) {
 		r.comp = append(r.comp, e.Node)
 	}
 }
-
-func (r *recorder) resumed() {}
 
 func (r *recorder) compensated() []string {
 	r.mu.Lock()
