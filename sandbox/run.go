@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/handrail-dev/handrail/hcl"
+	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/runbook"
 )
 
@@ -29,6 +30,10 @@ type TestOptions struct {
 	Observer runbook.Observer
 	// Version is Handrail's version, for the runbook's required_version.
 	Version string
+	// Providers, if set, returns more providers to register next to the
+	// world's fakes for a scenario (an in-house tool's own provider, or its
+	// fake), given the scenario's world.
+	Providers func(w *World) []provider.Provider
 }
 
 // ScenarioResult is the outcome of one scenario.
@@ -105,6 +110,14 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 	if err != nil {
 		fail("%v", err)
 		return res
+	}
+	if opts.Providers != nil {
+		for _, p := range opts.Providers(w) {
+			if err := reg.Add(p); err != nil {
+				fail("%v", err)
+				return res
+			}
+		}
 	}
 	rb, diags := hcl.Load(ctx, tf.Runbook, hcl.Options{Registry: reg, Vars: varStrings(sc.Vars), Version: opts.Version, Now: w.clock.Now})
 	if diags.HasErrors() {

@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/sandbox"
 )
 
 func TestRolloutSucceeds(t *testing.T) {
@@ -76,4 +78,25 @@ func TestHTTPFlags(t *testing.T) {
 	_, err = (&HTTPFlags{Base: srv.URL + "/api"}).Get(context.Background(), "x")
 	assert.ErrorIs(t, err, ErrFlag)
 	assert.NotContains(t, err.Error(), "s3cret")
+}
+
+// TestScenarios runs rollout.test.hcl with the tool's flags provider next
+// to the sandbox's fakes, and checks the flag after each scenario.
+func TestScenarios(t *testing.T) {
+	flags := map[*sandbox.World]*MemFlags{}
+	results, err := sandbox.RunTestFile(context.Background(), "testdata/rollout.test.hcl", sandbox.TestOptions{
+		Providers: func(w *sandbox.World) []provider.Provider {
+			f := &MemFlags{}
+			flags[w] = f
+			return []provider.Provider{&FlagsProvider{Service: f}}
+		},
+	})
+	require.NoError(t, err)
+	require.Len(t, results, 2)
+	want := map[string]FlagState{"rollout": {Enabled: true, Percentage: 100}, "errors_at_50": {}}
+	for _, r := range results {
+		assert.True(t, r.Passed, "%s: %v", r.Name, r.Failures)
+		st, _ := flags[r.World].Get(context.Background(), "checkout_v2")
+		assert.Equal(t, want[r.Name], st, r.Name)
+	}
 }
