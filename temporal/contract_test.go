@@ -48,8 +48,8 @@ func contractCases() []contractCase {
 					b.Step(w.step("slow", takes(30*time.Minute)))
 					b.Step(w.step("fast", takes(time.Minute)))
 					b.Sequence(func(b *runbook.Builder) {
-						b.Step(w.step("s1", takes(2*time.Minute)))
-						b.Step(w.step("s2", takes(time.Minute)))
+						b.Step(w.step("s1", takes(3*time.Minute)))
+						b.Step(w.step("s2", takes(3*time.Minute)))
 					})
 				})
 				b.Step(w.step("after"))
@@ -72,7 +72,7 @@ func contractCases() []contractCase {
 				b.Step(w.step("a"))
 				b.Parallel(func(b *runbook.Builder) {
 					b.Step(w.step("done1", takes(time.Minute)))
-					b.Step(w.step("breaks", takes(4*time.Minute), fails(errBoom)))
+					b.Step(w.step("breaks", takes(20*time.Minute), fails(errBoom)))
 					b.Step(w.step("long", takes(time.Hour)))
 				})
 				b.Step(w.step("never"))

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/handrail-dev/handrail/hcl"
 	"github.com/handrail-dev/handrail/runbook"
@@ -88,6 +89,7 @@ func TestRelease2FromHCL(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
 	env.SetTestTimeout(60 * time.Second)
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
 	rec := &runbooktest.Recorder{}
 	// The fakes read a simulated clock; move it with the workflow's time,
 	// which every event carries.
@@ -125,10 +127,10 @@ func TestRelease2FromHCL(t *testing.T) {
 			}
 		}
 		if !env.IsWorkflowCompleted() {
-			env.RegisterDelayedCallback(poll, time.Minute)
+			env.RegisterDelayedCallback(poll, 5*time.Minute)
 		}
 	}
-	env.RegisterDelayedCallback(poll, time.Minute)
+	env.RegisterDelayedCallback(poll, 5*time.Minute)
 	env.ExecuteWorkflow(temporal.WorkflowName, fake.input)
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/handrail-dev/handrail/runbook/runbooktest"
@@ -168,6 +169,9 @@ func runOnTemporal(t *testing.T, p *runbook.Plan, served *runbook.Plan, opts ...
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
 	env.SetTestTimeout(30 * time.Second)
+	// The suite runs with -race on 2 busy cores: a workflow task may take
+	// longer than the SDK's default 1s deadlock detection.
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
 	rec := &runbooktest.Recorder{}
 	r, err := temporal.NewRunner(temporal.Plans(served), temporal.Options{Observer: rec, Clock: fastClock{}})
 	require.NoError(t, err)

@@ -219,13 +219,11 @@ func (w *wfRun) header(node string) runbook.Header {
 	return runbook.Header{Run: w.info.ID, Node: node, Time: workflow.Now(w.ctx)}
 }
 
+// ref identifies node for an activity. Outputs is the run's map itself:
+// ExecuteActivity encodes its input when it is called.
 func (w *wfRun) ref(c workflow.Context, node string) nodeRef {
-	outs := make(map[string]runbook.Outputs, len(w.outputs))
-	for k, v := range w.outputs {
-		outs[k] = v
-	}
 	return nodeRef{Runbook: w.in.Shape.Runbook, Hash: w.in.Shape.Hash, Run: w.info.ID, StartedAt: w.info.StartedAt,
-		Node: node, Time: workflow.Now(c), Outputs: outs}
+		Node: node, Time: workflow.Now(c), Outputs: w.outputs}
 }
 
 func (w *wfRun) heartbeat() time.Duration {
