@@ -395,8 +395,8 @@ func (c *compiler) decodeStep(n *node) {
 	d := n.d
 	blk := d.block
 	if d.content == nil {
-		if _, _, known := c.rb.reg.Action(d.typ); !known {
-			if _, _, swapped := c.rb.reg.Action(d.name); swapped {
+		if !c.entry(d.typ).ok {
+			if c.entry(d.name).ok {
 				c.errf(blk.LabelRanges[0], "Labels in the wrong order", fmt.Sprintf("A step is step \"<action>\" \"<name>\": write step %q %q.", d.name, d.typ))
 				d.content = &hhcl.BodyContent{}
 				return
