@@ -345,10 +345,11 @@ step "http_check" "slow" {
 	for _, m := range regexp.MustCompile(`[\r\n](?:\x1b\[K)?(⏳ slow [^\r\n]*)`).FindAllStringSubmatch(plain, -1) {
 		seen = append(seen, m[1])
 	}
-	require.GreaterOrEqual(t, len(seen), 3, "the status line is redrawn while the step runs: %q", seen)
+	require.GreaterOrEqual(t, len(seen), 2, "the status line is redrawn while the step runs: %q", seen)
 	assert.Equal(t, "⏳ slow 0s/1m0s", seen[0])
-	assert.Contains(t, seen, "⏳ slow 1s/1m0s")
-	assert.Contains(t, seen, "⏳ slow 2s/1m0s")
+	// The step takes 2.2 s: the refresher shows 1s or 2s (which ones
+	// depends on the load), without an event in between.
+	assert.Regexp(t, `^⏳ slow [12]s/1m0s$`, seen[len(seen)-1])
 	for _, l := range screen(out, 100) {
 		assert.NotContains(t, l, "⏳")
 	}
