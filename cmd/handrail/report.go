@@ -55,6 +55,7 @@ type reportData struct {
 	Duration, Window, Budget                    string
 	Cause                                       string
 	Failed                                      string
+	Interrupted                                 bool
 	Timeline                                    template.HTML
 	Rows                                        []reportRow
 	Charts                                      []reportChart
@@ -154,8 +155,15 @@ func writeReport(w io.Writer, recs []runbook.Record, plan *runbook.Plan) error {
 		case runbook.RecNodeFailed:
 			if rec.Final {
 				r.End, r.Status, r.Error = rec.Time, "failed", rec.Error
-				if strings.Contains(rec.Error, runbook.ErrCancelled.Error()) && rec.Node != st.Failed {
+				if strings.Contains(rec.Error, runbook.ErrCancelled.Error()) {
+					// Stopped because the run stopped: interrupted (Ctrl-C)
+					// when it is what stopped the run, else stopped by
+					// another node's failure.
 					r.Status = "stopped"
+					if rec.Node == st.Failed {
+						r.Status = "interrupted"
+						d.Interrupted = true
+					}
 				}
 			} else {
 				r.Retries = append(r.Retries, rec.Time)
@@ -202,7 +210,7 @@ func writeReport(w io.Writer, recs []runbook.Record, plan *runbook.Plan) error {
 			}
 		}
 	}
-	var nSucceeded, nFailed, nComp, nSkipped, nNotRun, nRetries, nSamples, nBreaches int
+	var nSucceeded, nFailed, nInterrupted, nComp, nSkipped, nNotRun, nRetries, nSamples, nBreaches int
 	for _, name := range order {
 		r := rows[name]
 		if r.Status == "" {
@@ -217,6 +225,8 @@ func writeReport(w io.Writer, recs []runbook.Record, plan *runbook.Plan) error {
 			nSucceeded++
 		case "failed", "compensation failed":
 			nFailed++
+		case "interrupted":
+			nInterrupted++
 		case "compensated":
 			nComp++
 		case "skipped":
@@ -234,7 +244,7 @@ func writeReport(w io.Writer, recs []runbook.Record, plan *runbook.Plan) error {
 		d.Rows = append(d.Rows, *r)
 	}
 	for _, c := range []reportCount{
-		{nSucceeded, "succeeded", "ok"}, {nComp, "compensated", "comp"}, {nFailed, "failed", "bad"},
+		{nSucceeded, "succeeded", "ok"}, {nComp, "compensated", "comp"}, {nFailed, "failed", "bad"}, {nInterrupted, "interrupted", "warn"},
 		{nRetries, "retries", "warn"}, {nSamples, "gate samples", ""}, {nBreaches, "breaches", "bad"},
 		{len(d.Decisions), "decisions", ""}, {nSkipped, "skipped", ""}, {nNotRun, "not run", ""},
 	} {
@@ -244,7 +254,11 @@ func writeReport(w io.Writer, recs []runbook.Record, plan *runbook.Plan) error {
 	}
 	if st.Failed != "" {
 		if r, ok := rows[st.Failed]; ok && !r.End.IsZero() {
-			markers = append(markers, marker{At: r.End, Label: "✘ " + st.Failed, Class: "mk-fail"})
+			label := "✘ " + st.Failed
+			if d.Interrupted {
+				label = "■ interrupted at " + st.Failed
+			}
+			markers = append(markers, marker{At: r.End, Label: label, Class: "mk-fail"})
 		}
 	}
 	d.Timeline = template.HTML(timelineSVG(d.Rows, st.Run.StartedAt, st.LastTime, markers))
@@ -261,7 +275,8 @@ type marker struct {
 
 // niceStep picks the timeline's tick interval: about six ticks.
 func niceStep(total time.Duration) time.Duration {
-	for _, s := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second,
+	for _, s := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond,
+		100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second,
 		30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
 		30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour, 12 * time.Hour, 24 * time.Hour} {
 		if total/s <= 8 {
@@ -286,14 +301,23 @@ func clock(d time.Duration) string {
 }
 
 func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) string {
-	const left, width, right, rowH, phaseH, top = 250.0, 720.0, 130.0, 22.0, 24.0, 30.0
-	total := end.Sub(start)
+	const left, width, right, rowH, phaseH = 250.0, 720.0, 130.0, 22.0, 24.0
+	// The axis labels, then one lane per marker label, then the rows.
+	top := 26 + 14*float64(len(markers))
+	// The scale covers the run, and budgets that end after it up to half
+	// the run's length again: a budget far longer than the run would
+	// squeeze the run into a sliver. Longer budgets are cut at the edge.
+	actual := end.Sub(start)
+	total := actual
 	for _, r := range rows {
 		if !r.Start.IsZero() && r.Budget > 0 {
 			if p := r.Start.Sub(start) + r.Budget; p > total {
 				total = p
 			}
 		}
+	}
+	if limit := actual + actual/2; actual > 0 && total > limit {
+		total = limit
 	}
 	if total <= 0 {
 		total = time.Second
@@ -338,13 +362,17 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 			fmt.Fprintf(&b, `<rect x="0" y="%.0f" width="%.0f" height="%.0f" class="zebra"/>`, l.y, full, rowH)
 		}
 	}
+	tick := clock
+	if step < time.Second {
+		tick = func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s" }
+	}
 	for t := time.Duration(0); t <= total; t += step {
 		xx := x(t)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" class="grid"/>`, xx, top-6, xx, h-22)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="tick" text-anchor="middle">T+%s</text>`, xx, top-12, clock(t))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="tick" text-anchor="middle">T+%s</text>`, xx, h-8, clock(t))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="tick" text-anchor="middle">T+%s</text>`, xx, 14.0, tick(t))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="tick" text-anchor="middle">T+%s</text>`, xx, h-8, tick(t))
 	}
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="tick colhead" text-anchor="end">took / budget</text>`, full-8, top-12)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="tick colhead" text-anchor="end">took / budget</text>`, full-8, 14.0)
 	for _, l := range lines {
 		if l.row == nil {
 			continue
@@ -362,8 +390,14 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 		// The budget: a hollow box from the node's actual start (so an
 		// overrun shows past its end).
 		if r.Budget > 0 && !r.Start.IsZero() {
+			x0, x1 := xt(r.Start), xt(r.Start.Add(r.Budget))
+			if x1 > left+width {
+				// Cut at the edge; an arrow says it goes on.
+				x1 = left + width
+				fmt.Fprintf(&b, `<path d="M%.1f %.0f l5 7 l-5 7 z" class="cut"/>`, x1, y+4)
+			}
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="14" rx="3" class="planned"><title>%s: budget %s</title></rect>`,
-				xt(r.Start), y+4, math.Max(2, x(r.Budget)-left), template.HTMLEscapeString(r.Name), fmtDur(r.Budget))
+				x0, y+4, math.Max(2, x1-x0), template.HTMLEscapeString(r.Name), fmtDur(r.Budget))
 		}
 		if !r.Start.IsZero() {
 			e := r.End
@@ -449,10 +483,16 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 		}
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="%s" text-anchor="end">%s</text>`, full-8, y+15, cls, template.HTMLEscapeString(took))
 	}
-	for _, m := range markers {
+	sort.SliceStable(markers, func(i, j int) bool { return markers[i].At.Before(markers[j].At) })
+	for i, m := range markers {
 		xx := xt(m.At)
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" class="marker %s"/>`, xx, xx, top-4, h-22, m.Class)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="mklabel %s">%s</text>`, xx+4, top+10, m.Class, template.HTMLEscapeString(m.Label))
+		ly := 26 + 14*float64(i) + 8
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" class="marker %s"/>`, xx, xx, ly-9, h-22, m.Class)
+		anchor, lx := "start", xx+4
+		if xx > left+width*0.75 {
+			anchor, lx = "end", xx-4
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="mklabel %s" text-anchor="%s">%s</text>`, lx, ly, m.Class, anchor, template.HTMLEscapeString(m.Label))
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
@@ -660,8 +700,8 @@ h2{font-size:15px;margin:0 0 12px;color:#2b3a4a}
 svg.timeline{width:100%;height:auto;display:block}svg .grid{stroke:#e6eaef}svg .tick{font-size:10px;fill:var(--mute)}svg .colhead{font-weight:bold}
 svg .zebra{fill:#f8fafc}svg .phaseband{fill:#eef2f7}svg .phase{font-size:11px;font-weight:bold;fill:#44546a;letter-spacing:.08em}
 svg .label{font-size:11.5px;fill:var(--ink)}svg .label.gate{fill:#355a8a}svg .label.faded{fill:#a4afbb}
-svg .planned{fill:#eef1f5;stroke:#9aa8b6;stroke-dasharray:3 2}svg .actual{fill:var(--blue)}svg .actual.succeeded{fill:var(--ok)}
-svg .actual.failed,svg .actual.compensation-failed{fill:var(--bad)}svg .actual.compensated{fill:var(--comp)}svg .actual.stopped{fill:#b6bfca}
+svg .planned{fill:#eef1f5;stroke:#9aa8b6;stroke-dasharray:3 2}svg .cut{fill:#9aa8b6}svg .actual{fill:var(--blue)}svg .actual.succeeded{fill:var(--ok)}
+svg .actual.failed,svg .actual.compensation-failed{fill:var(--bad)}svg .actual.compensated{fill:var(--comp)}svg .actual.stopped{fill:#b6bfca}svg .actual.interrupted{fill:var(--warn)}
 svg .overrun{fill:var(--warn)}svg .rollback{fill:var(--bad)}svg .rollback.failed{fill:#7a1010}svg .rbglyph{font-size:12px;fill:var(--bad);font-weight:bold}
 svg .retry{font-size:10.5px;fill:var(--warn);font-weight:bold}svg .retrytick{stroke:var(--warn);stroke-width:2}
 svg .dot{opacity:.9}svg .took{font-size:11px;fill:var(--mute)}svg .took.over{fill:var(--warn);font-weight:bold}
@@ -673,7 +713,7 @@ svg .series{fill:none;stroke:#3b7ddd;stroke-width:1.6}svg .threshold{stroke:var(
 svg .v-pass{fill:var(--ok)}svg .v-fail{fill:var(--bad)}svg .v-inconclusive,svg .v-error,svg .v-no_data,svg .v-pending{fill:var(--warn)}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{color:var(--mute);font-weight:600;font-size:11.5px;text-transform:uppercase;letter-spacing:.03em}td.num{text-align:right;white-space:nowrap}
-td.st-failed,td.st-compensation-failed,td.bad{color:var(--bad);font-weight:600}td.st-succeeded,td.ok{color:var(--ok);font-weight:600}td.st-compensated{color:#4f7d67}td.st-not-run,td.st-skipped,td.st-stopped{color:var(--mute)}
+td.st-failed,td.st-compensation-failed,td.bad{color:var(--bad);font-weight:600}td.st-succeeded,td.ok{color:var(--ok);font-weight:600}td.st-compensated{color:#4f7d67}td.st-not-run,td.st-skipped,td.st-stopped{color:var(--mute)}td.st-interrupted{color:var(--warn);font-weight:600}
 td.over{color:var(--warn);font-weight:600}td.err{font-family:"DejaVu Sans Mono",monospace;font-size:11.5px;color:#8a2b2b;max-width:420px;word-break:break-word}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:14px}.chartbox{border:1px solid var(--line);border-radius:6px;padding:10px 12px}
 .chartbox h3{font-size:13px;margin:0 0 2px}.chartbox .sub{font-size:12px;color:var(--mute);margin:0 0 6px}.chartbox .sub b.bad{color:var(--bad)}
@@ -686,7 +726,7 @@ footer{color:var(--mute);font-size:12px;padding:0 32px 24px}
 {{if .Description}}<p class="desc">{{.Description}}</p>{{end}}
 <div class="meta"><span>run <code>{{.Run}}</code></span><span>started {{.Started.Format "2006-01-02 15:04:05 MST"}}</span><span>took <b>{{.Duration}}</b></span>{{if .Window}}<span>planned {{.Budget}} of a {{.Window}} window</span>{{end}}<span>plan <code>{{printf "%.12s" .PlanHash}}</code></span></div></header>
 <main>
-{{if .Failed}}<section class="cause {{.StatusClass}}"><h2>{{if eq .Status "rolled_back"}}Failed at {{.Failed}} and rolled back{{else}}Failed at {{.Failed}}{{end}}</h2><p class="err">{{.Cause}}</p>{{if .Compensated}}<p>{{len .Compensated}} step(s) compensated{{if .Pending}}, {{len .Pending}} left to undo{{else}}, nothing left to undo{{end}}.</p>{{end}}</section>{{end}}
+{{if .Failed}}<section class="cause {{.StatusClass}}"><h2>{{if .Interrupted}}Interrupted at {{.Failed}}{{else}}Failed at {{.Failed}}{{end}}{{if eq .Status "rolled_back"}} and rolled back{{end}}</h2><p class="err">{{.Cause}}</p>{{if .Compensated}}<p>{{len .Compensated}} step(s) compensated{{if .Pending}}, {{len .Pending}} left to undo{{else}}, nothing left to undo{{end}}.</p>{{end}}</section>{{end}}
 <div class="counts">{{range .Counts}}<div class="count {{.Class}}"><b>{{.N}}</b><span>{{.Label}}</span></div>{{end}}</div>
 <section><h2>Timeline — planned budget vs actual</h2>
 <div class="legend"><span><i style="background:#eef1f5;border:1px dashed #9aa8b6"></i>budget</span><span><i style="background:var(--ok)"></i>succeeded</span><span><i style="background:var(--bad)"></i>failed</span><span><i style="background:var(--warn)"></i>over budget, retries</span><span><i style="background:var(--comp)"></i>later compensated</span><span><i style="background:var(--bad);height:12px"></i>rollback ⟲</span><span><i style="background:var(--ok);border-radius:50%;width:7px;height:7px"></i>gate sample</span></div>

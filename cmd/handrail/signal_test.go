@@ -329,6 +329,19 @@ func TestInterruptTwiceStopsRollbackThenRollbackFinishes(t *testing.T) {
 	assert.Contains(t, r.stdout, "rolled_back")
 	assert.NotContains(t, r.stdout, "left to undo")
 
+	// The report shows the interrupted run and the later rollback.
+	html := filepath.Join(dir, "report.html")
+	r = run(t, dir, "report", id, "-state-dir", state, "-o", html)
+	require.Equal(t, 0, r.code, r.stderr)
+	b, err := os.ReadFile(html)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "handrail rollback</text>", "a marker where the later rollback started")
+	assert.Contains(t, string(b), "Later processes")
+	assert.Regexp(t, `(?s)⟲ two.*⟲ one`, string(b))
+	if p := os.Getenv("HANDRAIL_INTERRUPT_REPORT"); p != "" {
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+	}
+
 	// Nothing is left: a second rollback has nothing to do, says so and
 	// calls nothing.
 	r = run(t, dir, "rollback", id, "-state-dir", state)
