@@ -348,8 +348,13 @@ func (p *progress) statusLine(now time.Time) string {
 		el := now.Sub(st).Round(time.Second)
 		if b := p.budget(name); b > 0 {
 			part += fmt.Sprintf(" %s/%s", fmtDur(el), fmtDur(b))
-			if n, ok := p.plan.Node(name); ok && n.Gate != nil && n.Gate.Duration > 0 {
-				part += fmt.Sprintf(" (%s left)", fmtDur(n.Gate.Duration-el))
+			if n, ok := p.plan.Node(name); ok && n.Gate != nil {
+				switch {
+				case n.Gate.Duration > 0:
+					part += fmt.Sprintf(" (%s left)", fmtDur(n.Gate.Duration-el))
+				case n.Gate.Kind == runbook.GateCheck && n.Gate.Timeout > 0:
+					part += fmt.Sprintf(" (gives up in %s)", fmtDur(n.Gate.Timeout-el))
+				}
 			}
 		} else {
 			part += " " + fmtDur(el)

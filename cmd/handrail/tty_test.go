@@ -440,3 +440,24 @@ func TestTerminalSandboxSoak(t *testing.T) {
 	}
 	assert.Contains(t, plain, "rolled_back")
 }
+
+// TestTerminalCtrlC: Ctrl-C typed on the terminal while the approval waits
+// for an answer stops the run and rolls back what it did.
+func TestTerminalCtrlC(t *testing.T) {
+	svc := newService(t)
+	dir := t.TempDir()
+	rb := writeFile(t, dir, "tty.hcl", fmt.Sprintf(approveRunbook, svc.URL))
+	p := startPTY(t, dir, 120, termEnv(), "apply", rb, "-state-dir", filepath.Join(dir, "state"))
+	p.expect(t, "Approve? [y/N]: ")
+	p.typeIn(t, "\x03") // the terminal sends SIGINT to the foreground process group
+	code, out := p.wait(t)
+	require.Equal(t, 2, code, out)
+	plain := ansiColor.ReplaceAllString(out, "")
+	assert.Contains(t, plain, "Interrupted: stopping the run and rolling back")
+	assert.Contains(t, plain, "prepare compensated")
+	assert.Contains(t, plain, "was rolled back")
+	assert.Equal(t, []string{"POST /prepare", "DELETE /prepare"}, svc.requests())
+	for _, l := range screen(out, 120) {
+		assert.NotContains(t, l, "⏳")
+	}
+}
