@@ -16,10 +16,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/handrail-dev/handrail/internal/testenv"
 )
 
-// EnvChromium names the Chromium binary for the report screenshots;
-// default: chromium (Debian's package) or chromium-browser in $PATH.
+// EnvChromium names the Chromium binary for the report screenshots, in the
+// environment or in scripts/test-services' services.env; default: chromium
+// (Debian's package) or chromium-browser in $PATH.
 const EnvChromium = "HANDRAIL_TEST_CHROMIUM"
 
 // EnvReportPNG, when set, is where the screenshot of the rolled-back run's
@@ -31,7 +34,7 @@ const EnvReportPNG = "HANDRAIL_REPORT_PNG"
 // chromium).
 func chromiumBin(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv(EnvChromium); p != "" {
+	if p, err := testenv.Lookup(EnvChromium); err == nil {
 		return p
 	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
