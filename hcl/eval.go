@@ -608,7 +608,9 @@ func (a *lazyAction) NaturalRollback() runbook.Rollback {
 		if !f.natural {
 			return nil
 		}
-	} else if !a.n.d.at.NaturalRollback {
+	} else if !a.n.d.at.NaturalRollback || (a.n.step != nil && a.n.step.Irreversible) {
+		// Arguments unknown at plan time: assume the action type's natural
+		// rollback, unless the author said the step is irreversible.
 		return nil
 	}
 	return &lazyNatural{a: a}

@@ -150,9 +150,9 @@ func (w *World) Registry() (*provider.Registry, error) {
 		w.Slack.Provider(),
 		w.Statuspage.Provider(),
 		w.Email.Provider(),
-		sshProvider{Provider: rewrite{Provider: w.SSH.Provider(), fix: map[string]func(cty.Value) cty.Value{"ssh_exec": noTimeout}}, w: w},
+		sshProvider{Provider: rewrite{Provider: w.SSH.Provider(), fix: map[string]func(cty.Value) cty.Value{}}, w: w},
 		w.AWS.Provider(),
-		rewrite{Provider: w.Exec.Provider(), fix: map[string]func(cty.Value) cty.Value{"local_exec": noTimeout, "k6_run": noTimeout}},
+		w.Exec.Provider(),
 		manual.Provider{},
 	)
 }

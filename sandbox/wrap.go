@@ -62,18 +62,6 @@ func (w *World) relativeTo(arg string) func(cty.Value) cty.Value {
 	}
 }
 
-// noTimeout drops a command's own timeout argument: the step's timeout
-// (the same meta-argument, enforced by the executor) still applies. The
-// ssh and exec providers time commands out from a goroutine sleeping on the
-// run's clock with the step's clock token, which lets a simulated clock
-// jump to the deadline while the command is still running.
-func noTimeout(args cty.Value) cty.Value {
-	if _, ok := attr(args, "timeout"); !ok {
-		return args
-	}
-	return with(args, "timeout", cty.NullVal(cty.String))
-}
-
 func attr(args cty.Value, name string) (cty.Value, bool) {
 	if args.IsNull() || !args.IsWhollyKnown() || !args.Type().IsObjectType() || !args.Type().HasAttribute(name) {
 		return cty.NilVal, false

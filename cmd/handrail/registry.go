@@ -12,6 +12,7 @@ import (
 	"github.com/handrail-dev/handrail/providers/slack"
 	"github.com/handrail-dev/handrail/providers/ssh"
 	"github.com/handrail-dev/handrail/providers/statuspage"
+	"github.com/handrail-dev/handrail/sandbox/manual"
 )
 
 // realRegistry returns the standard providers, acting on the real world.
@@ -28,5 +29,6 @@ func realRegistry() (*provider.Registry, error) {
 		&email.Provider{},
 		docker.New(),
 		postgres.NewProvider(),
+		manual.Provider{},
 	)
 }

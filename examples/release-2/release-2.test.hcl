@@ -292,10 +292,9 @@ scenario "migration_016_fails" {
   expect {
     status         = "rolled_back"
     error_contains = "016"
-    # backup_upload and the config snapshot are kept (irreversible): their
-    # compensation is a no-op, listed because the front end cannot tell at
-    # plan time (see the report).
-    compensated  = ["migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff"]
+    # backup_upload and the config snapshot are kept: they are irreversible,
+    # so nothing compensates them.
+    compensated  = ["migrate", "maintenance_page", "status_incident", "kickoff"]
     not_executed = ["deploy_backend", "deploy_frontend"]
     world {
       postgres_version = 14
@@ -360,7 +359,7 @@ scenario "health_check_fails" {
   }
   expect {
     status       = "rolled_back"
-    compensated  = ["nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff"]
+    compensated  = ["nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "maintenance_page", "status_incident", "kickoff"]
     not_executed = ["smoke_k6", "traffic[10]"]
     world {
       docker_container {
@@ -406,7 +405,7 @@ scenario "soak_breach_at_50" {
   expect {
     status         = "rolled_back"
     error_contains = "error rate is above"
-    compensated    = ["traffic[50]", "traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff"]
+    compensated    = ["traffic[50]", "traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "maintenance_page", "status_incident", "kickoff"]
     not_executed   = ["traffic[100]", "monitoring_started", "maintenance_off"]
     world {
       elbv2_rule {
@@ -465,7 +464,7 @@ scenario "go_no_go_denied_after_health" {
   deny        = ["gate.go_no_go_health"]
   expect {
     status       = "rolled_back"
-    compensated  = ["nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff"]
+    compensated  = ["nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "maintenance_page", "status_incident", "kickoff"]
     not_executed = ["smoke_k6"]
     world {
       postgres_version = 14
@@ -494,7 +493,7 @@ scenario "failure_after_point_of_no_return" {
   expect {
     status       = "halted"
     compensated  = []
-    pending      = ["traffic[100]", "traffic[50]", "traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff"]
+    pending      = ["traffic[100]", "traffic[50]", "traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "maintenance_page", "status_incident", "kickoff"]
     not_executed = ["maintenance_off"]
     world {
       docker_container {

@@ -526,9 +526,10 @@ func (b *build) ssh(c ssh.Client, o ssh.ExecOptions) runbook.Action {
 }
 
 // lazySSH is an ssh_exec whose command is known at run time only (it reads
-// an earlier step's outputs or the run's start).
+// an earlier step's outputs or the run's start). The steps using it are
+// irreversible: no natural rollback is assumed.
 func (b *build) lazySSH(c ssh.Client, opts func(env *runbook.Env) (ssh.ExecOptions, error)) runbook.Action {
-	return b.lazy(c.Name(), "ssh_exec", false, true, func(env *runbook.Env) (runbook.Action, error) {
+	return b.lazy(c.Name(), "ssh_exec", false, false, func(env *runbook.Env) (runbook.Action, error) {
 		o, err := opts(env)
 		if err != nil {
 			return nil, err

@@ -108,7 +108,7 @@ var backends = []string{"deploy_backend", "deploy_ml_service", "deploy_mqtt_brid
 func undoAfterFrontend() [][]string {
 	out := one("nginx_reload", "deploy_frontend", "frontend_assets")
 	out = append(out, backends)
-	return append(out, one("migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff")...)
+	return append(out, one("migrate", "maintenance_page", "status_incident", "kickoff")...)
 }
 
 func TestHappyPath(t *testing.T) {
@@ -160,7 +160,7 @@ func TestMigration016Fails(t *testing.T) {
 	h.AssertStatus(runbook.StatusRolledBack)
 	// migrate's own rollback first (rollback_on_failure: migrate down to
 	// the version captured before the step), then the rest in reverse.
-	h.AssertCompensated("migrate", "config_upload", "config_snapshot", "backup_upload", "maintenance_page", "status_incident", "kickoff")
+	h.AssertCompensated("migrate", "maintenance_page", "status_incident", "kickoff")
 	assert.EqualValues(t, 14, s.w.Postgres.Version())
 	s.maintenanceOff(t)
 	s.images(t, "0.2.9")

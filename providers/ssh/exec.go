@@ -460,16 +460,8 @@ func tail(s string, n int) string {
 }
 
 // clockTimeout returns a context cancelled with runbook.ErrTimeout after d
-// on clock (no timeout when d <= 0).
+// on clock (no timeout when d <= 0). On a simulated clock the deadline is
+// registered before it returns, so time cannot jump past a running command.
 func clockTimeout(ctx context.Context, clock runbook.Clock, d time.Duration) (context.Context, context.CancelFunc) {
-	cctx, cancel := context.WithCancelCause(ctx)
-	if d <= 0 {
-		return cctx, func() { cancel(context.Canceled) }
-	}
-	go func() {
-		if clock.Sleep(cctx, d) == nil {
-			cancel(runbook.ErrTimeout)
-		}
-	}()
-	return cctx, func() { cancel(context.Canceled) }
+	return runbook.ClockTimeout(ctx, clock, d)
 }
