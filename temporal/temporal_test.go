@@ -3,6 +3,7 @@ package temporal_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -205,4 +206,35 @@ func TestStepReadsEarlierOutputs(t *testing.T) {
 	assert.Equal(t, runbook.StatusSucceeded, tr.result.Status)
 	assert.Equal(t, "backups/1.sql", seen)
 	assert.Equal(t, float64(42), tr.result.Nodes["backup"].Outputs["size"], "outputs travel as JSON")
+}
+
+// BenchmarkSequenceInTestsuite runs a 50-step sequence of no-op steps in
+// Temporal's test environment (no server): the cost of the workflow code
+// and the SDK's state machines per step, without network or persistence.
+func BenchmarkSequenceInTestsuite(b *testing.B) {
+	const steps = 50
+	bld := runbook.NewBuilder("bench-sequence")
+	for i := 0; i < steps; i++ {
+		bld.Step(runbook.Step{Name: fmt.Sprintf("s%02d", i), Irreversible: true,
+			Action: runbook.ActionFunc(func(context.Context, *runbook.Env) (runbook.Outputs, error) { return nil, nil })})
+	}
+	p, err := bld.Build()
+	require.NoError(b, err)
+	in, err := temporal.NewInput(p)
+	require.NoError(b, err)
+	r, err := temporal.NewRunner(temporal.Plans(p), temporal.Options{})
+	require.NoError(b, err)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var s testsuite.WorkflowTestSuite
+		s.SetLogger(quietLogger())
+		env := s.NewTestWorkflowEnvironment()
+		r.Register(env)
+		env.ExecuteWorkflow(temporal.WorkflowName, in)
+		var res temporal.Result
+		require.NoError(b, env.GetWorkflowResult(&res))
+		require.Len(b, res.Completed, steps)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/steps, "µs/step")
 }

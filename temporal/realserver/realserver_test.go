@@ -181,3 +181,37 @@ func history(t *testing.T, ctx context.Context, c client.Client, run client.Work
 	}
 	return h
 }
+
+// BenchmarkSequenceOnRealServer measures one run of a 50-step sequence of
+// no-op steps on the in-process server: the orchestration overhead per step
+// (an activity task round trip and a workflow task each).
+func BenchmarkSequenceOnRealServer(b *testing.B) {
+	const steps = 50
+	bld := runbook.NewBuilder("bench-sequence")
+	for i := 0; i < steps; i++ {
+		bld.Step(runbook.Step{Name: fmt.Sprintf("s%02d", i), Irreversible: true,
+			Action: runbook.ActionFunc(func(context.Context, *runbook.Env) (runbook.Outputs, error) { return nil, nil })})
+	}
+	p, err := bld.Build()
+	require.NoError(b, err)
+	ts := temporaltest.NewServer()
+	defer ts.Stop()
+	c := ts.GetDefaultClient()
+	const queue = "handrail-bench"
+	w, err := temporal.NewWorker(c, queue, temporal.Plans(p), temporal.Options{}, worker.Options{})
+	require.NoError(b, err)
+	require.NoError(b, w.Start())
+	defer w.Stop()
+	hc := temporal.Client{Temporal: c, TaskQueue: queue}
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run, err := hc.Start(ctx, p, temporal.StartOptions{WorkflowID: fmt.Sprintf("bench-%d", i)})
+		require.NoError(b, err)
+		res, err := temporal.Wait(ctx, run)
+		require.NoError(b, err)
+		require.Len(b, res.Completed, steps)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/steps, "ms/step")
+}
