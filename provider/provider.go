@@ -92,7 +92,12 @@ type ActionType struct {
 	// Description documents the action.
 	Description string
 	// New builds the step action from decoded arguments. Nil when the type
-	// is a probe only.
+	// is a probe only. New must be pure — no I/O, no connection: front ends
+	// call it at load time, when the arguments are known, to learn the
+	// action's read-only mark and natural rollback for this instance (and
+	// to refuse bad arguments before anything runs), and again at run time.
+	// A natural rollback should describe itself as {inst.Name(),
+	// "<action>"}, so that Go and HCL plans dump identically.
 	New func(inst Instance, args cty.Value) (runbook.Action, error)
 	// NewProbe builds a probe for a gate's check. Nil when the type cannot
 	// be a probe. The probe's sample value is what conditions see as

@@ -830,6 +830,11 @@ func dumpStep(sb *strings.Builder, s *Step) {
 			kind = "rollback (natural)"
 		}
 		line := describeLine(Describe(rb))
+		if line == "" && natural {
+			// A natural rollback that does not describe itself is the
+			// action's own undo: describe it as the action.
+			line = describeLine(Describe(s.Action))
+		}
 		if line == "" {
 			line = "(go func)"
 		}
