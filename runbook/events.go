@@ -160,24 +160,56 @@ type RunFinished struct {
 	Pending []string `json:"pending,omitempty"`
 }
 
-// Kind implementations.
-func (RunStarted) Kind() string         { return "run_started" }
-func (NodeStarted) Kind() string        { return "node_started" }
-func (NodeSucceeded) Kind() string      { return "node_succeeded" }
-func (NodeFailed) Kind() string         { return "node_failed" }
-func (NodeRetrying) Kind() string       { return "node_retrying" }
-func (NodeSkipped) Kind() string        { return "node_skipped" }
-func (OutputLine) Kind() string         { return "output_line" }
-func (Note) Kind() string               { return "note" }
-func (GateSampled) Kind() string        { return "gate_sampled" }
-func (GatePassed) Kind() string         { return "gate_passed" }
-func (GateFailed) Kind() string         { return "gate_failed" }
-func (ApprovalRequested) Kind() string  { return "approval_requested" }
-func (ApprovalDecided) Kind() string    { return "approval_decided" }
-func (RollbackStarted) Kind() string    { return "rollback_started" }
-func (StepCompensated) Kind() string    { return "step_compensated" }
+// Kind returns "run_started".
+func (RunStarted) Kind() string { return "run_started" }
+
+// Kind returns "node_started".
+func (NodeStarted) Kind() string { return "node_started" }
+
+// Kind returns "node_succeeded".
+func (NodeSucceeded) Kind() string { return "node_succeeded" }
+
+// Kind returns "node_failed".
+func (NodeFailed) Kind() string { return "node_failed" }
+
+// Kind returns "node_retrying".
+func (NodeRetrying) Kind() string { return "node_retrying" }
+
+// Kind returns "node_skipped".
+func (NodeSkipped) Kind() string { return "node_skipped" }
+
+// Kind returns "output_line".
+func (OutputLine) Kind() string { return "output_line" }
+
+// Kind returns "note".
+func (Note) Kind() string { return "note" }
+
+// Kind returns "gate_sampled".
+func (GateSampled) Kind() string { return "gate_sampled" }
+
+// Kind returns "gate_passed".
+func (GatePassed) Kind() string { return "gate_passed" }
+
+// Kind returns "gate_failed".
+func (GateFailed) Kind() string { return "gate_failed" }
+
+// Kind returns "approval_requested".
+func (ApprovalRequested) Kind() string { return "approval_requested" }
+
+// Kind returns "approval_decided".
+func (ApprovalDecided) Kind() string { return "approval_decided" }
+
+// Kind returns "rollback_started".
+func (RollbackStarted) Kind() string { return "rollback_started" }
+
+// Kind returns "step_compensated".
+func (StepCompensated) Kind() string { return "step_compensated" }
+
+// Kind returns "compensation_failed".
 func (CompensationFailed) Kind() string { return "compensation_failed" }
-func (RunFinished) Kind() string        { return "run_finished" }
+
+// Kind returns "run_finished".
+func (RunFinished) Kind() string { return "run_finished" }
 
 // Observer receives events. Observe is called synchronously from the
 // executor's goroutines, possibly concurrently: it must be safe for
