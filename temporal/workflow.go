@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	sdktemporal "go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -96,6 +97,20 @@ type nodeEnd struct {
 	Outputs  runbook.Outputs
 	Attempts int
 	Outcome  runbook.Outcome
+	// OwnRollback: the failed step's own rollback runs (an in-doubt step
+	// someone decided to compensate).
+	OwnRollback bool
+}
+
+// maxLostWorkerReruns bounds how often an idempotent step whose worker was
+// lost is run again (a step that kills its worker must not loop forever).
+const maxLostWorkerReruns = 5
+
+// workerLost reports a heartbeat timeout: the worker running the activity
+// stopped heartbeating (the runner heartbeats while actions run).
+func workerLost(err error) bool {
+	var te *sdktemporal.TimeoutError
+	return errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT
 }
 
 type wfRun struct {
@@ -424,7 +439,7 @@ func (w *wfRun) record(end nodeEnd) {
 			w.warnings = append(w.warnings, end.Err)
 		}
 	case runbook.StateFailed, runbook.StateCancelled:
-		if n.Step != nil && n.Step.RollbackOnFailure {
+		if n.Step != nil && (n.Step.RollbackOnFailure || end.OwnRollback) {
 			w.ownFail = append(w.ownFail, end.Idx)
 		}
 	}
@@ -452,14 +467,53 @@ func (w *wfRun) runStep(c workflow.Context, i int) nodeEnd {
 	if timeout <= 0 {
 		timeout = 24 * time.Hour
 	}
+	rp := retryPolicy(s.Retry)
+	rerunnable := s.Idempotent || s.ReadOnly
+	if !rerunnable {
+		// A lost worker leaves a step in doubt: it may have taken effect.
+		// Temporal must not run a non-idempotent step again by itself.
+		rp.NonRetryableErrorTypes = append(rp.NonRetryableErrorTypes, "TemporalTimeout:Heartbeat")
+	}
 	actx := workflow.WithActivityOptions(c, workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
 		HeartbeatTimeout:    w.heartbeat(),
 		WaitForCancellation: true,
-		RetryPolicy:         retryPolicy(s.Retry),
+		RetryPolicy:         rp,
 	})
 	var out StepOutput
-	err := workflow.ExecuteActivity(actx, ActivityStep, StepInput{nodeRef: w.ref(c, n.Name), MaxAttempts: attempts(s.Retry)}).Get(actx, &out)
+	var err error
+	for reruns := 0; ; reruns++ {
+		out = StepOutput{}
+		err = workflow.ExecuteActivity(actx, ActivityStep, StepInput{nodeRef: w.ref(c, n.Name), MaxAttempts: attempts(s.Retry)}).Get(actx, &out)
+		if err == nil || !workerLost(err) || c.Err() != nil {
+			break
+		}
+		// In doubt, as after a crash of the local executor: an idempotent
+		// step runs again; otherwise a person decides.
+		if rerunnable && reruns < maxLostWorkerReruns {
+			w.emit(runbook.Note{Header: w.header(n.Name), Message: "in doubt after its worker was lost: running it again (idempotent)"})
+			continue
+		}
+		if rerunnable {
+			break
+		}
+		d, aerr := w.ask(c, runbook.ApprovalRequest{Node: n.Name, Kind: "in-doubt", Choices: []string{"rerun", "compensate", "done"},
+			Message: fmt.Sprintf("step %s was started but its worker was lost before it finished, and it is not idempotent. Did it take effect? Choose rerun (run it again), compensate (treat it as done and roll the run back) or done (treat it as done and go on).", n.Name)}, 0, false)
+		if aerr != nil {
+			break
+		}
+		switch d.Choice {
+		case "rerun":
+			continue
+		case "done":
+			end.State, end.Outputs = runbook.StateSucceeded, runbook.Outputs{}
+			return end
+		default: // compensate
+			end.State, end.Policy, end.OwnRollback = runbook.StateFailed, runbook.PolicyRollback, true
+			end.Err = fmt.Sprintf("%s: %v: compensated by decision of %s", n.Name, runbook.ErrInDoubt, d.By)
+			return end
+		}
+	}
 	if err == nil {
 		end.Attempts = out.Attempt
 		if out.Skipped {
