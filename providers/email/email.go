@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -115,7 +116,7 @@ func (p *Provider) ConfigSchema() provider.Schema {
 
 // Configure returns an instance; it does not connect.
 func (p *Provider) Configure(ctx context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := args{config}
+	a := ctyargs.Of(config)
 	var cfg Config
 	var err error
 	fail := func(err error) (provider.Instance, error) { return nil, fmt.Errorf("provider email.%s: %w", name, err) }
@@ -123,11 +124,11 @@ func (p *Provider) Configure(ctx context.Context, name string, config cty.Value)
 		n string
 		d *string
 	}{{"host", &cfg.Host}, {"username", &cfg.Username}, {"password", &cfg.Password}, {"from", &cfg.From}, {"tls", &cfg.TLS}, {"ca_file", &cfg.CAFile}, {"helo", &cfg.Helo}} {
-		if *f.d, err = a.str(f.n); err != nil {
+		if *f.d, err = a.Str(f.n); err != nil {
 			return fail(err)
 		}
 	}
-	if v := a.get("port"); !v.IsNull() {
+	if v := a.Get("port"); !v.IsNull() {
 		if !v.Type().Equals(cty.Number) {
 			return fail(fmt.Errorf("port: want a number"))
 		}
@@ -138,10 +139,10 @@ func (p *Provider) Configure(ctx context.Context, name string, config cty.Value)
 		}
 		cfg.Port = int(n)
 	}
-	if cfg.InsecureSkipVerify, err = a.boolean("insecure_skip_verify"); err != nil {
+	if cfg.InsecureSkipVerify, err = a.Bool("insecure_skip_verify"); err != nil {
 		return fail(err)
 	}
-	if cfg.Timeout, err = a.duration("timeout"); err != nil {
+	if cfg.Timeout, err = a.Duration("timeout"); err != nil {
 		return fail(err)
 	}
 	return p.NewInstance(name, cfg)

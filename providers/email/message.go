@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -305,7 +306,7 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if !ok || i == nil {
 					return nil, fmt.Errorf("%s: needs an email provider instance", ActionEmail)
 				}
-				a := args{v}
+				a := ctyargs.Of(v)
 				var m Message
 				var err error
 				wrap := func(err error) (runbook.Action, error) { return nil, fmt.Errorf("%s: %w", ActionEmail, err) }
@@ -313,7 +314,7 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 					n string
 					d *[]string
 				}{{"to", &m.To}, {"cc", &m.Cc}, {"bcc", &m.Bcc}} {
-					if *f.d, err = a.strList(f.n); err != nil {
+					if *f.d, err = a.StrList(f.n); err != nil {
 						return wrap(err)
 					}
 				}
@@ -321,14 +322,14 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 					n string
 					d *string
 				}{{"reply_to", &m.ReplyTo}, {"template", &m.Template}, {"subject", &m.Subject}, {"body", &m.Body}} {
-					if *f.d, err = a.str(f.n); err != nil {
+					if *f.d, err = a.Str(f.n); err != nil {
 						return wrap(err)
 					}
 				}
-				if m.FailOnError, err = a.boolean("fail_on_error"); err != nil {
+				if m.FailOnError, err = a.Bool("fail_on_error"); err != nil {
 					return wrap(err)
 				}
-				data, err := a.value("data")
+				data, err := a.Value("data")
 				if err != nil {
 					return wrap(err)
 				}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -334,32 +335,32 @@ func decode(inst provider.Instance, v cty.Value, action string) (*Instance, Requ
 		}
 		return nil, Request{}, fmt.Errorf("%s: needs an http provider instance, got %s", action, name)
 	}
-	a := args{v}
+	a := ctyargs.Of(v)
 	var r Request
 	var err error
 	wrap := func(err error) error { return fmt.Errorf("%s: %w", action, err) }
-	if r.Method, err = a.str("method"); err != nil {
+	if r.Method, err = a.Str("method"); err != nil {
 		return nil, r, wrap(err)
 	}
-	if r.URL, err = a.str("url"); err != nil {
+	if r.URL, err = a.Str("url"); err != nil {
 		return nil, r, wrap(err)
 	}
-	if r.Headers, err = a.strMap("headers"); err != nil {
+	if r.Headers, err = a.StrMap("headers"); err != nil {
 		return nil, r, wrap(err)
 	}
-	if r.SensitiveHeaders, err = a.strList("sensitive_headers"); err != nil {
+	if r.SensitiveHeaders, err = a.StrList("sensitive_headers"); err != nil {
 		return nil, r, wrap(err)
 	}
-	if r.Timeout, err = a.duration("timeout"); err != nil {
+	if r.Timeout, err = a.Duration("timeout"); err != nil {
 		return nil, r, wrap(err)
 	}
-	if r.Body, err = a.value("body"); err != nil {
+	if r.Body, err = a.Value("body"); err != nil {
 		return nil, r, wrap(err)
 	}
-	if r.ExpectStatus, err = decodeStatus(a.get("expect_status")); err != nil {
+	if r.ExpectStatus, err = decodeStatus(a.Get("expect_status")); err != nil {
 		return nil, r, wrap(err)
 	}
-	eq, err := a.value("expect")
+	eq, err := a.Value("expect")
 	if err != nil {
 		return nil, r, wrap(err)
 	}
@@ -372,7 +373,7 @@ func decode(inst provider.Instance, v cty.Value, action string) (*Instance, Requ
 			r.Expect = append(r.Expect, Equal(k, m[k]))
 		}
 	}
-	mt, err := a.value("match")
+	mt, err := a.Value("match")
 	if err != nil {
 		return nil, r, wrap(err)
 	}
@@ -392,10 +393,10 @@ func decode(inst provider.Instance, v cty.Value, action string) (*Instance, Requ
 		}
 	}
 	if action == ActionRequest {
-		if r.Extract, err = a.strMap("extract"); err != nil {
+		if r.Extract, err = a.StrMap("extract"); err != nil {
 			return nil, r, wrap(err)
 		}
-		if r.SensitiveOutputs, err = a.strList("sensitive_outputs"); err != nil {
+		if r.SensitiveOutputs, err = a.StrList("sensitive_outputs"); err != nil {
 			return nil, r, wrap(err)
 		}
 	}
@@ -406,7 +407,7 @@ func decodeStatus(v cty.Value) ([]int, error) {
 	if v.IsNull() {
 		return nil, nil
 	}
-	g, err := goValue(v)
+	g, err := ctyargs.GoValue(v)
 	if err != nil {
 		return nil, fmt.Errorf("expect_status: %w", err)
 	}

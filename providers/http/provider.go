@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -81,30 +82,30 @@ func (p *Provider) ConfigSchema() provider.Schema {
 // Configure returns an instance for `provider "http" "<name>"`. It reads no
 // file and opens no connection: TLS files are loaded on first use.
 func (p *Provider) Configure(ctx context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := args{config}
+	a := ctyargs.Of(config)
 	var cfg Config
 	var err error
-	if cfg.BaseURL, err = a.str("base_url"); err != nil {
+	if cfg.BaseURL, err = a.Str("base_url"); err != nil {
 		return nil, fmt.Errorf("provider http.%s: %w", name, err)
 	}
-	if cfg.Headers, err = a.strMap("headers"); err != nil {
+	if cfg.Headers, err = a.StrMap("headers"); err != nil {
 		return nil, fmt.Errorf("provider http.%s: %w", name, err)
 	}
-	if cfg.SensitiveHeaders, err = a.strList("sensitive_headers"); err != nil {
+	if cfg.SensitiveHeaders, err = a.StrList("sensitive_headers"); err != nil {
 		return nil, fmt.Errorf("provider http.%s: %w", name, err)
 	}
-	if cfg.Timeout, err = a.duration("timeout"); err != nil {
+	if cfg.Timeout, err = a.Duration("timeout"); err != nil {
 		return nil, fmt.Errorf("provider http.%s: %w", name, err)
 	}
 	for _, f := range []struct {
 		n string
 		d *string
 	}{{"ca_file", &cfg.CAFile}, {"client_cert_file", &cfg.ClientCertFile}, {"client_key_file", &cfg.ClientKeyFile}} {
-		if *f.d, err = a.str(f.n); err != nil {
+		if *f.d, err = a.Str(f.n); err != nil {
 			return nil, fmt.Errorf("provider http.%s: %w", name, err)
 		}
 	}
-	if cfg.InsecureSkipVerify, err = a.boolean("insecure_skip_verify"); err != nil {
+	if cfg.InsecureSkipVerify, err = a.Bool("insecure_skip_verify"); err != nil {
 		return nil, fmt.Errorf("provider http.%s: %w", name, err)
 	}
 	inst, err := p.NewInstance(name, cfg)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -344,17 +345,17 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				a := args{v}
+				a := ctyargs.Of(v)
 				cfg := BaselineConfig{Query: q}
 				for _, f := range []struct {
 					n string
 					d *time.Duration
 				}{{"window", &cfg.Window}, {"offset", &cfg.Offset}, {"step", &cfg.Step}} {
-					if *f.d, err = a.duration(f.n); err != nil {
+					if *f.d, err = a.Duration(f.n); err != nil {
 						return nil, fmt.Errorf("%s: %w", ActionBaseline, err)
 					}
 				}
-				if cfg.Reduce, err = a.str("reduce"); err != nil {
+				if cfg.Reduce, err = a.Str("reduce"); err != nil {
 					return nil, fmt.Errorf("%s: %w", ActionBaseline, err)
 				}
 				return NewBaseline(i, cfg)
@@ -372,7 +373,7 @@ func decodeQuery(inst provider.Instance, v cty.Value, action string) (*Instance,
 		}
 		return nil, "", fmt.Errorf("%s: needs a prometheus provider instance, got %s", action, name)
 	}
-	q, err := args{v}.str("query")
+	q, err := ctyargs.Of(v).Str("query")
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", action, err)
 	}

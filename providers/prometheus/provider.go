@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -75,7 +76,7 @@ func (p *Provider) ConfigSchema() provider.Schema {
 
 // Configure returns an instance; it does not connect.
 func (p *Provider) Configure(ctx context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := args{config}
+	a := ctyargs.Of(config)
 	var cfg Config
 	var err error
 	fail := func(err error) (provider.Instance, error) {
@@ -85,17 +86,17 @@ func (p *Provider) Configure(ctx context.Context, name string, config cty.Value)
 		n string
 		d *string
 	}{{"url", &cfg.URL}, {"bearer_token", &cfg.BearerToken}, {"username", &cfg.Username}, {"password", &cfg.Password}, {"ca_file", &cfg.CAFile}} {
-		if *f.d, err = a.str(f.n); err != nil {
+		if *f.d, err = a.Str(f.n); err != nil {
 			return fail(err)
 		}
 	}
-	if cfg.Headers, err = a.strMap("headers"); err != nil {
+	if cfg.Headers, err = a.StrMap("headers"); err != nil {
 		return fail(err)
 	}
-	if cfg.Timeout, err = a.duration("timeout"); err != nil {
+	if cfg.Timeout, err = a.Duration("timeout"); err != nil {
 		return fail(err)
 	}
-	if cfg.InsecureSkipVerify, err = a.boolean("insecure_skip_verify"); err != nil {
+	if cfg.InsecureSkipVerify, err = a.Bool("insecure_skip_verify"); err != nil {
 		return fail(err)
 	}
 	return p.NewInstance(name, cfg)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -80,18 +81,18 @@ func (p *Provider) ConfigSchema() provider.Schema {
 
 // Configure returns an instance; it does not connect.
 func (p *Provider) Configure(ctx context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := args{config}
+	a := ctyargs.Of(config)
 	var cfg Config
 	var err error
 	for _, f := range []struct {
 		n string
 		d *string
 	}{{"webhook_url", &cfg.WebhookURL}, {"channel", &cfg.Channel}, {"username", &cfg.Username}, {"icon_emoji", &cfg.IconEmoji}} {
-		if *f.d, err = a.str(f.n); err != nil {
+		if *f.d, err = a.Str(f.n); err != nil {
 			return nil, fmt.Errorf("provider slack.%s: %w", name, err)
 		}
 	}
-	if cfg.Timeout, err = a.duration("timeout"); err != nil {
+	if cfg.Timeout, err = a.Duration("timeout"); err != nil {
 		return nil, fmt.Errorf("provider slack.%s: %w", name, err)
 	}
 	return p.NewInstance(name, cfg)
@@ -269,21 +270,21 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if !ok || i == nil {
 					return nil, fmt.Errorf("%s: needs a slack provider instance", ActionMessage)
 				}
-				a := args{v}
+				a := ctyargs.Of(v)
 				var m Message
 				var err error
 				for _, f := range []struct {
 					n string
 					d *string
 				}{{"text", &m.Text}, {"channel", &m.Channel}, {"username", &m.Username}, {"icon_emoji", &m.IconEmoji}} {
-					if *f.d, err = a.str(f.n); err != nil {
+					if *f.d, err = a.Str(f.n); err != nil {
 						return nil, fmt.Errorf("%s: %w", ActionMessage, err)
 					}
 				}
-				if m.FailOnError, err = a.boolean("fail_on_error"); err != nil {
+				if m.FailOnError, err = a.Bool("fail_on_error"); err != nil {
 					return nil, fmt.Errorf("%s: %w", ActionMessage, err)
 				}
-				blocks, err := a.value("blocks")
+				blocks, err := a.Value("blocks")
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", ActionMessage, err)
 				}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -232,7 +233,7 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				rb, err := args{v}.str("rollback_body")
+				rb, err := ctyargs.Of(v).Str("rollback_body")
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", ActionIncident, err)
 				}
@@ -253,7 +254,7 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				id, err := args{v}.str("incident_id")
+				id, err := ctyargs.Of(v).Str("incident_id")
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", ActionUpdate, err)
 				}
@@ -274,16 +275,16 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				a := args{v}
-				id, err := a.str("incident_id")
+				a := ctyargs.Of(v)
+				id, err := a.Str("incident_id")
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", ActionResolve, err)
 				}
-				body, err := a.str("body")
+				body, err := a.Str("body")
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", ActionResolve, err)
 				}
-				fail, err := a.boolean("fail_on_error")
+				fail, err := a.Bool("fail_on_error")
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", ActionResolve, err)
 				}
@@ -294,7 +295,7 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 }
 
 func decodeIncident(v cty.Value, action string) (Incident, bool, error) {
-	a := args{v}
+	a := ctyargs.Of(v)
 	var in Incident
 	var err error
 	wrap := func(err error) (Incident, bool, error) { return in, false, fmt.Errorf("%s: %w", action, err) }
@@ -302,21 +303,21 @@ func decodeIncident(v cty.Value, action string) (Incident, bool, error) {
 		n string
 		d *string
 	}{{"name", &in.Name}, {"status", &in.Status}, {"impact_override", &in.ImpactOverride}, {"body", &in.Body}} {
-		if *f.d, err = a.str(f.n); err != nil {
+		if *f.d, err = a.Str(f.n); err != nil {
 			return wrap(err)
 		}
 	}
-	if in.ComponentIDs, err = a.strList("component_ids"); err != nil {
+	if in.ComponentIDs, err = a.StrList("component_ids"); err != nil {
 		return wrap(err)
 	}
-	if a.has("deliver_notifications") {
-		d, err := a.boolean("deliver_notifications")
+	if a.Has("deliver_notifications") {
+		d, err := a.Bool("deliver_notifications")
 		if err != nil {
 			return wrap(err)
 		}
 		in.DeliverNotifications = &d
 	}
-	fail, err := a.boolean("fail_on_error")
+	fail, err := a.Bool("fail_on_error")
 	if err != nil {
 		return wrap(err)
 	}

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -105,18 +106,18 @@ func (p *Provider) ConfigSchema() provider.Schema {
 
 // Configure returns an instance; it does not connect.
 func (p *Provider) Configure(ctx context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := args{config}
+	a := ctyargs.Of(config)
 	var cfg Config
 	var err error
 	for _, f := range []struct {
 		n string
 		d *string
 	}{{"api_key", &cfg.APIKey}, {"page_id", &cfg.PageID}, {"base_url", &cfg.BaseURL}} {
-		if *f.d, err = a.str(f.n); err != nil {
+		if *f.d, err = a.Str(f.n); err != nil {
 			return nil, fmt.Errorf("provider statuspage.%s: %w", name, err)
 		}
 	}
-	if cfg.Timeout, err = a.duration("timeout"); err != nil {
+	if cfg.Timeout, err = a.Duration("timeout"); err != nil {
 		return nil, fmt.Errorf("provider statuspage.%s: %w", name, err)
 	}
 	return p.NewInstance(name, cfg)
