@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -226,7 +227,7 @@ func (*Provider) ConfigSchema() provider.Schema {
 // Configure returns the instance of one provider block. It neither reads
 // credentials nor connects.
 func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := args{config}
+	a := ctyargs.Of(config)
 	var cfg Config
 	var err error
 	wrap := func(err error) error { return fmt.Errorf("provider aws.%s: %w", name, err) }
@@ -237,14 +238,14 @@ func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (
 		{"session_name", &cfg.SessionName}, {"access_key_id", &cfg.AccessKeyID}, {"secret_access_key", &cfg.SecretAccessKey},
 		{"session_token", &cfg.SessionToken}, {"endpoint", &cfg.Endpoint}, {"s3_endpoint", &cfg.S3Endpoint},
 		{"elbv2_endpoint", &cfg.ELBv2Endpoint}} {
-		if *f.d, err = a.str(f.n); err != nil {
+		if *f.d, err = a.Str(f.n); err != nil {
 			return nil, wrap(err)
 		}
 	}
-	if cfg.S3UsePathStyle, err = a.boolean("s3_use_path_style"); err != nil {
+	if cfg.S3UsePathStyle, err = a.Bool("s3_use_path_style"); err != nil {
 		return nil, wrap(err)
 	}
-	n, ok, err := a.integer("max_attempts")
+	n, ok, err := a.Int("max_attempts")
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -252,7 +253,7 @@ func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (
 		return nil, wrap(fmt.Errorf("max_attempts: %d is out of range: give 1 (no retry) to 100", n))
 	}
 	cfg.MaxAttempts = int(n)
-	if cfg.RetryMaxBackoff, err = a.duration("retry_max_backoff"); err != nil {
+	if cfg.RetryMaxBackoff, err = a.Duration("retry_max_backoff"); err != nil {
 		return nil, wrap(err)
 	}
 	return NewInstance(name, cfg, p.opts...)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -29,13 +30,13 @@ func actionTypes() map[string]provider.ActionType {
 		"groups":    {Type: cty.DynamicPseudoType, Description: "per target group ARN: {healthy, unhealthy, total}"},
 		"value":     {Type: cty.Number, Description: "the healthy count (as a step)"},
 	}
-	newAction := func(name string, build func(*Instance, args) (runbook.Action, error)) func(provider.Instance, cty.Value) (runbook.Action, error) {
+	newAction := func(name string, build func(*Instance, ctyargs.Args) (runbook.Action, error)) func(provider.Instance, cty.Value) (runbook.Action, error) {
 		return func(inst provider.Instance, v cty.Value) (runbook.Action, error) {
 			ai, err := instanceOf(name, inst)
 			if err != nil {
 				return nil, err
 			}
-			a, err := build(ai, args{v})
+			a, err := build(ai, ctyargs.Of(v))
 			if err != nil {
 				if strings.HasPrefix(err.Error(), name+":") {
 					return nil, err
@@ -60,7 +61,7 @@ func actionTypes() map[string]provider.ActionType {
 			Outputs:     objectOutputs,
 			ReadOnly:    true,
 			Description: "check that an object matching a prefix, a pattern or today's date exists (fails when none); as a check, the value is the number of matches",
-			New: newAction("s3_object_exists", func(i *Instance, a args) (runbook.Action, error) {
+			New: newAction("s3_object_exists", func(i *Instance, a ctyargs.Args) (runbook.Action, error) {
 				oa, err := objectExistsArgs(a)
 				if err != nil {
 					return nil, err
@@ -72,7 +73,7 @@ func actionTypes() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				oa, err := objectExistsArgs(args{v})
+				oa, err := objectExistsArgs(ctyargs.Of(v))
 				if err != nil {
 					return nil, fmt.Errorf("s3_object_exists: %w", err)
 				}
@@ -105,26 +106,26 @@ func actionTypes() map[string]provider.ActionType {
 			},
 			NaturalRollback: true,
 			Description:     "upload a file or a directory (multipart for large files), verifying checksums; rolls back by deleting the objects it created (keep = true keeps them)",
-			New: newAction("s3_upload", func(i *Instance, a args) (runbook.Action, error) {
+			New: newAction("s3_upload", func(i *Instance, a ctyargs.Args) (runbook.Action, error) {
 				var ua UploadArgs
 				var err error
 				for _, f := range []struct {
 					n string
 					d *string
 				}{{"bucket", &ua.Bucket}, {"source", &ua.Source}, {"key", &ua.Key}, {"prefix", &ua.Prefix}, {"content_type", &ua.ContentType}} {
-					if *f.d, err = a.str(f.n); err != nil {
+					if *f.d, err = a.Str(f.n); err != nil {
 						return nil, err
 					}
 				}
-				if ua.PartSize, _, err = a.integer("part_size"); err != nil {
+				if ua.PartSize, _, err = a.Int("part_size"); err != nil {
 					return nil, err
 				}
-				n, _, err := a.integer("concurrency")
+				n, _, err := a.Int("concurrency")
 				if err != nil {
 					return nil, err
 				}
 				ua.Concurrency = int(n)
-				if ua.Keep, err = a.boolean("keep"); err != nil {
+				if ua.Keep, err = a.Bool("keep"); err != nil {
 					return nil, err
 				}
 				return NewUpload(i, ua)
@@ -151,28 +152,28 @@ func actionTypes() map[string]provider.ActionType {
 			},
 			ReadOnly:    true,
 			Description: "download an object to a file, verifying its checksum",
-			New: newAction("s3_download", func(i *Instance, a args) (runbook.Action, error) {
+			New: newAction("s3_download", func(i *Instance, a ctyargs.Args) (runbook.Action, error) {
 				var da DownloadArgs
 				var err error
 				for _, f := range []struct {
 					n string
 					d *string
 				}{{"bucket", &da.Bucket}, {"key", &da.Key}, {"file", &da.File}, {"sha256", &da.SHA256}} {
-					if *f.d, err = a.str(f.n); err != nil {
+					if *f.d, err = a.Str(f.n); err != nil {
 						return nil, err
 					}
 				}
-				if !a.get("verify").IsNull() {
-					v, err := a.boolean("verify")
+				if !a.Get("verify").IsNull() {
+					v, err := a.Bool("verify")
 					if err != nil {
 						return nil, err
 					}
 					da.NoVerify = !v
 				}
-				if da.PartSize, _, err = a.integer("part_size"); err != nil {
+				if da.PartSize, _, err = a.Int("part_size"); err != nil {
 					return nil, err
 				}
-				n, _, err := a.integer("concurrency")
+				n, _, err := a.Int("concurrency")
 				if err != nil {
 					return nil, err
 				}
@@ -194,13 +195,13 @@ func actionTypes() map[string]provider.ActionType {
 			},
 			NaturalRollback: true,
 			Description:     "set the weights of a listener rule's forward action (a traffic ramp); rolls back to the weights captured before",
-			New: newAction("elbv2_weights", func(i *Instance, a args) (runbook.Action, error) {
+			New: newAction("elbv2_weights", func(i *Instance, a ctyargs.Args) (runbook.Action, error) {
 				var wa WeightsArgs
 				var err error
-				if wa.RuleARN, err = a.str("rule_arn"); err != nil {
+				if wa.RuleARN, err = a.Str("rule_arn"); err != nil {
 					return nil, err
 				}
-				m, err := a.intMap("weights")
+				m, err := a.IntMap("weights")
 				if err != nil {
 					return nil, err
 				}
@@ -223,7 +224,7 @@ func actionTypes() map[string]provider.ActionType {
 			Outputs:     healthOutputs,
 			ReadOnly:    true,
 			Description: "target health of a target group; as a check, the value is its healthy count",
-			New: newAction("elbv2_target_health", func(i *Instance, a args) (runbook.Action, error) {
+			New: newAction("elbv2_target_health", func(i *Instance, a ctyargs.Args) (runbook.Action, error) {
 				ta, err := targetHealthArgs(a)
 				if err != nil {
 					return nil, err
@@ -235,7 +236,7 @@ func actionTypes() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				ta, err := targetHealthArgs(args{v})
+				ta, err := targetHealthArgs(ctyargs.Of(v))
 				if err != nil {
 					return nil, fmt.Errorf("elbv2_target_health: %w", err)
 				}
@@ -245,7 +246,7 @@ func actionTypes() map[string]provider.ActionType {
 	}
 }
 
-func objectExistsArgs(a args) (ObjectExistsArgs, error) {
+func objectExistsArgs(a ctyargs.Args) (ObjectExistsArgs, error) {
 	var oa ObjectExistsArgs
 	var err error
 	for _, f := range []struct {
@@ -253,29 +254,29 @@ func objectExistsArgs(a args) (ObjectExistsArgs, error) {
 		d *string
 	}{{"bucket", &oa.Bucket}, {"prefix", &oa.Prefix}, {"pattern", &oa.Pattern}, {"date", &oa.Date},
 		{"time_zone", &oa.TimeZone}, {"regexp", &oa.Regexp}} {
-		if *f.d, err = a.str(f.n); err != nil {
+		if *f.d, err = a.Str(f.n); err != nil {
 			return oa, err
 		}
 	}
-	if oa.MaxAge, err = a.duration("max_age"); err != nil {
+	if oa.MaxAge, err = a.Duration("max_age"); err != nil {
 		return oa, err
 	}
-	if oa.MinSize, _, err = a.integer("min_size"); err != nil {
+	if oa.MinSize, _, err = a.Int("min_size"); err != nil {
 		return oa, err
 	}
 	return oa, nil
 }
 
-func targetHealthArgs(a args) (TargetHealthArgs, error) {
+func targetHealthArgs(a ctyargs.Args) (TargetHealthArgs, error) {
 	var ta TargetHealthArgs
 	var err error
-	if ta.TargetGroupARN, err = a.str("target_group_arn"); err != nil {
+	if ta.TargetGroupARN, err = a.Str("target_group_arn"); err != nil {
 		return ta, err
 	}
-	if ta.Others, err = a.strList("target_group_arns"); err != nil {
+	if ta.Others, err = a.StrList("target_group_arns"); err != nil {
 		return ta, err
 	}
-	n, ok, err := a.integer("min_healthy")
+	n, ok, err := a.Int("min_healthy")
 	if err != nil {
 		return ta, err
 	}
