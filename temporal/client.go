@@ -43,13 +43,14 @@ type StartOptions struct {
 	RunID string
 	// Inputs are the run's variables; sensitive ones travel without value.
 	Inputs []runbook.Input
-	// Parallelism, StepTimeout, HeartbeatTimeout, RollbackTimeout and
-	// RollbackRetry: see [Input].
+	// Parallelism, StepTimeout, HeartbeatTimeout, RollbackTimeout,
+	// RollbackRetry and OnlyUsedOutputs: see [Input].
 	Parallelism      int
 	StepTimeout      time.Duration
 	HeartbeatTimeout time.Duration
 	RollbackTimeout  time.Duration
 	RollbackRetry    *runbook.Retry
+	OnlyUsedOutputs  bool
 	// Workflow overrides other Temporal start options (timeouts, search
 	// attributes); its ID and TaskQueue are set from the fields above.
 	Workflow client.StartWorkflowOptions
@@ -86,7 +87,7 @@ func (c Client) Start(ctx context.Context, p *runbook.Plan, o StartOptions) (cli
 		in.Inputs = append(in.Inputs, v)
 	}
 	in.Parallelism, in.StepTimeout, in.HeartbeatTimeout = o.Parallelism, o.StepTimeout, o.HeartbeatTimeout
-	in.RollbackTimeout, in.RollbackRetry = o.RollbackTimeout, o.RollbackRetry
+	in.RollbackTimeout, in.RollbackRetry, in.OnlyUsedOutputs = o.RollbackTimeout, o.RollbackRetry, o.OnlyUsedOutputs
 	wo := o.Workflow
 	wo.ID = o.WorkflowID
 	if wo.ID == "" {

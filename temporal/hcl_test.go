@@ -62,7 +62,7 @@ func TestRelease2FromHCL(t *testing.T) {
 	require.NoError(t, err)
 	fake := &fakeTemporal{}
 	c := temporal.Client{Temporal: fake, TaskQueue: "releases"}
-	_, rb, err := c.StartFile(ctx, release2, hcl.Options{Registry: reg, Now: func() time.Time { return t0 }}, temporal.StartOptions{RunID: "r2"})
+	_, rb, err := c.StartFile(ctx, release2, hcl.Options{Registry: reg, Now: func() time.Time { return t0 }}, temporal.StartOptions{RunID: "r2", OnlyUsedOutputs: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rb.Close() })
 	assert.Equal(t, temporal.WorkflowName, fake.workflow)

@@ -21,13 +21,16 @@ type Shape struct {
 
 // NodeShape is one node of a [Shape]: exactly one of Step and Gate is set.
 type NodeShape struct {
-	Name  string     `json:"name"`
-	Kind  string     `json:"kind"` // "step" or "gate"
-	Phase string     `json:"phase,omitempty"`
-	Group string     `json:"group,omitempty"`
-	Deps  []string   `json:"deps,omitempty"`
-	Step  *StepShape `json:"step,omitempty"`
-	Gate  *GateShape `json:"gate,omitempty"`
+	Name  string   `json:"name"`
+	Kind  string   `json:"kind"` // "step" or "gate"
+	Phase string   `json:"phase,omitempty"`
+	Group string   `json:"group,omitempty"`
+	Deps  []string `json:"deps,omitempty"`
+	// Uses names the nodes whose outputs this node reads (declared in Go,
+	// found from references in HCL).
+	Uses []string   `json:"uses,omitempty"`
+	Step *StepShape `json:"step,omitempty"`
+	Gate *GateShape `json:"gate,omitempty"`
 }
 
 // StepShape is what the workflow knows of a step.
@@ -88,6 +91,7 @@ func ShapeOf(p *runbook.Plan) (Shape, error) {
 	for _, n := range p.Nodes() {
 		ns := NodeShape{Name: n.Name, Kind: n.Kind(), Phase: n.Phase, Group: n.Group, Deps: append([]string(nil), n.Deps...)}
 		if st := n.Step; st != nil {
+			ns.Uses = append([]string(nil), st.Uses...)
 			ro, _ := st.Action.(runbook.ReadOnly)
 			ns.Step = &StepShape{
 				Timeout: st.Timeout, Retry: st.Retry, RollbackTimeout: st.RollbackTimeout, RollbackRetry: st.RollbackRetry,
@@ -97,6 +101,7 @@ func ShapeOf(p *runbook.Plan) (Shape, error) {
 			}
 		} else {
 			g := n.Gate
+			ns.Uses = append([]string(nil), g.Uses...)
 			gs := &GateShape{Kind: g.Kind, Every: g.Every, InitialDelay: g.InitialDelay, Duration: g.Duration, Count: g.Count,
 				Timeout: g.Timeout, OnFail: g.OnFail, OnInconclusive: g.OnInconclusive, From: g.From, Until: g.Until}
 			if g.Approval != nil {

@@ -201,7 +201,7 @@ func TestStepReadsEarlierOutputs(t *testing.T) {
 			return nil, nil
 		})})
 	})
-	tr := runOnTemporal(t, p, nil)
+	tr := runOnTemporal(t, p, nil, func(_ *testsuite.TestWorkflowEnvironment, in *temporal.Input) { in.OnlyUsedOutputs = true })
 	require.NoError(t, tr.err)
 	assert.Equal(t, runbook.StatusSucceeded, tr.result.Status)
 	assert.Equal(t, "backups/1.sql", seen)

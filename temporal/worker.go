@@ -73,7 +73,9 @@ func Plans(plans ...*runbook.Plan) PlanSource {
 type Options struct {
 	// Observer receives the core's events, emitted from the worker: node
 	// and sample events from the activities, run, gate, approval and
-	// rollback events from the workflow (never while it replays).
+	// rollback events from the workflow (never while it replays). It is
+	// called from workflow code too: it must return quickly (queue slow
+	// sinks), or Temporal's deadlock detection fails the workflow task.
 	Observer runbook.Observer
 	// Logger receives the runner's diagnostics and is the base of Env.Logger
 	// (default: discard).

@@ -34,6 +34,12 @@ type Input struct {
 	// (10m; 3 attempts 1s apart, doubling), as in runbook.Executor.
 	RollbackTimeout time.Duration  `json:"rollback_timeout,omitempty"`
 	RollbackRetry   *runbook.Retry `json:"rollback_retry,omitempty"`
+	// OnlyUsedOutputs sends each activity the outputs of the nodes its node
+	// declares in Uses (HCL finds them from references), instead of the
+	// outputs of every node completed so far: smaller activity inputs and
+	// history for long runbooks. Go plans whose actions read outputs they do
+	// not declare in Uses must leave it false.
+	OnlyUsedOutputs bool `json:"only_used_outputs,omitempty"`
 }
 
 // NewInput returns the input of a run of p.
@@ -237,8 +243,17 @@ func (w *wfRun) header(node string) runbook.Header {
 // ref identifies node for an activity. Outputs is the run's map itself:
 // ExecuteActivity encodes its input when it is called.
 func (w *wfRun) ref(c workflow.Context, node string) nodeRef {
+	outs := w.outputs
+	if w.in.OnlyUsedOutputs {
+		outs = map[string]runbook.Outputs{}
+		for _, u := range w.nodes[w.idx[node]].Uses {
+			if o, ok := w.outputs[u]; ok {
+				outs[u] = o
+			}
+		}
+	}
 	return nodeRef{Runbook: w.in.Shape.Runbook, Hash: w.in.Shape.Hash, Run: w.info.ID, StartedAt: w.info.StartedAt,
-		Node: node, Time: workflow.Now(c), Outputs: w.outputs}
+		Node: node, Time: workflow.Now(c), Outputs: outs}
 }
 
 func (w *wfRun) heartbeat() time.Duration {
