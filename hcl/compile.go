@@ -24,7 +24,7 @@ type compiler struct {
 	// top lists top-level phases and nodes in source order.
 	top []any
 	// actions caches registry look-ups.
-	actions map[string]actionEntry
+	actions map[string]*actionEntry
 	tooMany bool
 }
 
@@ -189,6 +189,31 @@ func decodeBody(body hhcl.Body, spec decoder, ctx *hhcl.EvalContext, rng hhcl.Ra
 	return spec.decode(body, ctx)
 }
 
+// decodeArgs decodes the arguments of a block at load time: directly from
+// its syntax body when the spec allows it (see argDecoder.decodeSyntax),
+// else from the body left by PartialContent(meta).
+func decodeArgs(syn *hclsyntax.Body, meta *hhcl.BodySchema, remain hhcl.Body, spec decoder, ctx *hhcl.EvalContext, rng hhcl.Range) (cty.Value, hhcl.Diagnostics) {
+	if ad, ok := spec.(*argDecoder); ok && syn != nil && meta != nil {
+		if v, diags, ok := decodeSyntaxSafe(ad, syn, meta, ctx, rng); ok {
+			return v, diags
+		}
+	}
+	return decodeBody(remain, spec, ctx, rng)
+}
+
+// decodeSyntaxSafe is argDecoder.decodeSyntax; a panic becomes a
+// diagnostic, as in decodeBody.
+func decodeSyntaxSafe(ad *argDecoder, syn *hclsyntax.Body, meta *hhcl.BodySchema, ctx *hhcl.EvalContext, rng hhcl.Range) (v cty.Value, diags hhcl.Diagnostics, ok bool) {
+	defer func() {
+		if x := recover(); x != nil {
+			v, ok = cty.DynamicVal, true
+			diags = hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Cannot evaluate block",
+				Detail: "The block could not be decoded because of an internal error.", Subject: rng.Ptr()}}
+		}
+	}()
+	return ad.decodeSyntax(syn, meta, ctx)
+}
+
 // decoder decodes a body into an object value.
 type decoder interface {
 	decode(body hhcl.Body, ctx *hhcl.EvalContext) (cty.Value, hhcl.Diagnostics)
@@ -208,11 +233,13 @@ type argDecoder struct {
 	schema *hhcl.BodySchema
 	names  []string
 	types  []cty.Type
+	index  map[string]int
 }
 
 func newArgDecoder(s provider.Schema) *argDecoder {
-	d := &argDecoder{schema: &hhcl.BodySchema{}}
+	d := &argDecoder{schema: &hhcl.BodySchema{}, index: make(map[string]int, len(s))}
 	for _, name := range s.Names() {
+		d.index[name] = len(d.names)
 		ty := s[name].Type
 		if ty == cty.NilType {
 			ty = cty.DynamicPseudoType
@@ -234,27 +261,91 @@ func (d *argDecoder) decode(body hhcl.Body, ctx *hhcl.EvalContext) (cty.Value, h
 			attrs[name] = cty.NullVal(ty.WithoutOptionalAttributesDeep())
 			continue
 		}
-		val, vd := attr.Expr.Value(ctx)
-		diags = append(diags, vd...)
-		conv, err := convert.Convert(val, ty)
-		if err != nil {
-			diags = append(diags, &hhcl.Diagnostic{
-				Severity:    hhcl.DiagError,
-				Summary:     "Incorrect attribute value type",
-				Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, err.Error()),
-				Subject:     attr.Expr.Range().Ptr(),
-				Context:     hhcl.RangeBetween(attr.NameRange, attr.Expr.Range()).Ptr(),
-				Expression:  attr.Expr,
-				EvalContext: ctx,
-			})
-			conv = cty.UnknownVal(ty.WithoutOptionalAttributesDeep())
-		}
-		attrs[name] = conv
+		attrs[name] = d.value(name, ty, attr.Expr, attr.NameRange, ctx, &diags)
 	}
 	if len(attrs) == 0 {
 		return cty.EmptyObjectVal, diags
 	}
 	return cty.ObjectVal(attrs), diags
+}
+
+// value evaluates one argument and converts it to its declared type.
+func (d *argDecoder) value(name string, ty cty.Type, expr hhcl.Expression, nameRange hhcl.Range, ctx *hhcl.EvalContext, diags *hhcl.Diagnostics) cty.Value {
+	val, vd := expr.Value(ctx)
+	*diags = append(*diags, vd...)
+	conv, err := convert.Convert(val, ty)
+	if err != nil {
+		*diags = append(*diags, &hhcl.Diagnostic{
+			Severity:    hhcl.DiagError,
+			Summary:     "Incorrect attribute value type",
+			Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, err.Error()),
+			Subject:     expr.Range().Ptr(),
+			Context:     hhcl.RangeBetween(nameRange, expr.Range()).Ptr(),
+			Expression:  expr,
+			EvalContext: ctx,
+		})
+		conv = cty.UnknownVal(ty.WithoutOptionalAttributesDeep())
+	}
+	return conv
+}
+
+// decodeSyntax decodes the arguments of a syntax body whose meta-arguments
+// (hidden from the arguments) are described by meta, without building the
+// body's content: it gives what decode gives on body.PartialContent(meta)'s
+// remaining body when that body holds only known names and every required
+// argument (the case where Content reports nothing), and ok = false
+// otherwise, so that the caller decodes the usual way and reports exactly
+// what Content reports.
+func (d *argDecoder) decodeSyntax(body *hclsyntax.Body, meta *hhcl.BodySchema, ctx *hhcl.EvalContext) (v cty.Value, diags hhcl.Diagnostics, ok bool) {
+	for name := range body.Attributes {
+		if _, isArg := d.index[name]; !isArg && !metaAttr(meta, name) {
+			return cty.NilVal, nil, false
+		}
+	}
+	for _, b := range body.Blocks {
+		if !metaBlock(meta, b.Type) {
+			return cty.NilVal, nil, false
+		}
+	}
+	for i := range d.schema.Attributes {
+		if a := &d.schema.Attributes[i]; a.Required {
+			if _, present := body.Attributes[a.Name]; !present || metaAttr(meta, a.Name) {
+				return cty.NilVal, nil, false
+			}
+		}
+	}
+	if len(d.names) == 0 {
+		return cty.EmptyObjectVal, nil, true
+	}
+	attrs := make(map[string]cty.Value, len(d.names))
+	for i, name := range d.names {
+		ty := d.types[i]
+		attr, present := body.Attributes[name]
+		if !present || metaAttr(meta, name) {
+			attrs[name] = cty.NullVal(ty.WithoutOptionalAttributesDeep())
+			continue
+		}
+		attrs[name] = d.value(name, ty, attr.Expr, attr.NameRange, ctx, &diags)
+	}
+	return cty.ObjectVal(attrs), diags, true
+}
+
+func metaAttr(s *hhcl.BodySchema, name string) bool {
+	for i := range s.Attributes {
+		if s.Attributes[i].Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func metaBlock(s *hhcl.BodySchema, typ string) bool {
+	for i := range s.Blocks {
+		if s.Blocks[i].Type == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // evalStatic evaluates an expression that must be a constant.

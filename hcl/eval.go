@@ -34,7 +34,8 @@ func runVal(info runbook.RunInfo) cty.Value {
 // each, and the nodes it refers to, plus self when given.
 func (n *node) evalCtx(val valueFn, self cty.Value, run cty.Value) *hhcl.EvalContext {
 	ctx := n.ctx.NewChild()
-	vars := map[string]cty.Value{"run": run}
+	vars := make(map[string]cty.Value, len(n.refs)+2)
+	vars["run"] = run
 	for root, m := range n.refs {
 		attrs := make(map[string]cty.Value, len(m))
 		for name, rt := range m {
@@ -133,19 +134,31 @@ func planVal(m *node) cty.Value { return m.unknownVal() }
 
 // selfVal merges a step's arguments and outputs for its rollbacks.
 func selfVal(args, outs cty.Value) cty.Value {
-	attrs := map[string]cty.Value{}
-	if args != cty.NilVal && !args.IsNull() && args.IsKnown() && args.Type().IsObjectType() {
+	useArgs := args != cty.NilVal && !args.IsNull() && args.IsKnown() && args.Type().IsObjectType()
+	useOuts := outs != cty.NilVal && outs.IsKnown() && !outs.IsNull() && outs.Type().IsObjectType()
+	size := 0
+	if useArgs {
+		size += len(args.Type().AttributeTypes())
+	}
+	if useOuts {
+		size += len(outs.Type().AttributeTypes())
+	}
+	if size == 0 {
+		return cty.EmptyObjectVal
+	}
+	attrs := make(map[string]cty.Value, size)
+	if useArgs {
 		a, marks := args.Unmark()
-		for k, v := range a.AsValueMap() {
-			attrs[k] = v.WithMarks(marks)
+		for k := range a.Type().AttributeTypes() {
+			attrs[k] = a.GetAttr(k).WithMarks(marks)
 		}
 	}
-	if outs != cty.NilVal && outs.IsKnown() && !outs.IsNull() && outs.Type().IsObjectType() {
-		for k, v := range outs.AsValueMap() {
-			attrs[k] = v
+	if useOuts {
+		for k := range outs.Type().AttributeTypes() {
+			attrs[k] = outs.GetAttr(k)
 		}
 	}
-	return objectOrEmpty(attrs)
+	return cty.ObjectVal(attrs)
 }
 
 // probeSelf is self inside a condition at plan time.
@@ -330,7 +343,7 @@ func (c *compiler) checkNode(n *node) {
 	}()
 	ctx := n.evalCtx(planVal, cty.NilVal, unknownRun)
 	if n.step != nil && n.d.pv != nil {
-		args, d := decodeBody(n.d.remain, n.d.spec, ctx, n.d.block.DefRange())
+		args, d := decodeArgs(n.d.block.Body, n.d.meta, n.d.remain, n.d.spec, ctx, n.d.block.DefRange())
 		c.diags = append(c.diags, d...)
 		n.planArgs = markSchema(args, n.d.at.Args)
 		if n.when != nil {
@@ -340,13 +353,13 @@ func (c *compiler) checkNode(n *node) {
 		for _, rd := range n.rollbacks {
 			rctx := ctx.NewChild()
 			rctx.Variables = map[string]cty.Value{"self": selfVal(n.planArgs, outs)}
-			args, d := decodeBody(rd.remain, rd.spec, rctx, rd.block.DefRange())
+			args, d := decodeArgs(syntaxBody(rd.block), rd.meta, rd.remain, rd.spec, rctx, rd.block.DefRange())
 			c.diags = append(c.diags, d...)
 			rd.planArgs = markSchema(args, rd.at.Args)
 		}
 	}
 	for _, cd := range n.checks {
-		args, d := decodeBody(cd.remain, cd.spec, ctx, cd.block.DefRange())
+		args, d := decodeArgs(syntaxBody(cd.block), cd.meta, cd.remain, cd.spec, ctx, cd.block.DefRange())
 		c.diags = append(c.diags, d...)
 		cd.planArgs = markSchema(args, cd.at.Args)
 		sctx := ctx.NewChild()
@@ -357,6 +370,14 @@ func (c *compiler) checkNode(n *node) {
 			}
 		}
 	}
+}
+
+// syntaxBody is the body of a syntax block, or nil.
+func syntaxBody(b *hclsyntax.Block) *hclsyntax.Body {
+	if b == nil {
+		return nil
+	}
+	return b.Body
 }
 
 func (c *compiler) checkBool(e hhcl.Expression, ctx *hhcl.EvalContext, what string) {

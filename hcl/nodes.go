@@ -2,6 +2,7 @@ package hcl
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -44,7 +45,8 @@ type nodeDecl struct {
 	spec    decoder
 	content *hhcl.BodyContent
 	remain  hhcl.Body
-	shared  []string // meta-arguments also passed to the action
+	meta    *hhcl.BodySchema // the schema remain was split off with
+	shared  []string         // meta-arguments also passed to the action
 }
 
 type node struct {
@@ -91,6 +93,7 @@ type rollbackDecl struct {
 	pinst    *providerDecl
 	spec     decoder
 	remain   hhcl.Body
+	meta     *hhcl.BodySchema
 	planArgs cty.Value
 }
 
@@ -102,6 +105,7 @@ type checkDecl struct {
 	pinst    *providerDecl
 	spec     decoder
 	remain   hhcl.Body
+	meta     *hhcl.BodySchema
 	success  hhcl.Expression
 	failure  hhcl.Expression
 	planArgs cty.Value
@@ -346,14 +350,7 @@ type actionEntry struct {
 
 // entry returns the cached look-up of an action (after c.action).
 func (c *compiler) entry(name string) *actionEntry {
-	if c.actions == nil {
-		c.actions = map[string]actionEntry{}
-	}
-	e, ok := c.actions[name]
-	if !ok {
-		e.at, e.pv, e.ok = c.rb.reg.Action(name)
-		c.actions[name] = e
-	}
+	e := c.lookup(name)
 	if !e.ok {
 		return &actionEntry{spec: newArgDecoder(nil)}
 	}
@@ -361,20 +358,26 @@ func (c *compiler) entry(name string) *actionEntry {
 		e.spec = newArgDecoder(e.at.Args)
 		e.stepMeta, e.stepShared = metaFor(stepMetaSchema, e.at.Args)
 		e.checkMeta, _ = metaFor(checkMetaSchema, e.at.Args)
-		c.actions[name] = e
 	}
-	return &e
+	return e
 }
 
-func (c *compiler) action(name string, rng hhcl.Range, probe bool) (provider.ActionType, provider.Provider, bool) {
+// lookup returns the cached registry look-up of an action.
+func (c *compiler) lookup(name string) *actionEntry {
 	if c.actions == nil {
-		c.actions = map[string]actionEntry{}
+		c.actions = map[string]*actionEntry{}
 	}
-	e, seen := c.actions[name]
-	if !seen {
+	e, ok := c.actions[name]
+	if !ok {
+		e = &actionEntry{}
 		e.at, e.pv, e.ok = c.rb.reg.Action(name)
 		c.actions[name] = e
 	}
+	return e
+}
+
+func (c *compiler) action(name string, rng hhcl.Range, probe bool) (provider.ActionType, provider.Provider, bool) {
+	e := c.lookup(name)
 	at, pv, ok := e.at, e.pv, e.ok
 	if !ok {
 		c.errf(rng, "Unknown action", fmt.Sprintf("No provider offers an action named %q.%s", name, suggestName(name, c.rb.reg.ActionNames())))
@@ -424,7 +427,7 @@ func (c *compiler) decodeStep(n *node) {
 				d.shared = append(d.shared, name)
 			}
 		}
-		d.content, d.remain = content, remain
+		d.content, d.remain, d.meta = content, remain, schema
 		d.spec = ent.spec
 	}
 	if d.pv == nil {
@@ -450,10 +453,13 @@ func (c *compiler) decodeStep(n *node) {
 	if a, ok := content.Attributes["rollback_timeout"]; ok {
 		s.RollbackTimeout, _ = c.staticDuration(a, n.ctx)
 	}
-	for name, ptr := range map[string]*bool{"idempotent": &s.Idempotent, "irreversible": &s.Irreversible,
-		"point_of_no_return": &s.PointOfNoReturn, "rollback_on_failure": &s.RollbackOnFailure} {
-		if a, ok := content.Attributes[name]; ok {
-			*ptr, _ = c.staticBool(a, n.ctx)
+	for _, f := range [...]struct {
+		name string
+		ptr  *bool
+	}{{"idempotent", &s.Idempotent}, {"irreversible", &s.Irreversible},
+		{"point_of_no_return", &s.PointOfNoReturn}, {"rollback_on_failure", &s.RollbackOnFailure}} {
+		if a, ok := content.Attributes[f.name]; ok {
+			*f.ptr, _ = c.staticBool(a, n.ctx)
 		}
 	}
 	if a, ok := content.Attributes["on_fail"]; ok {
@@ -529,7 +535,7 @@ func (c *compiler) decodeRollback(n *node, b *hhcl.Block) *rollbackDecl {
 	rd.block = findSyntaxBlock(n.d.block.Body, b)
 	content, remain, d := b.Body.PartialContent(rollbackMetaSchema)
 	c.diags = append(c.diags, d...)
-	rd.remain = remain
+	rd.remain, rd.meta = remain, rollbackMetaSchema
 	if a, ok := content.Attributes["provider"]; ok {
 		rd.pinst = c.instanceFor(pv.Type(), a.Expr, n.ctx, b.DefRange, name)
 	} else if n.pinst != nil && n.pinst.typ == pv.Type() {
@@ -669,13 +675,9 @@ func metaFor(base *hhcl.BodySchema, args provider.Schema) (*hhcl.BodySchema, []s
 // quietShared keeps only the shared meta-arguments that are known at load
 // time; the others are for the action alone.
 func (c *compiler) quietShared(content *hhcl.BodyContent, shared []string, ctx *hhcl.EvalContext) *hhcl.BodyContent {
-	out := &hhcl.BodyContent{Attributes: hhcl.Attributes{}, Blocks: content.Blocks, MissingItemRange: content.MissingItemRange}
-	isShared := map[string]bool{}
-	for _, s := range shared {
-		isShared[s] = true
-	}
+	out := &hhcl.BodyContent{Attributes: make(hhcl.Attributes, len(content.Attributes)), Blocks: content.Blocks, MissingItemRange: content.MissingItemRange}
 	for name, a := range content.Attributes {
-		if !isShared[name] {
+		if !slices.Contains(shared, name) {
 			out.Attributes[name] = a
 			continue
 		}
@@ -717,7 +719,7 @@ func (c *compiler) decodeCheck(n *node, b *hhcl.Block, tolerate int) (*checkDecl
 	}
 	content, remain, diags := b.Body.PartialContent(schema)
 	c.diags = append(c.diags, diags...)
-	cd.remain = remain
+	cd.remain, cd.meta = remain, schema
 	// The probe: named, the only probe of the named provider, or the only
 	// probe among configured providers.
 	var provExpr hhcl.Expression
