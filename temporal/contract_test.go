@@ -173,6 +173,18 @@ func contractCases() []contractCase {
 			compensated: []string{"a"},
 		},
 		{
+			name: "a permanent error is not retried",
+			plan: func(w *world, b *runbook.Builder) {
+				b.Step(w.step("a"))
+				b.Step(w.step("p", fails(runbook.Permanent(errBoom)), with(func(s *runbook.Step) {
+					s.Retry = runbook.Retry{Attempts: 5, Delay: time.Second}
+				})))
+			},
+			status:      runbook.StatusRolledBack,
+			ops:         []string{"do a", "fail p", "undo a"},
+			compensated: []string{"a"},
+		},
+		{
 			name: "soak gate breaching on skipped time rolls back",
 			plan: func(w *world, b *runbook.Builder) {
 				b.Step(w.step("deploy"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -237,4 +238,36 @@ func BenchmarkSequenceInTestsuite(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/steps, "µs/step")
+}
+
+// TestParallelismIsBounded: a parallel group of six runs at most
+// Input.Parallelism steps at once.
+func TestParallelismIsBounded(t *testing.T) {
+	var mu sync.Mutex
+	running, peak := 0, 0
+	slow := func(name string) runbook.Step {
+		return runbook.Step{Name: name, Irreversible: true, Action: runbook.ActionFunc(func(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
+			mu.Lock()
+			running++
+			peak = max(peak, running)
+			mu.Unlock()
+			err := env.Clock().Sleep(ctx, 3*time.Minute)
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return nil, err
+		})}
+	}
+	p := mustBuild(t, "bounded", func(b *runbook.Builder) {
+		b.Parallel(func(b *runbook.Builder) {
+			for _, n := range []string{"a", "b", "c", "d", "e", "f"} {
+				b.Step(slow(n))
+			}
+		})
+	})
+	tr := runOnTemporal(t, p, nil, func(_ *testsuite.TestWorkflowEnvironment, in *temporal.Input) { in.Parallelism = 2 })
+	require.NoError(t, tr.err)
+	assert.Equal(t, runbook.StatusSucceeded, tr.result.Status)
+	assert.Equal(t, 2, peak)
+	assert.Len(t, tr.result.Completed, 6)
 }
