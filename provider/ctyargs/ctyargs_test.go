@@ -2,6 +2,7 @@ package ctyargs_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -98,4 +99,38 @@ func ExampleArgs() {
 	// Output:
 	// http://app:8080/health 10s
 	// retries: want a number, got string
+}
+
+var errBad = errors.New("bad config")
+
+func TestAttrsRecordsTheFirstError(t *testing.T) {
+	a := ctyargs.Attrs{V: cty.ObjectVal(map[string]cty.Value{
+		"host":    cty.StringVal("db1").Mark("sensitive"),
+		"port":    cty.StringVal("22"),
+		"timeout": cty.StringVal("soon"),
+		"cmd":     cty.TupleVal([]cty.Value{cty.StringVal("ls"), cty.StringVal("-l")}),
+		"codes":   cty.TupleVal([]cty.Value{cty.NumberIntVal(0), cty.NumberIntVal(3)}),
+		"later":   cty.UnknownVal(cty.String),
+		"zero":    cty.StringVal("0"),
+	}), Where: "ssh.db", Invalid: errBad}
+	assert.Equal(t, "db1", a.Str("host"))
+	assert.Equal(t, []string{"ls", "-l"}, a.Strs("cmd"))
+	assert.Equal(t, []int{0, 3}, a.Ints("codes"))
+	assert.Equal(t, time.Duration(0), a.Duration("zero"))
+	assert.False(t, a.IsSet("absent"))
+	require.NoError(t, a.Err())
+
+	assert.Equal(t, 0, a.Int("port"))
+	a.Duration("timeout")
+	a.Str("later")
+	require.ErrorIs(t, a.Err(), errBad)
+	assert.EqualError(t, a.Err(), "bad config: ssh.db: port: want a number, got string")
+
+	var zero ctyargs.Attrs
+	assert.Empty(t, zero.Str("x"))
+	assert.NoError(t, zero.Err())
+
+	b := ctyargs.Attrs{V: cty.EmptyObjectVal, Where: "x"}
+	b.Fail("y", "broken")
+	assert.EqualError(t, b.Err(), "x: y: broken")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -33,9 +34,9 @@ func ConfigSchema() provider.Schema {
 
 // DecodeConfig turns a provider block's value into a [Config].
 func DecodeConfig(name string, v cty.Value) (Config, error) {
-	a := attrs{v: v, where: "exec." + name}
-	cfg := Config{Dir: a.str("dir"), Env: a.strMap("env"), CleanEnv: a.bool("clean_env"), KillGrace: a.dur("kill_grace")}
-	return cfg, a.err
+	a := ctyargs.Attrs{V: v, Where: "exec." + name, Invalid: ErrInvalid}
+	cfg := Config{Dir: a.Str("dir"), Env: a.StrMap("env"), CleanEnv: a.Bool("clean_env"), KillGrace: a.Duration("kill_grace")}
+	return cfg, a.Err()
 }
 
 // Configure implements provider.Provider.
@@ -102,21 +103,21 @@ func runType() provider.ActionType {
 			if err != nil {
 				return nil, err
 			}
-			a := attrs{v: args, where: inst.Name() + " local_exec"}
+			a := ctyargs.Attrs{V: args, Where: inst.Name() + " local_exec", Invalid: ErrInvalid}
 			o := RunOptions{
-				Command:           a.strs("command"),
-				Env:               a.strMap("env"),
-				Dir:               a.str("dir"),
-				Stdin:             a.str("stdin"),
-				Timeout:           a.dur("timeout"),
-				ExpectedExitCodes: a.ints("expected_exit_codes"),
-				OutputLimit:       a.int("output_limit"),
-				ParseJSON:         a.bool("parse_json"),
-				ReadOnly:          a.bool("read_only"),
-				RollbackCommand:   a.strs("rollback_command"),
+				Command:           a.Strs("command"),
+				Env:               a.StrMap("env"),
+				Dir:               a.Str("dir"),
+				Stdin:             a.Str("stdin"),
+				Timeout:           a.Duration("timeout"),
+				ExpectedExitCodes: a.Ints("expected_exit_codes"),
+				OutputLimit:       a.Int("output_limit"),
+				ParseJSON:         a.Bool("parse_json"),
+				ReadOnly:          a.Bool("read_only"),
+				RollbackCommand:   a.Strs("rollback_command"),
 			}
-			if a.err != nil {
-				return nil, a.err
+			if a.Err() != nil {
+				return nil, a.Err()
 			}
 			return NewRun(r, o)
 		},
@@ -155,18 +156,18 @@ func k6Type() provider.ActionType {
 			if err != nil {
 				return nil, err
 			}
-			a := attrs{v: args, where: inst.Name() + " k6_run"}
+			a := ctyargs.Attrs{V: args, Where: inst.Name() + " k6_run", Invalid: ErrInvalid}
 			o := K6Options{
-				Script:      a.str("script"),
-				Binary:      a.str("binary"),
-				Args:        a.strs("args"),
-				Env:         a.strMap("env"),
-				Dir:         a.str("dir"),
-				Timeout:     a.dur("timeout"),
-				OutputLimit: a.int("output_limit"),
+				Script:      a.Str("script"),
+				Binary:      a.Str("binary"),
+				Args:        a.Strs("args"),
+				Env:         a.StrMap("env"),
+				Dir:         a.Str("dir"),
+				Timeout:     a.Duration("timeout"),
+				OutputLimit: a.Int("output_limit"),
 			}
-			if a.err != nil {
-				return nil, a.err
+			if a.Err() != nil {
+				return nil, a.Err()
 			}
 			return NewK6(r, o)
 		},

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math/big"
 	"strconv"
-	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -65,26 +64,26 @@ func (p Provider) Configure(_ context.Context, name string, config cty.Value) (p
 
 // DecodeConfig turns a provider block's value into a [Config].
 func DecodeConfig(name string, v cty.Value) (Config, error) {
-	a := attrs{v: v, where: "ssh." + name}
+	a := ctyargs.Attrs{V: v, Where: "ssh." + name, Invalid: ErrInvalidConfig}
 	cfg := Config{
-		Host:            a.str("host"),
-		Port:            a.int("port"),
-		User:            a.str("user"),
-		PrivateKeyFiles: append(a.strs("private_key_files"), nonEmpty(a.str("private_key_file"))...),
-		Passphrase:      a.str("passphrase"),
-		UseAgent:        a.bool("use_agent"),
-		KnownHostsFiles: append(nonEmpty(a.str("known_hosts")), a.strs("known_hosts_files")...),
-		TrustOnFirstUse: a.bool("trust_on_first_use"),
-		KeepAlive:       a.dur("keepalive"),
-		ConnectTimeout:  a.dur("connect_timeout"),
+		Host:            a.Str("host"),
+		Port:            a.Int("port"),
+		User:            a.Str("user"),
+		PrivateKeyFiles: append(a.Strs("private_key_files"), nonEmpty(a.Str("private_key_file"))...),
+		Passphrase:      a.Str("passphrase"),
+		UseAgent:        a.Bool("use_agent"),
+		KnownHostsFiles: append(nonEmpty(a.Str("known_hosts")), a.Strs("known_hosts_files")...),
+		TrustOnFirstUse: a.Bool("trust_on_first_use"),
+		KeepAlive:       a.Duration("keepalive"),
+		ConnectTimeout:  a.Duration("connect_timeout"),
 	}
-	if a.isSet("keepalive") && cfg.KeepAlive == 0 {
+	if a.IsSet("keepalive") && cfg.KeepAlive == 0 {
 		cfg.KeepAlive = -1
 	}
-	if jh := a.str("jump_host"); jh != "" {
-		cfg.Jump = &JumpConfig{Host: jh, Port: a.int("jump_port"), User: a.str("jump_user"), PrivateKeyFiles: nonEmpty(a.str("jump_private_key_file"))}
+	if jh := a.Str("jump_host"); jh != "" {
+		cfg.Jump = &JumpConfig{Host: jh, Port: a.Int("jump_port"), User: a.Str("jump_user"), PrivateKeyFiles: nonEmpty(a.Str("jump_private_key_file"))}
 	}
-	return cfg, a.err
+	return cfg, a.Err()
 }
 
 func nonEmpty(s string) []string {
@@ -241,231 +240,47 @@ func clientOf(inst provider.Instance, action string) (Client, error) {
 
 // DecodeExecOptions turns ssh_exec arguments into [ExecOptions].
 func DecodeExecOptions(v cty.Value) (ExecOptions, error) {
-	a := attrs{v: v, where: "ssh_exec"}
+	a := ctyargs.Attrs{V: v, Where: "ssh_exec", Invalid: ErrInvalidConfig}
 	o := ExecOptions{
-		Command:           a.strs("command"),
-		Script:            a.str("script"),
-		Sudo:              a.bool("sudo"),
-		Stdin:             a.str("stdin"),
-		Env:               a.strMap("env"),
-		Dir:               a.str("dir"),
-		Timeout:           a.dur("timeout"),
-		ExpectedExitCodes: a.ints("expected_exit_codes"),
-		OutputLimit:       a.int("output_limit"),
-		ParseJSON:         a.bool("parse_json"),
-		ReadOnly:          a.bool("read_only"),
-		Hosts:             a.strs("hosts"),
-		MaxParallel:       a.int("max_parallel"),
-		MaxFailPercentage: a.float("max_fail_percentage"),
-		RollbackCommand:   a.strs("rollback_command"),
-		RollbackScript:    a.str("rollback_script"),
+		Command:           a.Strs("command"),
+		Script:            a.Str("script"),
+		Sudo:              a.Bool("sudo"),
+		Stdin:             a.Str("stdin"),
+		Env:               a.StrMap("env"),
+		Dir:               a.Str("dir"),
+		Timeout:           a.Duration("timeout"),
+		ExpectedExitCodes: a.Ints("expected_exit_codes"),
+		OutputLimit:       a.Int("output_limit"),
+		ParseJSON:         a.Bool("parse_json"),
+		ReadOnly:          a.Bool("read_only"),
+		Hosts:             a.Strs("hosts"),
+		MaxParallel:       a.Int("max_parallel"),
+		MaxFailPercentage: a.Float("max_fail_percentage"),
+		RollbackCommand:   a.Strs("rollback_command"),
+		RollbackScript:    a.Str("rollback_script"),
 	}
-	return o, a.err
+	return o, a.Err()
 }
 
 // DecodeUploadOptions turns ssh_upload arguments into [UploadOptions].
 func DecodeUploadOptions(v cty.Value) (UploadOptions, error) {
-	a := attrs{v: v, where: "ssh_upload"}
+	a := ctyargs.Attrs{V: v, Where: "ssh_upload", Invalid: ErrInvalidConfig}
 	o := UploadOptions{
-		Path:              a.str("path"),
-		Content:           a.str("content"),
-		Source:            a.str("source"),
-		Owner:             a.str("owner"),
-		Sudo:              a.bool("sudo"),
-		Host:              a.str("host"),
-		Sensitive:         a.bool("sensitive"),
-		RestoreOnRollback: a.bool("restore_on_rollback"),
+		Path:              a.Str("path"),
+		Content:           a.Str("content"),
+		Source:            a.Str("source"),
+		Owner:             a.Str("owner"),
+		Sudo:              a.Bool("sudo"),
+		Host:              a.Str("host"),
+		Sensitive:         a.Bool("sensitive"),
+		RestoreOnRollback: a.Bool("restore_on_rollback"),
 	}
-	if ms := a.str("mode"); ms != "" {
+	if ms := a.Str("mode"); ms != "" {
 		m, err := strconv.ParseUint(ms, 8, 32)
 		if err != nil || m > 0o7777 {
-			a.fail("mode", fmt.Sprintf("%q is not an octal mode such as \"0644\"", ms))
+			a.Fail("mode", fmt.Sprintf("%q is not an octal mode such as \"0644\"", ms))
 		}
 		o.Mode = fs.FileMode(m) & fs.ModePerm
 	}
-	return o, a.err
-}
-
-// attrs reads optional attributes of an object value, recording the first
-// error.
-type attrs struct {
-	v     cty.Value
-	where string
-	err   error
-}
-
-func (a *attrs) fail(name, msg string) {
-	if a.err == nil {
-		a.err = fmt.Errorf("%w: %s: %s: %s", ErrInvalidConfig, a.where, name, msg)
-	}
-}
-
-func (a *attrs) get(name string) (cty.Value, bool) {
-	if a.v.IsNull() || !a.v.IsKnown() || !(a.v.Type().IsObjectType() || a.v.Type().IsMapType()) {
-		return cty.NilVal, false
-	}
-	if a.v.Type().IsObjectType() && !a.v.Type().HasAttribute(name) {
-		return cty.NilVal, false
-	}
-	var x cty.Value
-	if a.v.Type().IsObjectType() {
-		x = a.v.GetAttr(name)
-	} else {
-		k := cty.StringVal(name)
-		if a.v.HasIndex(k).False() {
-			return cty.NilVal, false
-		}
-		x = a.v.Index(k)
-	}
-	x, _ = x.Unmark()
-	if x.IsNull() {
-		return cty.NilVal, false
-	}
-	if !x.IsKnown() {
-		a.fail(name, "value is not known yet")
-		return cty.NilVal, false
-	}
-	return x, true
-}
-
-func (a *attrs) isSet(name string) bool { _, ok := a.get(name); return ok }
-
-func (a *attrs) str(name string) string {
-	x, ok := a.get(name)
-	if !ok {
-		return ""
-	}
-	if x.Type() != cty.String {
-		a.fail(name, "want a string, got "+x.Type().FriendlyName())
-		return ""
-	}
-	return x.AsString()
-}
-
-func (a *attrs) bool(name string) bool {
-	x, ok := a.get(name)
-	if !ok {
-		return false
-	}
-	if x.Type() != cty.Bool {
-		a.fail(name, "want a bool, got "+x.Type().FriendlyName())
-		return false
-	}
-	return x.True()
-}
-
-func (a *attrs) bigf(name string) (*big.Float, bool) {
-	x, ok := a.get(name)
-	if !ok {
-		return nil, false
-	}
-	if x.Type() != cty.Number {
-		a.fail(name, "want a number, got "+x.Type().FriendlyName())
-		return nil, false
-	}
-	return x.AsBigFloat(), true
-}
-
-func (a *attrs) int(name string) int {
-	f, ok := a.bigf(name)
-	if !ok {
-		return 0
-	}
-	i, acc := f.Int64()
-	if acc != big.Exact {
-		a.fail(name, "want a whole number, got "+f.String())
-	}
-	return int(i)
-}
-
-func (a *attrs) float(name string) float64 {
-	f, ok := a.bigf(name)
-	if !ok {
-		return 0
-	}
-	x, _ := f.Float64()
-	return x
-}
-
-func (a *attrs) dur(name string) time.Duration {
-	s := a.str(name)
-	if s == "" {
-		return 0
-	}
-	if s == "0" {
-		return 0
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		a.fail(name, fmt.Sprintf("%q is not a duration such as \"30s\" or \"5m\"", s))
-	}
-	return d
-}
-
-func (a *attrs) list(name string) []cty.Value {
-	x, ok := a.get(name)
-	if !ok {
-		return nil
-	}
-	if !x.CanIterateElements() || x.Type().IsMapType() || x.Type().IsObjectType() {
-		a.fail(name, "want a list, got "+x.Type().FriendlyName())
-		return nil
-	}
-	var out []cty.Value
-	for it := x.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		e, _ = e.Unmark()
-		out = append(out, e)
-	}
-	return out
-}
-
-func (a *attrs) strs(name string) []string {
-	var out []string
-	for i, e := range a.list(name) {
-		if e.IsNull() || !e.IsKnown() || e.Type() != cty.String {
-			a.fail(name, fmt.Sprintf("element %d is not a known string", i))
-			return nil
-		}
-		out = append(out, e.AsString())
-	}
-	return out
-}
-
-func (a *attrs) ints(name string) []int {
-	var out []int
-	for i, e := range a.list(name) {
-		if e.IsNull() || !e.IsKnown() || e.Type() != cty.Number {
-			a.fail(name, fmt.Sprintf("element %d is not a known number", i))
-			return nil
-		}
-		n, acc := e.AsBigFloat().Int64()
-		if acc != big.Exact {
-			a.fail(name, fmt.Sprintf("element %d is not a whole number", i))
-		}
-		out = append(out, int(n))
-	}
-	return out
-}
-
-func (a *attrs) strMap(name string) map[string]string {
-	x, ok := a.get(name)
-	if !ok {
-		return nil
-	}
-	if !(x.Type().IsMapType() || x.Type().IsObjectType()) {
-		a.fail(name, "want a map of strings, got "+x.Type().FriendlyName())
-		return nil
-	}
-	out := map[string]string{}
-	for it := x.ElementIterator(); it.Next(); {
-		k, e := it.Element()
-		e, _ = e.Unmark()
-		if e.IsNull() || !e.IsKnown() || e.Type() != cty.String {
-			a.fail(name, fmt.Sprintf("value of %s is not a known string", k.AsString()))
-			return nil
-		}
-		out[k.AsString()] = e.AsString()
-	}
-	return out
+	return o, a.Err()
 }
