@@ -130,9 +130,15 @@ func (c *compiler) compile(body *hclsyntax.Body, auto bool) hhcl.Diagnostics {
 
 func validLabels(b *hclsyntax.Block) bool {
 	// Content already reported wrong label counts; skip such blocks.
-	n := map[string]int{"runbook": 1, "variable": 1, "locals": 0, "provider": 2, "phase": 1, "step": 2, "gate": 2, "output": 1}
-	want, ok := n[b.Type]
-	return ok && len(b.Labels) == want
+	switch b.Type {
+	case "locals":
+		return len(b.Labels) == 0
+	case "runbook", "variable", "phase", "output":
+		return len(b.Labels) == 1
+	case "provider", "step", "gate":
+		return len(b.Labels) == 2
+	}
+	return false
 }
 
 func objectOrEmpty(m map[string]cty.Value) cty.Value {

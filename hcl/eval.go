@@ -226,8 +226,19 @@ func waitsOf(n *node, body hhcl.Body, self bool) map[string][]string {
 // surface before anything runs.
 func (c *compiler) planCheck() {
 	nodes := c.rb.nodes
+	// Steps of an action without dynamic outputs share one unknown value.
+	shared := map[string]cty.Value{}
 	for _, n := range nodes {
-		n.unknownVal()
+		if n.step == nil || n.d.at.DynamicOutputs != nil || n.unknown != cty.NilVal {
+			n.unknownVal()
+			continue
+		}
+		v, ok := shared[n.d.typ]
+		if !ok {
+			v = n.makeUnknown()
+			shared[n.d.typ] = v
+		}
+		n.unknown = v
 	}
 	// Bodies are evaluated in parallel (cty and HCL evaluation are safe for
 	// concurrent use; each node writes only its own fields); diagnostics are
