@@ -48,8 +48,8 @@ func contractCases() []contractCase {
 					b.Step(w.step("slow", takes(30*time.Minute)))
 					b.Step(w.step("fast", takes(time.Minute)))
 					b.Sequence(func(b *runbook.Builder) {
-						b.Step(w.step("s1", takes(3*time.Minute)))
-						b.Step(w.step("s2", takes(3*time.Minute)))
+						b.Step(w.step("s1", takes(5*time.Minute)))
+						b.Step(w.step("s2", takes(5*time.Minute)))
 					})
 				})
 				b.Step(w.step("after"))
