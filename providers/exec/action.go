@@ -9,8 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/handrail-dev/handrail/provider/cmdout"
 	"github.com/handrail-dev/handrail/runbook"
 )
+
+// DefaultOutputLimit caps each captured stream when OutputLimit is not
+// set (1 MiB).
+const DefaultOutputLimit = cmdout.DefaultLimit
 
 // RunOptions are the arguments of a local_exec step.
 type RunOptions struct {
@@ -96,7 +101,7 @@ func (a *Run) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error)
 	}
 	out := res.outputs()
 	if !slices.Contains(a.opts.ExpectedExitCodes, res.exit) {
-		return out, &ExitError{Command: env.Redact(strings.Join(a.opts.Command, " ")), Status: res.exit, Stderr: env.Redact(tail(res.stderr, 512))}
+		return out, &ExitError{Command: env.Redact(strings.Join(a.opts.Command, " ")), Status: res.exit, Stderr: env.Redact(cmdout.Tail(res.stderr, 512))}
 	}
 	if a.opts.ParseJSON {
 		var v any
@@ -121,7 +126,7 @@ func (r result) outputs() runbook.Outputs {
 		"stdout":       r.stdout,
 		"stderr":       r.stderr,
 		"exit_code":    r.exit,
-		"stdout_lines": toAny(lines(r.stdout)),
+		"stdout_lines": toAny(cmdout.Lines(r.stdout)),
 		"duration_ms":  r.duration.Milliseconds(),
 	}
 	if r.truncated {
@@ -133,18 +138,18 @@ func (r result) outputs() runbook.Outputs {
 // run runs a command with a timeout on the env's clock, streaming its
 // lines to the run's events.
 func run(ctx context.Context, env *runbook.Env, r Runner, cmd Cmd, stdin string, timeout time.Duration, limit int) (result, error) {
-	stdout := newCapture(limit, func(l string) { env.Line("stdout", l) })
-	stderr := newCapture(limit, func(l string) { env.Line("stderr", l) })
+	stdout := cmdout.NewCapture(limit, func(l string) { env.Line("stdout", l) })
+	stderr := cmdout.NewCapture(limit, func(l string) { env.Line("stderr", l) })
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
 	start := env.Clock().Now()
-	rctx, cancel := clockTimeout(ctx, env.Clock(), timeout)
+	rctx, cancel := runbook.ClockTimeout(ctx, env.Clock(), timeout)
 	exit, err := r.Run(rctx, cmd, stdout, stderr)
 	cause := context.Cause(rctx)
 	cancel()
-	stdout.close()
-	stderr.close()
+	stdout.Flush()
+	stderr.Flush()
 	if err != nil {
 		if errors.Is(cause, runbook.ErrTimeout) && ctx.Err() == nil {
 			err = fmt.Errorf("%w after %s: %w", runbook.ErrTimeout, timeout, err)
@@ -164,27 +169,4 @@ func toAny(ss []string) []any {
 		out[i] = s
 	}
 	return out
-}
-
-func lines(s string) []string {
-	s = strings.TrimSuffix(s, "\n")
-	if s == "" {
-		return []string{}
-	}
-	return strings.Split(s, "\n")
-}
-
-func tail(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		s = "..." + s[len(s)-n:]
-	}
-	return s
-}
-
-// clockTimeout returns a context cancelled with runbook.ErrTimeout after d
-// on clock (no timeout when d <= 0). On a simulated clock the deadline is
-// registered before it returns, so time cannot jump past a running command.
-func clockTimeout(ctx context.Context, clock runbook.Clock, d time.Duration) (context.Context, context.CancelFunc) {
-	return runbook.ClockTimeout(ctx, clock, d)
 }

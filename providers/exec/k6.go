@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/handrail-dev/handrail/provider/cmdout"
 	"github.com/handrail-dev/handrail/runbook"
 )
 
@@ -95,7 +96,7 @@ func (k *K6) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) 
 	out := res.outputs()
 	b, rerr := os.ReadFile(summary)
 	if rerr != nil {
-		return out, fmt.Errorf("%s k6_run %s: k6 exited with status %d and wrote no summary: %s", k.r.Name(), k.opts.Script, res.exit, env.Redact(tail(res.stderr, 512)))
+		return out, fmt.Errorf("%s k6_run %s: k6 exited with status %d and wrote no summary: %s", k.r.Name(), k.opts.Script, res.exit, env.Redact(cmdout.Tail(res.stderr, 512)))
 	}
 	s, perr := ParseK6Summary(b)
 	if perr != nil {
@@ -108,7 +109,7 @@ func (k *K6) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) 
 		return out, fmt.Errorf("%w: %s k6_run %s: %s", ErrThresholds, k.r.Name(), k.opts.Script, strings.Join(failed, "; "))
 	}
 	if res.exit != 0 {
-		return out, &ExitError{Command: "k6 run " + k.opts.Script, Status: res.exit, Stderr: env.Redact(tail(res.stderr, 512))}
+		return out, &ExitError{Command: "k6 run " + k.opts.Script, Status: res.exit, Stderr: env.Redact(cmdout.Tail(res.stderr, 512))}
 	}
 	return out, nil
 }

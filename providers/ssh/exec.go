@@ -11,8 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/handrail-dev/handrail/provider/cmdout"
 	"github.com/handrail-dev/handrail/runbook"
 )
+
+// DefaultOutputLimit caps each captured stream when OutputLimit is not
+// set (1 MiB).
+const DefaultOutputLimit = cmdout.DefaultLimit
 
 // HostEnvVar is set to the host entry in the environment of each command
 // of a fan-out (and of its compensation).
@@ -390,8 +395,8 @@ func (e *Exec) runOne(ctx context.Context, env *runbook.Env, host string, prefix
 		}
 		return func(l string) { env.Line(stream, l) }
 	}
-	stdout := newCapture(e.opts.OutputLimit, lineFn("stdout"))
-	stderr := newCapture(e.opts.OutputLimit, lineFn("stderr"))
+	stdout := cmdout.NewCapture(e.opts.OutputLimit, lineFn("stdout"))
+	stderr := cmdout.NewCapture(e.opts.OutputLimit, lineFn("stderr"))
 	cmd := e.command()
 	if prefix {
 		// Fan-out: the command knows which host entry it runs for.
@@ -405,12 +410,12 @@ func (e *Exec) runOne(ctx context.Context, env *runbook.Env, host string, prefix
 	if e.opts.Stdin != "" {
 		cmd.Stdin = strings.NewReader(e.opts.Stdin)
 	}
-	rctx, cancel := clockTimeout(ctx, env.Clock(), e.opts.Timeout)
+	rctx, cancel := runbook.ClockTimeout(ctx, env.Clock(), e.opts.Timeout)
 	exit, err := e.c.Run(rctx, host, cmd, stdout, stderr)
 	cause := context.Cause(rctx)
 	cancel()
-	stdout.close()
-	stderr.close()
+	stdout.Flush()
+	stderr.Flush()
 	if err != nil {
 		if errors.Is(cause, runbook.ErrTimeout) && ctx.Err() == nil {
 			err = fmt.Errorf("%w after %s: %w", runbook.ErrTimeout, e.opts.Timeout, err)
@@ -425,13 +430,13 @@ func (e *Exec) runOne(ctx context.Context, env *runbook.Env, host string, prefix
 		"stdout":       so,
 		"stderr":       stderr.String(),
 		"exit_code":    exit,
-		"stdout_lines": toAny(lines(so)),
+		"stdout_lines": toAny(cmdout.Lines(so)),
 	}
 	if stdout.Truncated() || stderr.Truncated() {
 		out["truncated"] = true
 	}
 	if !slices.Contains(e.opts.ExpectedExitCodes, exit) {
-		return out, &ExitError{Host: label, Command: env.Redact(cmd.String()), Status: exit, Stderr: env.Redact(tail(stderr.String(), 512))}
+		return out, &ExitError{Host: label, Command: env.Redact(cmd.String()), Status: exit, Stderr: env.Redact(cmdout.Tail(stderr.String(), 512))}
 	}
 	if e.opts.ParseJSON {
 		var v any
@@ -441,27 +446,4 @@ func (e *Exec) runOne(ctx context.Context, env *runbook.Env, host string, prefix
 		out["json"] = v
 	}
 	return out, nil
-}
-
-func lines(s string) []string {
-	s = strings.TrimSuffix(s, "\n")
-	if s == "" {
-		return []string{}
-	}
-	return strings.Split(s, "\n")
-}
-
-func tail(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		s = "..." + s[len(s)-n:]
-	}
-	return s
-}
-
-// clockTimeout returns a context cancelled with runbook.ErrTimeout after d
-// on clock (no timeout when d <= 0). On a simulated clock the deadline is
-// registered before it returns, so time cannot jump past a running command.
-func clockTimeout(ctx context.Context, clock runbook.Clock, d time.Duration) (context.Context, context.CancelFunc) {
-	return runbook.ClockTimeout(ctx, clock, d)
 }
