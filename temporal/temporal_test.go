@@ -271,3 +271,12 @@ func TestParallelismIsBounded(t *testing.T) {
 	assert.Equal(t, 2, peak)
 	assert.Len(t, tr.result.Completed, 6)
 }
+
+func TestFailureTextIsTheStepError(t *testing.T) {
+	w := &world{}
+	p := mustBuild(t, "text", func(b *runbook.Builder) { b.Step(w.step("a", fails(errBoom))) })
+	tr := runOnTemporal(t, p, nil)
+	require.NoError(t, tr.err)
+	assert.Equal(t, "a: boom", tr.result.Error)
+	assert.Equal(t, "a: boom", tr.result.Nodes["a"].Error)
+}

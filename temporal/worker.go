@@ -298,11 +298,10 @@ func heartbeat(ctx context.Context) func() {
 }
 
 func (r *Runner) stepActivity(ctx context.Context, in StepInput) (StepOutput, error) {
-	p, n, err := r.plan(ctx, in.nodeRef)
+	_, n, err := r.plan(ctx, in.nodeRef)
 	if err != nil {
 		return StepOutput{}, err
 	}
-	_ = p
 	s := n.Step
 	if s == nil {
 		return StepOutput{}, sdktemporal.NewNonRetryableApplicationError(fmt.Sprintf("temporal: node %s is a gate, not a step", n.Name), errTypePlanMismatch, nil)

@@ -568,7 +568,7 @@ func (w *wfRun) failure(c workflow.Context, node string, timeout time.Duration, 
 		return fmt.Sprintf("%s: %v after %s (%s timeout: the attempt did not finish, or its worker was lost)", node, runbook.ErrTimeout, timeout, strings.ToLower(te.TimeoutType().String())), false, attempt
 	}
 	if appErr != nil {
-		return appErr.Error(), false, attempt
+		return appErr.Message(), false, attempt
 	}
 	return fmt.Sprintf("%s: %v", node, err), false, attempt
 }
