@@ -68,6 +68,12 @@ func Generic[K comparable](k K) {}
 type List[T any] struct{}
 
 func (l *List[T]) Len() int { return 0 }
+
+// Misplaced says something about something else.
+func Elsewhere() {}
+
+// A Article is documented with an article.
+type Article int
 `)
 	write("a/a_test.go", "package a\n\nfunc TestOnly() {}\n")
 	write("b/b.go", "package b\n\n// X is documented.\nvar X = 1\n")
@@ -93,6 +99,7 @@ func (l *List[T]) Len() int { return 0 }
 		"a/a.go:42: func Generic",
 		"a/a.go:44: type List",
 		"a/a.go:46: method List.Len",
+		"a/a.go:49: func Elsewhere: the doc comment should start with Elsewhere",
 		"b/b.go:1: package b (no package doc comment)",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {

@@ -27,7 +27,9 @@ var excluded = []string{
 
 // TestDocComments fails listing every package of the module without a
 // package doc comment and every exported identifier (type, function,
-// method on an exported type, constant, variable) without a doc comment.
+// method on an exported type, constant, variable) without a doc comment;
+// the doc comment of a type, function or method must start with its name
+// (perhaps after "A", "An" or "The").
 // It reads the non-test .go files of this module: nested modules (such as
 // temporal/) and testdata directories are skipped. Struct fields and
 // interface methods are not checked. A constant or variable inside a
@@ -195,17 +197,24 @@ func undocumented(decl ast.Decl) []undoc {
 	var out []undoc
 	switch d := decl.(type) {
 	case *ast.FuncDecl:
-		if !d.Name.IsExported() || hasText(d.Doc) {
+		if !d.Name.IsExported() {
 			return nil
 		}
-		if d.Recv == nil {
-			return []undoc{{d.Pos(), "func " + d.Name.Name}}
+		what := "func " + d.Name.Name
+		if d.Recv != nil {
+			recv, ok := receiverType(d.Recv)
+			if !ok || !ast.IsExported(recv) {
+				return nil
+			}
+			what = "method " + recv + "." + d.Name.Name
 		}
-		recv, ok := receiverType(d.Recv)
-		if !ok || !ast.IsExported(recv) {
-			return nil
+		if !hasText(d.Doc) {
+			return []undoc{{d.Pos(), what}}
 		}
-		return []undoc{{d.Pos(), "method " + recv + "." + d.Name.Name}}
+		if !startsWithName(d.Doc, d.Name.Name) {
+			return []undoc{{d.Pos(), what + ": the doc comment should start with " + d.Name.Name}}
+		}
+		return nil
 	case *ast.GenDecl:
 		grouped := d.Lparen.IsValid()
 		for _, spec := range d.Specs {
@@ -214,10 +223,15 @@ func undocumented(decl ast.Decl) []undoc {
 				if !s.Name.IsExported() {
 					continue
 				}
-				if hasText(s.Doc) || (!grouped && hasText(d.Doc)) {
-					continue
+				doc := s.Doc
+				if !hasText(doc) && !grouped {
+					doc = d.Doc
 				}
-				out = append(out, undoc{s.Pos(), "type " + s.Name.Name})
+				if !hasText(doc) {
+					out = append(out, undoc{s.Pos(), "type " + s.Name.Name})
+				} else if !startsWithName(doc, s.Name.Name) {
+					out = append(out, undoc{s.Pos(), "type " + s.Name.Name + ": the doc comment should start with " + s.Name.Name})
+				}
 			case *ast.ValueSpec:
 				if hasText(s.Doc) || hasText(d.Doc) || (grouped && hasText(s.Comment)) {
 					continue
@@ -231,6 +245,22 @@ func undocumented(decl ast.Decl) []undoc {
 		}
 	}
 	return out
+}
+
+// startsWithName reports whether a doc comment begins with name, perhaps
+// after "A", "An" or "The", as Go's doc comments do ("Foo returns ...",
+// "A Foo is ..."). It catches a comment left above the wrong declaration.
+func startsWithName(doc *ast.CommentGroup, name string) bool {
+	w := strings.Fields(doc.Text())
+	if len(w) > 1 && (w[0] == "A" || w[0] == "An" || w[0] == "The") {
+		w = w[1:]
+	}
+	if len(w) == 0 {
+		return false
+	}
+	first := strings.TrimRight(w[0], ".,:;")
+	return first == name || strings.HasPrefix(first, name+"(") || strings.HasPrefix(first, name+"'") ||
+		strings.HasPrefix(first, "["+name+"]")
 }
 
 // receiverType returns the name of the receiver's base type: T for T, *T,

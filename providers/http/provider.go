@@ -155,7 +155,6 @@ func (i *Instance) Name() string { return Type + "." + i.name }
 // Config returns the instance's configuration.
 func (i *Instance) Config() Config { return i.cfg }
 
-// client returns the Doer, building the net/http client on first use.
 // Close releases the idle connections of the instance's own client (not
 // of a Doer given through Provider.Client). It implements io.Closer.
 func (i *Instance) Close() error {
@@ -167,6 +166,7 @@ func (i *Instance) Close() error {
 	return nil
 }
 
+// client returns the Doer, building the net/http client on first use.
 func (i *Instance) client() (Doer, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
