@@ -185,6 +185,21 @@ func contractCases() []contractCase {
 			compensated: []string{"a"},
 		},
 		{
+			name: "a step whose condition is false is skipped and counts as done",
+			plan: func(w *world, b *runbook.Builder) {
+				b.Step(w.step("a"))
+				b.Step(w.step("maybe", with(func(s *runbook.Step) {
+					s.When = func(_ context.Context, env *runbook.Env) (bool, error) {
+						o, _ := env.Output("a")
+						return o["name"] != "a", nil
+					}
+				})))
+				b.Step(w.step("c"))
+			},
+			status: runbook.StatusSucceeded,
+			ops:    []string{"do a", "do c"},
+		},
+		{
 			name: "soak gate breaching on skipped time rolls back",
 			plan: func(w *world, b *runbook.Builder) {
 				b.Step(w.step("deploy"))
