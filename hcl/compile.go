@@ -361,7 +361,7 @@ func evalStatic(expr hhcl.Expression) (cty.Value, hhcl.Diagnostics) {
 
 // staticValue evaluates an attribute that must be known before the run.
 func (c *compiler) staticValue(a *hhcl.Attribute, ctx *hhcl.EvalContext, ty cty.Type, what string) (cty.Value, bool) {
-	for _, tr := range a.Expr.Variables() {
+	for _, tr := range variables(a.Expr) {
 		switch tr.RootName() {
 		case "step", "gate", "run", "self":
 			if ctx != nil {
@@ -396,6 +396,23 @@ func (c *compiler) staticValue(a *hhcl.Attribute, ctx *hhcl.EvalContext, ty cty.
 		v = conv
 	}
 	return v, true
+}
+
+// variables is expr.Variables(), without walking literal expressions (the
+// common case of meta-arguments such as timeout = "1m").
+func variables(expr hhcl.Expression) []hhcl.Traversal {
+	switch e := expr.(type) {
+	case *hclsyntax.LiteralValueExpr:
+		return nil
+	case *hclsyntax.TemplateExpr:
+		for _, p := range e.Parts {
+			if _, ok := p.(*hclsyntax.LiteralValueExpr); !ok {
+				return expr.Variables()
+			}
+		}
+		return nil
+	}
+	return expr.Variables()
 }
 
 func (c *compiler) staticString(a *hhcl.Attribute, ctx *hhcl.EvalContext) (string, bool) {

@@ -83,7 +83,7 @@ func (c *compiler) resolveReferences() {
 		}
 		uses := map[string]bool{}
 		for _, er := range nodeExprs(n.d.block) {
-			for _, tr := range er.expr.Variables() {
+			for _, tr := range variables(er.expr) {
 				for _, t := range c.checkRef(n, tr, er.selfOK) {
 					uses[t.name] = true
 				}
