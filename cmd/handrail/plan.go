@@ -143,7 +143,7 @@ func writePlanText(w io.Writer, rb *hcl.Runbook, color bool) {
 			}
 		}
 		v := views[n.Name]
-		stamp := fmt.Sprintf("T+%s", shortDur(cum))
+		stamp := fmt.Sprintf("%-9s", planStamp(cum))
 		if n.Step != nil {
 			s := n.Step
 			fmt.Fprintf(w, "  %s %2d. step %s", paint(cDim, stamp), i+1, paint(cBold, n.Name))
@@ -252,4 +252,14 @@ func orRunEdge(s, def string) string {
 		return "the run's " + def
 	}
 	return s
+}
+
+// planStamp renders a planned start like the seed's timeline: T+1:10 is one
+// hour and ten minutes in (seconds only when there are any).
+func planStamp(d time.Duration) string {
+	h, m, sec := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if sec != 0 {
+		return fmt.Sprintf("T+%d:%02d:%02d", h, m, sec)
+	}
+	return fmt.Sprintf("T+%d:%02d", h, m)
 }
