@@ -266,7 +266,10 @@ func TestReportOfSandboxRehearsal(t *testing.T) {
 	b, err := os.ReadFile(html)
 	require.NoError(t, err)
 	page := string(b)
-	for _, want := range []string{"release-2", "rolled_back", "Failed at soak[50] and rolled back", "soak[50] · p95", "⟲ status_incident", `class="rollback"`} {
+	for _, want := range []string{
+		"release-2", "dCMMS Release 2", "rolled_back", "Failed at soak[50] and rolled back", "soak[50] · p95",
+		"⟲ status_incident", `class="rollback"`, `class="planned"`, "CHECKLISTS", "RAMP", "planned 4h0m0s of a 4h0m0s window",
+	} {
 		assert.Contains(t, page, want)
 	}
 	chromium := chromiumBin(t)
