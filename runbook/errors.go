@@ -31,6 +31,9 @@ var (
 	// ErrNoApprover is returned when a decision is needed and the run has no
 	// approver.
 	ErrNoApprover = errors.New("runbook: no approver to ask")
+	// ErrNothingToUndo is returned by Rollback for a run that was already
+	// rolled back.
+	ErrNothingToUndo = errors.New("runbook: nothing to undo")
 	// ErrRunNotFound is returned by journals for an unknown run id.
 	ErrRunNotFound = errors.New("runbook: run not found")
 )

@@ -104,7 +104,7 @@ func (e *Executor) Rollback(ctx context.Context, p *Plan, runID string, opts Run
 	}
 	defer unlock()
 	if st.Status == StatusRolledBack {
-		return nil, fmt.Errorf("runbook: run %s is already rolled back: nothing to undo", runID)
+		return nil, fmt.Errorf("run %s is already rolled back: %w", runID, ErrNothingToUndo)
 	}
 	r.failErr = fmt.Errorf("rollback of run %s requested", runID)
 	if st.Failed != "" {

@@ -314,6 +314,10 @@ func (a *app) execute(ctx context.Context, rb *hcl.Runbook, fn func(ctx context.
 		}
 	}()
 	res, err := fn(runCtx, stop)
+	if res == nil && errors.Is(err, runbook.ErrNothingToUndo) {
+		fmt.Fprintf(a.stderr, "Nothing to undo: %v\n", err)
+		return exitOK
+	}
 	if res == nil {
 		a.errorf("%v", err)
 		var le *journal.LockedError
@@ -356,6 +360,10 @@ func (a *app) summarize(rb *hcl.Runbook, res *runbook.Result) int {
 	case runbook.StatusSucceeded:
 		return exitOK
 	case runbook.StatusRolledBack:
+		if errors.Is(res.Err, runbook.ErrCancelled) || errors.Is(res.Err, context.Canceled) {
+			fmt.Fprintf(a.stderr, "Run %s was interrupted and rolled back.\n", res.Run.ID)
+			return exitRolled
+		}
 		fmt.Fprintf(a.stderr, "Run %s failed and was rolled back: %s\n", res.Run.ID, red.Redact(errText(res.Err)))
 		return exitRolled
 	case runbook.StatusAborted:
@@ -372,6 +380,10 @@ func (a *app) summarize(rb *hcl.Runbook, res *runbook.Result) int {
 		fmt.Fprintf(a.stderr, "Run %s failed and its ROLLBACK IS INCOMPLETE: %s\nStill to undo, in order: %s\nFix the cause, then: handrail rollback %s\n", res.Run.ID, red.Redact(errText(res.Err)), strings.Join(res.Pending, ", "), res.Run.ID)
 		return exitPerson
 	default:
+		if len(res.Compensated) > 0 || strings.Contains(errText(res.Err), "rollback stopped") {
+			fmt.Fprintf(a.stderr, "Run %s: the rollback was stopped before it finished: %s\nStill to undo, in order: %s\nFinish the rollback with: handrail rollback %s\n", res.Run.ID, red.Redact(errText(res.Err)), strings.Join(res.Pending, ", "), res.Run.ID)
+			return exitPerson
+		}
 		fmt.Fprintf(a.stderr, "Run %s stopped (%s): %s\nContinue with 'handrail resume %s' or undo with 'handrail rollback %s'.\n", res.Run.ID, res.Status, red.Redact(errText(res.Err)), res.Run.ID, res.Run.ID)
 		return exitPerson
 	}

@@ -299,7 +299,7 @@ func TestTerminalApprovalNo(t *testing.T) {
 	plain := ansiColor.ReplaceAllString(out, "")
 	assert.Contains(t, plain, "go_no_go denied by ")
 	assert.Contains(t, plain, "prepare compensated")
-	assert.Contains(t, plain, "was rolled back")
+	assert.Contains(t, plain, "rolled back")
 	assert.Equal(t, []string{"POST /prepare", "DELETE /prepare"}, svc.requests())
 	assert.Contains(t, out, "\x1b[31m", "failure in red")
 }
@@ -455,7 +455,7 @@ func TestTerminalCtrlC(t *testing.T) {
 	plain := ansiColor.ReplaceAllString(out, "")
 	assert.Contains(t, plain, "Interrupted: stopping the run and rolling back")
 	assert.Contains(t, plain, "prepare compensated")
-	assert.Contains(t, plain, "was rolled back")
+	assert.Contains(t, plain, "rolled back")
 	assert.Equal(t, []string{"POST /prepare", "DELETE /prepare"}, svc.requests())
 	for _, l := range screen(out, 120) {
 		assert.NotContains(t, l, "⏳")
