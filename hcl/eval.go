@@ -244,28 +244,11 @@ func (c *compiler) planCheck() {
 	// concurrent use; each node writes only its own fields); diagnostics are
 	// merged in node order.
 	diags := make([]hhcl.Diagnostics, len(nodes))
-	workers := runtime.GOMAXPROCS(0)
-	if len(nodes) < 512 || workers < 2 {
-		workers = 1
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(nodes) {
-					return
-				}
-				sub := &compiler{rb: c.rb, ctx: c.ctx}
-				sub.checkNode(nodes[i])
-				diags[i] = sub.diags
-			}
-		}()
-	}
-	wg.Wait()
+	forEachNode(len(nodes), func(i int) {
+		sub := &compiler{rb: c.rb, ctx: c.ctx}
+		sub.checkNode(nodes[i])
+		diags[i] = sub.diags
+	})
 	for i, n := range nodes {
 		c.diags = append(c.diags, diags[i]...)
 		if n.step != nil && n.d.pv != nil && !diags[i].HasErrors() {
@@ -279,6 +262,34 @@ func (c *compiler) planCheck() {
 			c.errf(o.expr.Range(), "Output refers to sensitive values", fmt.Sprintf("Output %q would show a sensitive value: set sensitive = true in the output block.", o.name))
 		}
 	}
+}
+
+// forEachNode calls f(0) ... f(n-1), on every processor for runbooks of
+// 512 nodes or more (below that, goroutines cost more than they save).
+func forEachNode(n int, f func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 512 || workers < 2 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // actionFacts is what the provider's own action says about itself, learnt

@@ -77,42 +77,59 @@ func (c *compiler) resolveReferences() {
 			dynamicOutputs(n.d)
 		}
 	}
-	for _, n := range rb.nodes {
-		if n.step == nil && n.gate == nil {
-			continue
-		}
-		uses := map[string]bool{}
-		for _, er := range nodeExprs(n.d.block) {
-			for _, tr := range variables(er.expr) {
-				for _, t := range c.checkRef(n, tr, er.selfOK) {
-					uses[t.name] = true
-				}
+	// Nodes are resolved in parallel (each writes only its own fields and
+	// reads declarations settled before); diagnostics are merged in node
+	// order, as planCheck does.
+	nodes := rb.nodes
+	diags := make([]hhcl.Diagnostics, len(nodes))
+	forEachNode(len(nodes), func(i int) {
+		sub := &compiler{rb: rb, ctx: c.ctx}
+		sub.resolveNode(nodes[i])
+		diags[i] = sub.diags
+	})
+	for _, d := range diags {
+		c.diags = append(c.diags, d...)
+	}
+}
+
+// resolveNode checks the references of one node and records what it uses
+// and depends on.
+func (c *compiler) resolveNode(n *node) {
+	if n.step == nil && n.gate == nil {
+		return
+	}
+	uses := map[string]bool{}
+	for _, er := range nodeExprs(n.d.block) {
+		for _, tr := range variables(er.expr) {
+			for _, t := range c.checkRef(n, tr, er.selfOK) {
+				uses[t.name] = true
 			}
 		}
-		n.uses = sortedSet(uses)
-		var deps []string
-		if a, ok := n.d.block.Body.Attributes["depends_on"]; ok {
-			deps = c.nodeList(n, a.Expr, "depends_on")
-		}
-		n.deps = deps
-		if n.step != nil {
-			n.step.Uses, n.step.DependsOn = n.uses, deps
-		} else if n.gate != nil {
-			n.gate.Uses, n.gate.DependsOn = n.uses, deps
-			if n.gate.Kind == "guard" {
-				if a, ok := n.d.block.Body.Attributes["from"]; ok {
-					if l := c.nodeList(n, a.Expr, "from"); len(l) == 1 {
-						n.gate.From = l[0]
-					}
+	}
+	n.uses = sortedSet(uses)
+	var deps []string
+	if a, ok := n.d.block.Body.Attributes["depends_on"]; ok {
+		deps = c.nodeList(n, a.Expr, "depends_on")
+	}
+	n.deps = deps
+	if n.step != nil {
+		n.step.Uses, n.step.DependsOn = n.uses, deps
+	} else if n.gate != nil {
+		n.gate.Uses, n.gate.DependsOn = n.uses, deps
+		if n.gate.Kind == "guard" {
+			if a, ok := n.d.block.Body.Attributes["from"]; ok {
+				if l := c.nodeList(n, a.Expr, "from"); len(l) == 1 {
+					n.gate.From = l[0]
 				}
-				if a, ok := n.d.block.Body.Attributes["until"]; ok {
-					if l := c.nodeList(n, a.Expr, "until"); len(l) == 1 {
-						n.gate.Until = l[0]
-					}
+			}
+			if a, ok := n.d.block.Body.Attributes["until"]; ok {
+				if l := c.nodeList(n, a.Expr, "until"); len(l) == 1 {
+					n.gate.Until = l[0]
 				}
 			}
 		}
 	}
+
 }
 
 // dynamicOutputs merges the outputs an action declares from its arguments
