@@ -35,6 +35,9 @@ type progress struct {
 	// event line.
 	asking map[string]bool
 	prompt string
+	// manual holds the message of a manual task or checklist item being
+	// asked, printed with its answer on one line.
+	manual map[string]string
 	// last is the time of the latest event on the run's clock, seen at
 	// lastWall on the wall clock: the refresher extrapolates from them.
 	last, lastWall time.Time
@@ -294,8 +297,28 @@ func (p *progress) line(ev runbook.Event) string {
 	case runbook.GateFailed:
 		return fmt.Sprintf("%s gate %s %s: %s (on_fail %s)", p.paint(cRed, "✘"), h.Node, e.Outcome, e.Reason, e.Policy)
 	case runbook.ApprovalRequested:
+		if e.Request.Kind == "manual" {
+			// A checklist item: printed once, with its answer.
+			if p.manual == nil {
+				p.manual = map[string]string{}
+			}
+			p.manual[h.Node] = e.Request.Message
+			return ""
+		}
 		return fmt.Sprintf("%s %s asks: %s", p.paint(cYellow, "?"), h.Node, e.Request.Message)
 	case runbook.ApprovalDecided:
+		if msg, ok := p.manual[h.Node]; ok {
+			delete(p.manual, h.Node)
+			mark, verdict := p.paint(cGreen, "☑"), "confirmed"
+			if !e.Decision.Approved {
+				mark, verdict = p.paint(cRed, "☒"), "NOT confirmed"
+			}
+			by := e.Decision.By
+			if by == "" {
+				by = "approver"
+			}
+			return fmt.Sprintf("  %s %s: %s — %s by %s", mark, h.Node, msg, verdict, by)
+		}
 		verdict := p.paint(cGreen, "approved")
 		if !e.Decision.Approved {
 			verdict = p.paint(cRed, "denied")
