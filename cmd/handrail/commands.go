@@ -211,8 +211,7 @@ func (a *app) cmdApply(ctx context.Context, args []string) int {
 	fs.Var(&af.vf.varFiles, "var-file", "read variables from a file; repeatable")
 	fs.BoolVar(&af.autoApprove, "auto-approve", false, "approve every approval gate without asking")
 	fs.IntVar(&af.parallelism, "parallelism", 10, "nodes running at once")
-	fs.StringVar(&af.state.stateDir, "state-dir", "", "state directory of the file journal (default .handrail next to the runbook)")
-	fs.StringVar(&af.state.journal, "journal", "", "PostgreSQL journal URL (postgres://...) instead of the state directory")
+	af.state.register(fs)
 	fs.BoolVar(&af.asJSON, "json", false, "print one JSON event per line on stdout")
 	fs.BoolVar(&af.sandbox, "sandbox", false, "run against the stateful fakes of every provider on a simulated clock")
 	fs.Var(&af.fails, "fail", "with --sandbox: make the named step fail or gate breach (repeatable)")
@@ -403,8 +402,7 @@ func (a *app) cmdResume(ctx context.Context, args []string, mode string) int {
 	fs.Var(&af.vf.varFiles, "var-file", "read variables from a file; repeatable")
 	fs.BoolVar(&af.autoApprove, "auto-approve", false, "approve every approval gate without asking")
 	fs.IntVar(&af.parallelism, "parallelism", 10, "nodes running at once")
-	fs.StringVar(&af.state.stateDir, "state-dir", "", "state directory of the file journal")
-	fs.StringVar(&af.state.journal, "journal", "", "PostgreSQL journal URL (postgres://...)")
+	af.state.register(fs)
 	fs.BoolVar(&af.asJSON, "json", false, "print one JSON event per line on stdout")
 	fs.BoolVar(&af.force, "force", false, "go on even if the runbook changed since the run started")
 	file := fs.String("runbook", "", "the runbook file (default: the one the run recorded)")
@@ -416,17 +414,11 @@ func (a *app) cmdResume(ctx context.Context, args []string, mode string) int {
 		a.errorf("%s takes one run id (list them with 'handrail runs')", mode)
 		return exitInvalid
 	}
-	st, closeStore, err := a.openStore(ctx, af.state, *file)
-	if err != nil {
-		a.errorf("%v", err)
+	recs, st, closeStore, ok := a.loadRun(ctx, af.state, *file, pos[0])
+	if !ok {
 		return exitInvalid
 	}
 	defer closeStore()
-	recs, err := st.Load(ctx, pos[0])
-	if err != nil {
-		a.errorf("%v (list runs with 'handrail runs')", err)
-		return exitInvalid
-	}
 	path := *file
 	if path == "" {
 		path = inputValue(recs, inputFile)

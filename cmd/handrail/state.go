@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,6 +30,29 @@ type stateFlags struct {
 	journal  string
 }
 
+// register adds -state-dir and -journal to fs.
+func (s *stateFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.stateDir, "state-dir", "", "state directory of the file journal (default .handrail next to the runbook)")
+	fs.StringVar(&s.journal, "journal", "", "PostgreSQL journal URL (postgres://...) instead of the state directory")
+}
+
+// loadRun opens the journal the flags select and loads one run's records.
+// It prints what went wrong and returns ok=false.
+func (a *app) loadRun(ctx context.Context, sf stateFlags, runbookPath, id string) (recs []runbook.Record, st store, closeFn func(), ok bool) {
+	st, closeFn, err := a.openStore(ctx, sf, runbookPath)
+	if err != nil {
+		a.errorf("%v", err)
+		return nil, nil, nil, false
+	}
+	recs, err = st.Load(ctx, id)
+	if err != nil {
+		closeFn()
+		a.errorf("%v (list runs with 'handrail runs')", err)
+		return nil, nil, nil, false
+	}
+	return recs, st, closeFn, true
+}
+
 // defaultStateDir is `.handrail/` next to the runbook, or in the current
 // directory when no runbook is known.
 func defaultStateDir(runbookPath string) string {
@@ -47,8 +71,7 @@ type store interface {
 func (a *app) cmdRuns(ctx context.Context, args []string) int {
 	fs := newFlagSet("runs", a.stderr, "runs [-state-dir D | -journal URL] [-json]")
 	var sf stateFlags
-	fs.StringVar(&sf.stateDir, "state-dir", "", "state directory (default .handrail)")
-	fs.StringVar(&sf.journal, "journal", "", "PostgreSQL journal URL (postgres://...)")
+	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return exitInvalid
@@ -101,8 +124,7 @@ func (a *app) cmdRuns(ctx context.Context, args []string) int {
 func (a *app) cmdShow(ctx context.Context, args []string) int {
 	fs := newFlagSet("show", a.stderr, "show RUN [-state-dir D | -journal URL] [-json]")
 	var sf stateFlags
-	fs.StringVar(&sf.stateDir, "state-dir", "", "state directory (default .handrail)")
-	fs.StringVar(&sf.journal, "journal", "", "PostgreSQL journal URL (postgres://...)")
+	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -112,17 +134,11 @@ func (a *app) cmdShow(ctx context.Context, args []string) int {
 		a.errorf("show takes one run id: handrail show RUN (list them with 'handrail runs')")
 		return exitInvalid
 	}
-	st, closeFn, err := a.openStore(ctx, sf, "")
-	if err != nil {
-		a.errorf("%v", err)
+	recs, _, closeFn, ok := a.loadRun(ctx, sf, "", pos[0])
+	if !ok {
 		return exitInvalid
 	}
 	defer closeFn()
-	recs, err := st.Load(ctx, pos[0])
-	if err != nil {
-		a.errorf("%v (list runs with 'handrail runs')", err)
-		return exitInvalid
-	}
 	s, err := journal.Summarize(recs, nil)
 	if err != nil {
 		a.errorf("%v", err)
@@ -165,8 +181,7 @@ func (a *app) cmdShow(ctx context.Context, args []string) int {
 func (a *app) cmdReport(ctx context.Context, args []string) int {
 	fs := newFlagSet("report", a.stderr, "report RUN -o report.html [-state-dir D | -journal URL]")
 	var sf stateFlags
-	fs.StringVar(&sf.stateDir, "state-dir", "", "state directory (default .handrail)")
-	fs.StringVar(&sf.journal, "journal", "", "PostgreSQL journal URL (postgres://...)")
+	sf.register(fs)
 	out := fs.String("o", "", "output file (default: RUN.html)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -176,17 +191,11 @@ func (a *app) cmdReport(ctx context.Context, args []string) int {
 		a.errorf("report takes one run id: handrail report RUN -o report.html")
 		return exitInvalid
 	}
-	st, closeFn, err := a.openStore(ctx, sf, "")
-	if err != nil {
-		a.errorf("%v", err)
+	recs, _, closeFn, ok := a.loadRun(ctx, sf, "", pos[0])
+	if !ok {
 		return exitInvalid
 	}
 	defer closeFn()
-	recs, err := st.Load(ctx, pos[0])
-	if err != nil {
-		a.errorf("%v (list runs with 'handrail runs')", err)
-		return exitInvalid
-	}
 	plan := a.planForRun(ctx, recs)
 	path := *out
 	if path == "" {
@@ -237,8 +246,7 @@ type lockBreaker interface {
 func (a *app) cmdUnlock(ctx context.Context, args []string) int {
 	fs := newFlagSet("unlock", a.stderr, "unlock RUNBOOK-NAME [-state-dir D | -journal URL]")
 	var sf stateFlags
-	fs.StringVar(&sf.stateDir, "state-dir", "", "state directory (default .handrail)")
-	fs.StringVar(&sf.journal, "journal", "", "PostgreSQL journal URL (postgres://...)")
+	sf.register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitInvalid
