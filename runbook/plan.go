@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -410,11 +412,16 @@ func (b *Builder) Build() (*Plan, error) {
 		p.index[n.Name] = n.Index
 	}
 	// Node checks and edges.
-	edges := make([]map[int]bool, len(p.nodes))
+	// edges[i] lists the nodes i depends on, possibly with repeats (a set,
+	// sorted and deduplicated below).
+	edges := make([][]int, len(p.nodes))
 	for _, n := range p.nodes {
-		edges[n.Index] = map[int]bool{}
-		for _, d := range seqDeps[n] {
-			edges[n.Index][d.Index] = true
+		if sd := seqDeps[n]; len(sd) > 0 {
+			e := make([]int, len(sd), len(sd)+2)
+			for i, d := range sd {
+				e[i] = d.Index
+			}
+			edges[n.Index] = e
 		}
 		var dependsOn, uses []string
 		if n.Step != nil {
@@ -469,7 +476,7 @@ func (b *Builder) Build() (*Plan, error) {
 			case i == n.Index:
 				addErr(n.Index, n.Name, "depends on itself")
 			default:
-				edges[n.Index][i] = true
+				edges[n.Index] = append(edges[n.Index], i)
 			}
 		}
 		for _, u := range uses {
@@ -480,7 +487,7 @@ func (b *Builder) Build() (*Plan, error) {
 			case i >= n.Index:
 				addErr(n.Index, n.Name, "reads outputs of %q, which comes later in the plan: a reference may only point backwards", u)
 			default:
-				edges[n.Index][i] = true
+				edges[n.Index] = append(edges[n.Index], i)
 			}
 		}
 	}
@@ -488,29 +495,27 @@ func (b *Builder) Build() (*Plan, error) {
 	// them wait for their From node only.
 	for _, n := range p.nodes {
 		if n.Gate != nil && n.Gate.Kind == GateGuard {
-			edges[n.Index] = map[int]bool{}
+			edges[n.Index] = nil
 			if i, ok := p.index[n.Gate.From]; ok {
-				edges[n.Index][i] = true
+				edges[n.Index] = append(edges[n.Index], i)
 			}
 			for _, u := range n.Gate.Uses {
 				if i, ok := p.index[u]; ok && i < n.Index {
-					edges[n.Index][i] = true
+					edges[n.Index] = append(edges[n.Index], i)
 				}
 			}
 		}
 	}
 	for _, n := range p.nodes {
-		for d := range edges[n.Index] {
-			if dn := p.nodes[d]; dn.Gate != nil && dn.Gate.Kind == GateGuard && !(n.Gate != nil && n.Gate.Kind == GateGuard) {
-				delete(edges[n.Index], d)
+		isGuard := n.Gate != nil && n.Gate.Kind == GateGuard
+		for _, d := range edges[n.Index] {
+			if dn := p.nodes[d]; !isGuard && dn.Gate != nil && dn.Gate.Kind == GateGuard {
+				continue
 			}
-		}
-	}
-	for _, n := range p.nodes {
-		for d := range edges[n.Index] {
 			n.deps = append(n.deps, d)
 		}
 		sort.Ints(n.deps)
+		n.deps = slices.Compact(n.deps)
 		for _, d := range n.deps {
 			n.Deps = append(n.Deps, p.nodes[d].Name)
 			p.nodes[d].outs = append(p.nodes[d].outs, n.Index)
@@ -762,175 +767,271 @@ func levenshtein(a, b string) int {
 }
 
 func dumpPlan(p *Plan) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "runbook %q\n", p.Name)
+	// The dump is built with append-style helpers rather than fmt: for
+	// large plans fmt's reflection and per-line allocations dominated Build.
+	buf := make([]byte, 0, 256+len(p.nodes)*160)
+	buf = append(buf, "runbook "...)
+	buf = strconv.AppendQuote(buf, p.Name)
+	buf = append(buf, '\n')
 	if p.Description != "" {
-		fmt.Fprintf(&sb, "  description %q\n", p.Description)
+		buf = append(buf, "  description "...)
+		buf = strconv.AppendQuote(buf, p.Description)
+		buf = append(buf, '\n')
 	}
 	if p.Window > 0 {
-		fmt.Fprintf(&sb, "  window %s\n", p.Window)
+		buf = append(buf, "  window "...)
+		buf = append(buf, p.Window.String()...)
+		buf = append(buf, '\n')
 	}
 	for _, n := range p.nodes {
-		fmt.Fprintf(&sb, "%s %q\n", n.Kind(), n.Name)
+		buf = append(buf, n.Kind()...)
+		buf = append(buf, ' ')
+		buf = strconv.AppendQuote(buf, n.Name)
+		buf = append(buf, '\n')
 		if n.Phase != "" {
-			fmt.Fprintf(&sb, "  phase %q\n", n.Phase)
+			buf = append(buf, "  phase "...)
+			buf = strconv.AppendQuote(buf, n.Phase)
+			buf = append(buf, '\n')
 		}
 		if n.Group != "" {
-			fmt.Fprintf(&sb, "  parallel %q\n", n.Group)
+			buf = append(buf, "  parallel "...)
+			buf = strconv.AppendQuote(buf, n.Group)
+			buf = append(buf, '\n')
 		}
 		if len(n.Deps) > 0 {
-			fmt.Fprintf(&sb, "  after %s\n", quoteList(n.Deps))
+			buf = append(buf, "  after "...)
+			buf = appendQuoteList(buf, n.Deps)
+			buf = append(buf, '\n')
 		}
 		if n.Step != nil {
-			dumpStep(&sb, n.Step)
+			buf = dumpStep(buf, n)
 		} else {
-			dumpGate(&sb, n.Gate)
+			buf = dumpGate(buf, n.Gate)
 		}
 	}
-	return sb.String()
+	return string(buf)
 }
 
-func dumpStep(sb *strings.Builder, s *Step) {
+// appendLine appends "  key value\n".
+func appendLine(buf []byte, key, value string) []byte {
+	buf = append(buf, "  "...)
+	buf = append(buf, key...)
+	buf = append(buf, ' ')
+	buf = append(buf, value...)
+	return append(buf, '\n')
+}
+
+func dumpStep(buf []byte, n *Node) []byte {
+	s := n.Step
 	if d := Describe(s.Action); d != (Description{}) {
-		fmt.Fprintf(sb, "  action %s\n", describeLine(d))
+		buf = append(buf, "  action "...)
+		buf = appendDescribeLine(buf, d)
+		buf = append(buf, '\n')
 	}
 	if len(s.Uses) > 0 {
-		u := append([]string(nil), s.Uses...)
-		sort.Strings(u)
-		fmt.Fprintf(sb, "  uses %s\n", quoteList(u))
+		u := s.Uses
+		if !sort.StringsAreSorted(u) {
+			u = append([]string(nil), s.Uses...)
+			sort.Strings(u)
+		}
+		buf = append(buf, "  uses "...)
+		buf = appendQuoteList(buf, u)
+		buf = append(buf, '\n')
 	}
 	if s.Timeout > 0 {
-		fmt.Fprintf(sb, "  timeout %s\n", s.Timeout)
+		buf = appendLine(buf, "timeout", s.Timeout.String())
 	}
 	if s.Budget > 0 {
-		fmt.Fprintf(sb, "  budget %s\n", s.Budget)
+		buf = appendLine(buf, "budget", s.Budget.String())
 	}
 	if r := s.Retry.String(); r != "" {
-		fmt.Fprintf(sb, "  retry %s\n", r)
+		buf = appendLine(buf, "retry", r)
 	}
 	if s.OnFail != "" && s.OnFail != PolicyRollback {
-		fmt.Fprintf(sb, "  on_fail %s\n", s.OnFail)
+		buf = appendLine(buf, "on_fail", string(s.OnFail))
 	}
-	var flags []string
-	for _, f := range []struct {
+	flags := [...]struct {
 		on   bool
 		name string
-	}{{s.readOnly(), "read_only"}, {s.Idempotent, "idempotent"}, {s.Irreversible, "irreversible"}, {s.PointOfNoReturn, "point_of_no_return"}, {s.RollbackOnFailure, "rollback_on_failure"}, {s.When != nil, "conditional"}} {
-		if f.on {
-			flags = append(flags, f.name)
+	}{{n.ro, "read_only"}, {s.Idempotent, "idempotent"}, {s.Irreversible, "irreversible"}, {s.PointOfNoReturn, "point_of_no_return"}, {s.RollbackOnFailure, "rollback_on_failure"}, {s.When != nil, "conditional"}}
+	first := true
+	for _, f := range flags {
+		if !f.on {
+			continue
 		}
+		if first {
+			buf = append(buf, "  flags "...)
+			first = false
+		} else {
+			buf = append(buf, ' ')
+		}
+		buf = append(buf, f.name...)
 	}
-	if len(flags) > 0 {
-		fmt.Fprintf(sb, "  flags %s\n", strings.Join(flags, " "))
+	if !first {
+		buf = append(buf, '\n')
 	}
 	natural := len(s.Rollbacks) == 0
-	for i, rb := range s.rollbacks() {
-		kind := "rollback"
+	for i, rb := range n.rbs {
 		if natural {
-			kind = "rollback (natural)"
+			buf = append(buf, "  rollback (natural)["...)
+		} else {
+			buf = append(buf, "  rollback["...)
 		}
-		line := describeLine(Describe(rb))
-		if line == "" && natural {
+		buf = strconv.AppendInt(buf, int64(i), 10)
+		buf = append(buf, "] "...)
+		d := Describe(rb)
+		if d == (Description{}) && natural {
 			// A natural rollback that does not describe itself is the
 			// action's own undo: describe it as the action.
-			line = describeLine(Describe(s.Action))
+			d = Describe(s.Action)
 		}
-		if line == "" {
-			line = "(go func)"
+		if d == (Description{}) {
+			buf = append(buf, "(go func)"...)
+		} else {
+			buf = appendDescribeLine(buf, d)
 		}
-		fmt.Fprintf(sb, "  %s[%d] %s\n", kind, i, line)
+		buf = append(buf, '\n')
 	}
 	if s.RollbackTimeout > 0 {
-		fmt.Fprintf(sb, "  rollback_timeout %s\n", s.RollbackTimeout)
+		buf = appendLine(buf, "rollback_timeout", s.RollbackTimeout.String())
 	}
 	if s.RollbackRetry != nil {
 		if r := s.RollbackRetry.String(); r != "" {
-			fmt.Fprintf(sb, "  rollback_retry %s\n", r)
+			buf = appendLine(buf, "rollback_retry", r)
 		}
 	}
+	return buf
 }
 
-func dumpGate(sb *strings.Builder, g *Gate) {
-	fmt.Fprintf(sb, "  gate_kind %s\n", g.Kind)
-	for _, kv := range []struct {
+func dumpGate(buf []byte, g *Gate) []byte {
+	buf = appendLine(buf, "gate_kind", string(g.Kind))
+	for _, kv := range [...]struct {
 		k string
 		v time.Duration
 	}{{"every", g.Every}, {"initial_delay", g.InitialDelay}, {"duration", g.Duration}, {"timeout", g.Timeout}, {"budget", g.Budget}} {
 		if kv.v > 0 {
-			fmt.Fprintf(sb, "  %s %s\n", kv.k, kv.v)
+			buf = appendLine(buf, kv.k, kv.v.String())
 		}
 	}
 	if g.Count > 0 {
-		fmt.Fprintf(sb, "  count %d\n", g.Count)
+		buf = appendLine(buf, "count", strconv.Itoa(g.Count))
 	}
 	if g.OnFail != "" && g.OnFail != PolicyRollback {
-		fmt.Fprintf(sb, "  on_fail %s\n", g.OnFail)
+		buf = appendLine(buf, "on_fail", string(g.OnFail))
 	}
 	if g.OnInconclusive != "" && g.OnInconclusive != PolicyPause {
-		fmt.Fprintf(sb, "  on_inconclusive %s\n", g.OnInconclusive)
+		buf = appendLine(buf, "on_inconclusive", string(g.OnInconclusive))
 	}
 	if g.From != "" || g.Until != "" {
-		fmt.Fprintf(sb, "  span %q..%q\n", g.From, g.Until)
+		buf = append(buf, "  span "...)
+		buf = strconv.AppendQuote(buf, g.From)
+		buf = append(buf, ".."...)
+		buf = strconv.AppendQuote(buf, g.Until)
+		buf = append(buf, '\n')
 	}
 	if len(g.Uses) > 0 {
 		u := append([]string(nil), g.Uses...)
 		sort.Strings(u)
-		fmt.Fprintf(sb, "  uses %s\n", quoteList(u))
+		buf = append(buf, "  uses "...)
+		buf = appendQuoteList(buf, u)
+		buf = append(buf, '\n')
 	}
 	if a := g.Approval; a != nil {
-		fmt.Fprintf(sb, "  approval %q approvers=%s timeout=%s on_timeout=%t\n", a.Message, quoteList(a.Approvers), a.Timeout, a.OnTimeout)
+		buf = append(buf, "  approval "...)
+		buf = strconv.AppendQuote(buf, a.Message)
+		buf = append(buf, " approvers="...)
+		buf = appendQuoteList(buf, a.Approvers)
+		buf = append(buf, " timeout="...)
+		buf = append(buf, a.Timeout.String()...)
+		buf = append(buf, " on_timeout="...)
+		buf = strconv.AppendBool(buf, a.OnTimeout)
+		buf = append(buf, '\n')
 	}
 	for _, c := range g.Checks {
-		fmt.Fprintf(sb, "  check %q", c.Name)
+		buf = append(buf, "  check "...)
+		buf = strconv.AppendQuote(buf, c.Name)
 		if d := describeLine(Describe(c.Probe)); d != "" {
-			fmt.Fprintf(sb, " probe=%s", strings.ReplaceAll(d, " ", "/"))
+			buf = append(buf, " probe="...)
+			buf = append(buf, strings.ReplaceAll(d, " ", "/")...)
 		}
 		if c.Threshold != "" {
-			fmt.Fprintf(sb, " threshold=%q", c.Threshold)
+			buf = append(buf, " threshold="...)
+			buf = strconv.AppendQuote(buf, c.Threshold)
 		}
-		fmt.Fprintf(sb, " success=%t failure=%t", c.Success != nil, c.Failure != nil)
-		for _, kv := range []struct {
+		buf = append(buf, " success="...)
+		buf = strconv.AppendBool(buf, c.Success != nil)
+		buf = append(buf, " failure="...)
+		buf = strconv.AppendBool(buf, c.Failure != nil)
+		for _, kv := range [...]struct {
 			k string
 			v int
 		}{{"count", c.Count}, {"failure_limit", c.FailureLimit}, {"tolerate", c.Tolerate}, {"inconclusive_limit", c.InconclusiveLimit}, {"error_limit", c.ErrorLimit}} {
 			if kv.v > 0 {
-				fmt.Fprintf(sb, " %s=%d", kv.k, kv.v)
+				buf = append(buf, ' ')
+				buf = append(buf, kv.k...)
+				buf = append(buf, '=')
+				buf = strconv.AppendInt(buf, int64(kv.v), 10)
 			}
 		}
 		if c.Every > 0 {
-			fmt.Fprintf(sb, " every=%s", c.Every)
+			buf = append(buf, " every="...)
+			buf = append(buf, c.Every.String()...)
 		}
 		if c.InitialDelay > 0 {
-			fmt.Fprintf(sb, " initial_delay=%s", c.InitialDelay)
+			buf = append(buf, " initial_delay="...)
+			buf = append(buf, c.InitialDelay.String()...)
 		}
 		if c.NoData != "" {
-			fmt.Fprintf(sb, " no_data=%s", c.NoData)
+			buf = append(buf, " no_data="...)
+			buf = append(buf, string(c.NoData)...)
 		}
 		if c.DryRun {
-			sb.WriteString(" dry_run")
+			buf = append(buf, " dry_run"...)
 		}
-		sb.WriteString("\n")
+		buf = append(buf, '\n')
 	}
+	return buf
 }
 
 func describeLine(d Description) string {
-	var parts []string
+	return string(appendDescribeLine(nil, d))
+}
+
+// appendDescribeLine appends the description's non-empty parts, separated
+// by spaces: provider, action and the quoted summary.
+func appendDescribeLine(buf []byte, d Description) []byte {
+	start := len(buf)
+	sep := func() {
+		if len(buf) > start {
+			buf = append(buf, ' ')
+		}
+	}
 	if d.Provider != "" {
-		parts = append(parts, d.Provider)
+		buf = append(buf, d.Provider...)
 	}
 	if d.Action != "" {
-		parts = append(parts, d.Action)
+		sep()
+		buf = append(buf, d.Action...)
 	}
 	if d.Summary != "" {
-		parts = append(parts, fmt.Sprintf("%q", d.Summary))
+		sep()
+		buf = strconv.AppendQuote(buf, d.Summary)
 	}
-	return strings.Join(parts, " ")
+	return buf
 }
 
 func quoteList(list []string) string {
-	q := make([]string, len(list))
+	return string(appendQuoteList(nil, list))
+}
+
+// appendQuoteList appends ["a", "b"] (each element quoted as %q does).
+func appendQuoteList(buf []byte, list []string) []byte {
+	buf = append(buf, '[')
 	for i, s := range list {
-		q[i] = fmt.Sprintf("%q", s)
+		if i > 0 {
+			buf = append(buf, ", "...)
+		}
+		buf = strconv.AppendQuote(buf, s)
 	}
-	return "[" + strings.Join(q, ", ") + "]"
+	return append(buf, ']')
 }
