@@ -277,9 +277,9 @@ func (d *argDecoder) decode(body hhcl.Body, ctx *hhcl.EvalContext) (cty.Value, h
 
 // value evaluates one argument and converts it to its declared type.
 func (d *argDecoder) value(name string, ty cty.Type, expr hhcl.Expression, nameRange hhcl.Range, ctx *hhcl.EvalContext, diags *hhcl.Diagnostics) cty.Value {
-	val, vd := expr.Value(ctx)
+	val, vd := argValue(expr, ctx)
 	*diags = append(*diags, vd...)
-	conv, err := convert.Convert(val, ty)
+	conv, err := convertArg(val, ty)
 	if err != nil {
 		*diags = append(*diags, &hhcl.Diagnostic{
 			Severity:    hhcl.DiagError,
@@ -293,6 +293,72 @@ func (d *argDecoder) value(name string, ty cty.Type, expr hhcl.Expression, nameR
 		conv = cty.UnknownVal(ty.WithoutOptionalAttributesDeep())
 	}
 	return conv
+}
+
+// argValue is expr.Value(ctx) with shortcuts giving the same results for
+// quoted literal strings ("deploy": HCL builds a new string, a mark set and
+// a refinement for each) and for tuple constructors, whose elements get the
+// same shortcuts.
+func argValue(expr hhcl.Expression, ctx *hhcl.EvalContext) (cty.Value, hhcl.Diagnostics) {
+	switch e := expr.(type) {
+	case *hclsyntax.TemplateExpr:
+		if len(e.Parts) == 1 {
+			if lit, ok := e.Parts[0].(*hclsyntax.LiteralValueExpr); ok {
+				if v := lit.Val; v.Type().Equals(cty.String) && v.IsKnown() && !v.IsNull() && !v.IsMarked() {
+					return v, nil
+				}
+			}
+		}
+	case *hclsyntax.TupleConsExpr:
+		vals := make([]cty.Value, len(e.Exprs))
+		var diags hhcl.Diagnostics
+		for i, x := range e.Exprs {
+			v, d := argValue(x, ctx)
+			vals[i] = v
+			diags = append(diags, d...)
+		}
+		return cty.TupleVal(vals), diags
+	}
+	return expr.Value(ctx)
+}
+
+// convertArg is convert.Convert with a shortcut for the commonest argument
+// shape, a tuple constructor of strings for a list(string): when every
+// element already has the list's primitive element type and nothing is
+// marked, the conversion is the list of the same elements, which is what
+// convert.Convert returns, without building a conversion per call.
+func convertArg(val cty.Value, ty cty.Type) (cty.Value, error) {
+	if v, ok := primitiveTupleToList(val, ty); ok {
+		return v, nil
+	}
+	return convert.Convert(val, ty)
+}
+
+func primitiveTupleToList(val cty.Value, ty cty.Type) (cty.Value, bool) {
+	if !ty.IsListType() {
+		return cty.NilVal, false
+	}
+	ety := ty.ElementType()
+	vt := val.Type()
+	if !ety.IsPrimitiveType() || !vt.IsTupleType() || val.IsMarked() || !val.IsKnown() || val.IsNull() {
+		return cty.NilVal, false
+	}
+	etys := vt.TupleElementTypes()
+	if len(etys) == 0 {
+		return cty.NilVal, false
+	}
+	for _, et := range etys {
+		if !et.Equals(ety) {
+			return cty.NilVal, false
+		}
+	}
+	elems := val.AsValueSlice()
+	for _, e := range elems {
+		if e.IsMarked() {
+			return cty.NilVal, false
+		}
+	}
+	return cty.ListVal(elems), true
 }
 
 // decodeSyntax decodes the arguments of a syntax body whose meta-arguments
@@ -404,6 +470,15 @@ func variables(expr hhcl.Expression) []hhcl.Traversal {
 	switch e := expr.(type) {
 	case *hclsyntax.LiteralValueExpr:
 		return nil
+	case *hclsyntax.ScopeTraversalExpr:
+		// What hclsyntax.Variables gives outside any for expression.
+		return []hhcl.Traversal{e.Traversal}
+	case *hclsyntax.TupleConsExpr:
+		var out []hhcl.Traversal
+		for _, x := range e.Exprs {
+			out = append(out, variables(x)...)
+		}
+		return out
 	case *hclsyntax.TemplateExpr:
 		for _, p := range e.Parts {
 			if _, ok := p.(*hclsyntax.LiteralValueExpr); !ok {
