@@ -140,7 +140,7 @@ func load(ctx context.Context, path string, src []byte, opts Options, auto bool)
 			Detail:  "hcl.Options.Registry is nil: pass the registry of the providers runbooks may use.",
 			Subject: &hhcl.Range{Filename: path, Start: hhcl.InitialPos, End: hhcl.InitialPos}}}
 	}
-	file, d := hclsyntax.ParseConfig(src, path, hhcl.InitialPos)
+	file, d := parseConfig(src, path)
 	rb.files[path] = file
 	diags = append(diags, d...)
 	if d.HasErrors() {
