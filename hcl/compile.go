@@ -180,7 +180,7 @@ func evalExpr(expr hhcl.Expression, ctx *hhcl.EvalContext) (v cty.Value, diags h
 				Detail: "The expression could not be evaluated because of an internal error.", Subject: expr.Range().Ptr()}}
 		}
 	}()
-	return expr.Value(ctx)
+	return argValue(expr, ctx)
 }
 
 // decodeBody decodes a body with a spec; a panic becomes a diagnostic.
@@ -277,7 +277,7 @@ func (d *argDecoder) decode(body hhcl.Body, ctx *hhcl.EvalContext) (cty.Value, h
 
 // value evaluates one argument and converts it to its declared type.
 func (d *argDecoder) value(name string, ty cty.Type, expr hhcl.Expression, nameRange hhcl.Range, ctx *hhcl.EvalContext, diags *hhcl.Diagnostics) cty.Value {
-	val, vd := argValue(expr, ctx)
+	val, vd := argValueAs(expr, ty, ctx)
 	*diags = append(*diags, vd...)
 	conv, err := convertArg(val, ty)
 	if err != nil {
@@ -310,16 +310,39 @@ func argValue(expr hhcl.Expression, ctx *hhcl.EvalContext) (cty.Value, hhcl.Diag
 			}
 		}
 	case *hclsyntax.TupleConsExpr:
-		vals := make([]cty.Value, len(e.Exprs))
-		var diags hhcl.Diagnostics
-		for i, x := range e.Exprs {
-			v, d := argValue(x, ctx)
-			vals[i] = v
-			diags = append(diags, d...)
-		}
+		vals, diags := tupleElems(e, ctx)
 		return cty.TupleVal(vals), diags
 	}
 	return expr.Value(ctx)
+}
+
+func tupleElems(e *hclsyntax.TupleConsExpr, ctx *hhcl.EvalContext) ([]cty.Value, hhcl.Diagnostics) {
+	vals := make([]cty.Value, len(e.Exprs))
+	var diags hhcl.Diagnostics
+	for i, x := range e.Exprs {
+		v, d := argValue(x, ctx)
+		vals[i] = v
+		diags = append(diags, d...)
+	}
+	return vals, diags
+}
+
+// argValueAs is argValue for an argument of type ty. A tuple constructor
+// for a list of a primitive type whose elements all have that type (and no
+// marks) gives the list directly: what convert.Convert makes of the tuple.
+func argValueAs(expr hhcl.Expression, ty cty.Type, ctx *hhcl.EvalContext) (cty.Value, hhcl.Diagnostics) {
+	e, ok := expr.(*hclsyntax.TupleConsExpr)
+	if !ok || len(e.Exprs) == 0 || !ty.IsListType() || !ty.ElementType().IsPrimitiveType() {
+		return argValue(expr, ctx)
+	}
+	vals, diags := tupleElems(e, ctx)
+	ety := ty.ElementType()
+	for _, v := range vals {
+		if !v.Type().Equals(ety) || v.IsMarked() {
+			return cty.TupleVal(vals), diags
+		}
+	}
+	return cty.ListVal(vals), diags
 }
 
 // convertArg is convert.Convert with a shortcut for the commonest argument

@@ -3,6 +3,9 @@ package hcl
 import (
 	"testing"
 
+	hhcl "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -21,6 +24,27 @@ func TestConvertArgSameAsConvert(t *testing.T) {
 			b, errB := convert.Convert(v, ty)
 			if (errA == nil) != (errB == nil) || (errA == nil && !a.RawEquals(b)) {
 				t.Errorf("%d %s: %#v %v vs %#v %v", i, ty.FriendlyName(), a, errA, b, errB)
+			}
+		}
+	}
+}
+
+func TestArgValueAsSameAsHCL(t *testing.T) {
+	ctx := &hhcl.EvalContext{Variables: map[string]cty.Value{
+		"x": cty.ObjectVal(map[string]cty.Value{"y": cty.UnknownVal(cty.String).RefineNotNull(), "n": cty.NumberIntVal(3)}),
+	}}
+	for _, src := range []string{`["a", "b"]`, `["a", 1]`, `[]`, `"x"`, `""`, `"${"a"}"`, `"a${x.y}"`, `[x.y, "z"]`, `[x.n, "z"]`, `["a", ["b"]]`, `[null, "a"]`, `[nope, "a"]`} {
+		expr, diags := hclsyntax.ParseExpression([]byte(src), "t.hcl", hhcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		for _, ty := range []cty.Type{cty.List(cty.String), cty.List(cty.Number), cty.String, cty.DynamicPseudoType, cty.List(cty.DynamicPseudoType)} {
+			want, wantDiags := expr.Value(ctx)
+			want, wantErr := convert.Convert(want, ty)
+			got, gotDiags := argValueAs(expr, ty, ctx)
+			got, gotErr := convertArg(got, ty)
+			if len(gotDiags) != len(wantDiags) || (gotErr == nil) != (wantErr == nil) || (gotErr == nil && !got.RawEquals(want)) {
+				t.Errorf("%s as %s: got %#v %v %v, want %#v %v %v", src, ty.FriendlyName(), got, gotErr, gotDiags, want, wantErr, wantDiags)
 			}
 		}
 	}
