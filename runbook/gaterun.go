@@ -242,7 +242,7 @@ func (r *run) runCheck(ctx context.Context, n *Node, k int) checkEnd {
 		if ctx.Err() != nil {
 			return stopped()
 		}
-		verdict, value, errText := r.classify(g, c, env, s, perr)
+		verdict, value, errText := Classify(g.Kind, c, env, s, perr)
 		end.last = value
 		rec := SampleRecord{Gate: n.Name, Check: name, Seq: seq, Time: r.clock.Now(), Value: r.red.RedactValue(value), Verdict: verdict, Error: r.red.Redact(errText), DryRun: c.DryRun, Threshold: c.Threshold}
 		r.mu.Lock()
@@ -328,7 +328,14 @@ func safeSample(ctx context.Context, p Probe, env *Env) (s Sample, err error) {
 }
 
 // classify turns a sample into a verdict.
-func (r *run) classify(g *Gate, c *Check, env *Env, s Sample, perr error) (Verdict, any, string) {
+// Classify turns one sample of a check into a verdict, the way every runner
+// must: a probe error is an error; no data follows the check's NoData
+// policy; otherwise the conditions decide (failure first; with both given a
+// sample meeting neither is inconclusive; with success alone a miss is
+// pending in a check gate and a breach elsewhere). The conditions see the
+// sample in env.Self (value and the probe's outputs). It returns the
+// verdict, the sample's value and an error text.
+func Classify(kind GateKind, c *Check, env *Env, s Sample, perr error) (Verdict, any, string) {
 	if perr != nil {
 		return VerdictError, nil, perr.Error()
 	}
@@ -371,7 +378,7 @@ func (r *run) classify(g *Gate, c *Check, env *Env, s Sample, perr error) (Verdi
 	case c.Success != nil && c.Failure != nil:
 		return VerdictInconclusive, s.Value, ""
 	case c.Success != nil:
-		if g.Kind == GateCheck {
+		if kind == GateCheck {
 			return VerdictPending, s.Value, ""
 		}
 		return VerdictFail, s.Value, ""

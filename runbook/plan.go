@@ -29,6 +29,14 @@ type Retry struct {
 	Jitter float64
 }
 
+// MaxAttempts returns the total number of attempts (at least 1).
+func (r Retry) MaxAttempts() int { return r.attempts() }
+
+// DelayAfter returns the wait before the next attempt after attempt n
+// failed, with the defaults applied; jitter is left out. Runners that do not
+// use the Executor (Temporal) share the executor's backoff this way.
+func (r Retry) DelayAfter(n int) time.Duration { return r.delay(n, 0.5) }
+
 func (r Retry) attempts() int {
 	if r.Attempts < 1 {
 		return 1
@@ -992,6 +1000,10 @@ func dumpGate(buf []byte, g *Gate) []byte {
 	}
 	return buf
 }
+
+// String renders the description on one line: provider, action, and the
+// quoted summary.
+func (d Description) String() string { return describeLine(d) }
 
 func describeLine(d Description) string {
 	return string(appendDescribeLine(nil, d))

@@ -352,7 +352,7 @@ func (r *Runner) stepActivity(ctx context.Context, in StepInput) (StepOutput, er
 		return StepOutput{}, sdktemporal.NewNonRetryableApplicationError(msg, errTypePermanent, nil, attempt)
 	}
 	r.obs.Observe(runbook.NodeFailed{Header: r.header(in.nodeRef, clock), Attempt: attempt, Error: msg})
-	r.obs.Observe(runbook.NodeRetrying{Header: r.header(in.nodeRef, clock), Attempt: attempt, Delay: retryDelay(s.Retry, attempt), Error: r.red.Redact(err.Error())})
+	r.obs.Observe(runbook.NodeRetrying{Header: r.header(in.nodeRef, clock), Attempt: attempt, Delay: s.Retry.DelayAfter(attempt), Error: r.red.Redact(err.Error())})
 	return StepOutput{}, sdktemporal.NewApplicationError(msg, "handrail.StepFailed", attempt)
 }
 
@@ -370,7 +370,7 @@ func (r *Runner) sampleActivity(ctx context.Context, in SampleInput) (SampleOutp
 	defer stop()
 	env := r.env(in.nodeRef, in.Seq, nil)
 	s, perr := safeSample(ctx, c.Probe, env)
-	verdict, value, errText := classify(g, c, in.nodeRef, in.Seq, r, s, perr)
+	verdict, value, errText := runbook.Classify(g.Kind, c, r.env(in.nodeRef, in.Seq, nil), s, perr)
 	name := c.Name
 	if name == "" {
 		name = fmt.Sprintf("check%d", in.Check+1)
@@ -399,7 +399,7 @@ func (r *Runner) compensateActivity(ctx context.Context, in CompensateInput) err
 	defer stop()
 	err = safeCompensate(ctx, rb, env)
 	if err == nil {
-		r.obs.Observe(runbook.StepCompensated{Header: r.header(in.nodeRef, clock), Attempt: attempt, Fallback: in.Fallback, Via: describeLine(runbook.Describe(rb))})
+		r.obs.Observe(runbook.StepCompensated{Header: r.header(in.nodeRef, clock), Attempt: attempt, Fallback: in.Fallback, Via: runbook.Describe(rb).String()})
 		return nil
 	}
 	final := in.Fallback == in.Fallbacks-1 && a >= in.MaxAttempts

@@ -271,7 +271,7 @@ func (w *wfRun) heartbeat() time.Duration {
 // delay, backoff and cap. Temporal has no jitter, and needs a backoff of at
 // least 1.
 func retryPolicy(r runbook.Retry) *sdktemporal.RetryPolicy {
-	n := attempts(r)
+	n := r.MaxAttempts()
 	initial := r.Delay
 	if initial <= 0 {
 		initial = time.Second
@@ -283,7 +283,7 @@ func retryPolicy(r runbook.Retry) *sdktemporal.RetryPolicy {
 	if b < 1 {
 		b = 1
 	}
-	maxDelay := retryDelay(r, max(n-1, 1))
+	maxDelay := r.DelayAfter(max(n-1, 1))
 	if maxDelay < initial {
 		maxDelay = initial
 	}
@@ -499,7 +499,7 @@ func (w *wfRun) runStep(c workflow.Context, i int) nodeEnd {
 	var err error
 	for reruns := 0; ; reruns++ {
 		out = StepOutput{}
-		err = workflow.ExecuteActivity(actx, ActivityStep, StepInput{nodeRef: w.ref(c, n.Name), MaxAttempts: attempts(s.Retry)}).Get(actx, &out)
+		err = workflow.ExecuteActivity(actx, ActivityStep, StepInput{nodeRef: w.ref(c, n.Name), MaxAttempts: s.Retry.MaxAttempts()}).Get(actx, &out)
 		if err == nil || !workerLost(err) || c.Err() != nil {
 			break
 		}
@@ -1045,13 +1045,13 @@ func (w *wfRun) compensateOne(ctx workflow.Context, i int) bool {
 	base := 0
 	for fb := 0; fb < s.Rollbacks; fb++ {
 		in := CompensateInput{nodeRef: w.ref(ctx, n.Name), Self: w.outputs[n.Name], Fallback: fb, Fallbacks: s.Rollbacks,
-			MaxAttempts: attempts(retry), AttemptBase: base}
+			MaxAttempts: retry.MaxAttempts(), AttemptBase: base}
 		if err := workflow.ExecuteActivity(actx, ActivityCompensate, in).Get(actx, nil); err == nil {
 			w.compensated = append(w.compensated, n.Name)
 			w.res[i].Status = runbook.StateCompensated
 			return true
 		}
-		base += attempts(retry)
+		base += retry.MaxAttempts()
 	}
 	w.res[i].Status = runbook.StateCompensationFailed
 	return false
