@@ -327,7 +327,6 @@ func safeSample(ctx context.Context, p Probe, env *Env) (s Sample, err error) {
 	return p.Sample(ctx, env)
 }
 
-// classify turns a sample into a verdict.
 // Classify turns one sample of a check into a verdict, the way every runner
 // must: a probe error is an error; no data follows the check's NoData
 // policy; otherwise the conditions decide (failure first; with both given a
