@@ -34,7 +34,7 @@
 //		b.Step(runbook.Step{
 //			Name:      "maintenance_on",
 //			Action:    steps.Exec([]string{"touch", "/srv/maintenance"}),
-//			Rollbacks: []runbook.Rollback{steps.ExecRollback([]string{"rm", "/srv/maintenance"})},
+//			Rollbacks: []runbook.Rollback{steps.Exec([]string{"rm", "/srv/maintenance"})},
 //			Budget:    5 * time.Minute,
 //		})
 //	})
@@ -51,12 +51,10 @@
 //	}
 //
 //	phase "prepare" {
-//	  step "exec" "maintenance_on" {
-//	    command = ["touch", "/srv/maintenance"]
-//	    budget  = "5m"
-//	    rollback "exec" {
-//	      command = ["rm", "/srv/maintenance"]
-//	    }
+//	  step "local_exec" "maintenance_on" {
+//	    command          = ["touch", "/srv/maintenance"]
+//	    rollback_command = ["rm", "/srv/maintenance"]
+//	    budget           = "5m"
 //	  }
 //	}
 //
@@ -67,4 +65,9 @@
 //
 // Run it with `handrail apply release.hcl`, rehearse it against fakes on a
 // simulated clock with `handrail apply --sandbox release.hcl`.
+//
+// In Go the undo command is the step's explicit rollback (steps.Exec in
+// Rollbacks); in HCL, rollback_command is local_exec's own (natural)
+// rollback, which the step checkpoints before its command runs, so it must
+// be idempotent.
 package handrail

@@ -9,7 +9,9 @@ import (
 )
 
 // AutoApprove approves every request, as By (for unattended runs: CI, the
-// sandbox). The zero value approves as "auto-approve".
+// sandbox). The zero value approves as "auto-approve". Its answers are
+// configuration ([runbook.Decision.Override]): they satisfy approvers and
+// quorum at once.
 type AutoApprove struct{ By string }
 
 // Approve approves.
@@ -18,7 +20,7 @@ func (a AutoApprove) Approve(context.Context, runbook.ApprovalRequest) (runbook.
 	if by == "" {
 		by = "auto-approve"
 	}
-	return runbook.Decision{Approved: true, By: by}, nil
+	return runbook.Decision{Approved: true, By: by, Override: true}, nil
 }
 
 // Deny denies every request, as By, with Reason as the comment.
@@ -30,7 +32,7 @@ func (d Deny) Approve(context.Context, runbook.ApprovalRequest) (runbook.Decisio
 	if by == "" {
 		by = "deny"
 	}
-	return runbook.Decision{Approved: false, By: by, Comment: d.Reason}, nil
+	return runbook.Decision{Approved: false, By: by, Comment: d.Reason, Override: true}, nil
 }
 
 // Func adapts a Go callback to [runbook.Approver].

@@ -163,11 +163,11 @@ func TestApprovers(t *testing.T) {
 	req := runbook.ApprovalRequest{Node: "go", Message: "go?"}
 	d, err := gates.AutoApprove{}.Approve(ctx, req)
 	require.NoError(t, err)
-	assert.Equal(t, runbook.Decision{Approved: true, By: "auto-approve"}, d)
+	assert.Equal(t, runbook.Decision{Approved: true, By: "auto-approve", Override: true}, d)
 	d, _ = gates.AutoApprove{By: "ci"}.Approve(ctx, req)
 	assert.Equal(t, "ci", d.By)
 	d, _ = gates.Deny{Reason: "freeze"}.Approve(ctx, req)
-	assert.Equal(t, runbook.Decision{By: "deny", Comment: "freeze"}, d)
+	assert.Equal(t, runbook.Decision{By: "deny", Comment: "freeze", Override: true}, d)
 	d, _ = gates.Func(func(_ context.Context, r runbook.ApprovalRequest) (runbook.Decision, error) {
 		return runbook.Decision{Approved: r.Node == "go", By: "callback"}, nil
 	}).Approve(ctx, req)

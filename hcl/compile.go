@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -195,29 +196,65 @@ func decodeBody(body hhcl.Body, spec decoder, ctx *hhcl.EvalContext, rng hhcl.Ra
 	return spec.decode(body, ctx)
 }
 
-// decodeArgs decodes the arguments of a block at load time: directly from
-// its syntax body when the spec allows it (see argDecoder.decodeSyntax),
-// else from the body left by PartialContent(meta).
-func decodeArgs(syn *hclsyntax.Body, meta *hhcl.BodySchema, remain hhcl.Body, spec decoder, ctx *hhcl.EvalContext, rng hhcl.Range) (cty.Value, hhcl.Diagnostics) {
-	if ad, ok := spec.(*argDecoder); ok && syn != nil && meta != nil {
-		if v, diags, ok := decodeSyntaxSafe(ad, syn, meta, ctx, rng); ok {
-			return v, diags
+// planArgs are the arguments of an action decoded at load time with typed
+// unknowns. The cty object of a body decoded directly from its syntax (see
+// argDecoder.decodeSyntax) is built only when something asks for it (the
+// plan's rendering, the action's facts, self of a rollback): most loads
+// never do, and an object of an action's arguments costs several maps.
+type planArgs struct {
+	obj    cty.Value   // decoded the general way (or cty.NilVal)
+	ad     *argDecoder // else the values, in ad's order
+	vals   []cty.Value
+	schema provider.Schema
+}
+
+// value returns the arguments as an object, the sensitive ones marked.
+func (a planArgs) value() cty.Value {
+	if a.ad == nil {
+		return a.obj
+	}
+	return markSchema(a.ad.object(a.vals), a.schema)
+}
+
+// whollyKnown reports value().IsWhollyKnown() without building the object.
+func (a planArgs) whollyKnown() bool {
+	if a.ad == nil {
+		return a.obj.IsWhollyKnown()
+	}
+	for _, v := range a.vals {
+		if !v.IsWhollyKnown() {
+			return false
 		}
 	}
-	return decodeBody(remain, spec, ctx, rng)
+	return true
+}
+
+// decodeArgs decodes the arguments of a block at load time: directly from
+// its syntax body when the spec allows it (see argDecoder.decodeSyntax),
+// else from the body left by PartialContent(meta). schema marks the
+// sensitive ones.
+func decodeArgs(args argBody, spec decoder, ctx *hhcl.EvalContext, rng hhcl.Range, schema provider.Schema) (planArgs, hhcl.Diagnostics) {
+	if ad, ok := spec.(*argDecoder); ok && args.syntax() != nil && args.meta != nil {
+		if a, diags, ok := decodeSyntaxSafe(ad, args.syntax(), args.meta, ctx, rng, schema); ok {
+			return a, diags
+		}
+	}
+	v, diags := decodeBody(args.remain(), spec, ctx, rng)
+	return planArgs{obj: markSchema(v, schema)}, diags
 }
 
 // decodeSyntaxSafe is argDecoder.decodeSyntax; a panic becomes a
 // diagnostic, as in decodeBody.
-func decodeSyntaxSafe(ad *argDecoder, syn *hclsyntax.Body, meta *hhcl.BodySchema, ctx *hhcl.EvalContext, rng hhcl.Range) (v cty.Value, diags hhcl.Diagnostics, ok bool) {
+func decodeSyntaxSafe(ad *argDecoder, syn *hclsyntax.Body, meta *hhcl.BodySchema, ctx *hhcl.EvalContext, rng hhcl.Range, schema provider.Schema) (a planArgs, diags hhcl.Diagnostics, ok bool) {
 	defer func() {
 		if x := recover(); x != nil {
-			v, ok = cty.DynamicVal, true
+			a, ok = planArgs{obj: cty.DynamicVal}, true
 			diags = hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Cannot evaluate block",
 				Detail: "The block could not be decoded because of an internal error.", Subject: rng.Ptr()}}
 		}
 	}()
-	return ad.decodeSyntax(syn, meta, ctx)
+	vals, diags, ok := ad.decodeSyntax(syn, meta, ctx)
+	return planArgs{ad: ad, vals: vals, schema: schema}, diags, ok
 }
 
 // decoder decodes a body into an object value.
@@ -239,6 +276,8 @@ type argDecoder struct {
 	schema *hhcl.BodySchema
 	names  []string
 	types  []cty.Type
+	nulls  []cty.Value // the value of each argument left out
+	local  []bool      // whether the argument is a provider.Attribute.LocalPath
 	index  map[string]int
 }
 
@@ -252,6 +291,8 @@ func newArgDecoder(s provider.Schema) *argDecoder {
 		}
 		d.names = append(d.names, name)
 		d.types = append(d.types, ty)
+		d.local = append(d.local, s[name].LocalPath)
+		d.nulls = append(d.nulls, cty.NullVal(ty.WithoutOptionalAttributesDeep()))
 		d.schema.Attributes = append(d.schema.Attributes, hhcl.AttributeSchema{Name: name, Required: s[name].Required})
 	}
 	return d
@@ -267,7 +308,7 @@ func (d *argDecoder) decode(body hhcl.Body, ctx *hhcl.EvalContext) (cty.Value, h
 			attrs[name] = cty.NullVal(ty.WithoutOptionalAttributesDeep())
 			continue
 		}
-		attrs[name] = d.value(name, ty, attr.Expr, attr.NameRange, ctx, &diags)
+		attrs[name] = d.value(name, ty, d.local[i], attr.Expr, attr.NameRange, ctx, &diags)
 	}
 	if len(attrs) == 0 {
 		return cty.EmptyObjectVal, diags
@@ -275,8 +316,10 @@ func (d *argDecoder) decode(body hhcl.Body, ctx *hhcl.EvalContext) (cty.Value, h
 	return cty.ObjectVal(attrs), diags
 }
 
-// value evaluates one argument and converts it to its declared type.
-func (d *argDecoder) value(name string, ty cty.Type, expr hhcl.Expression, nameRange hhcl.Range, ctx *hhcl.EvalContext, diags *hhcl.Diagnostics) cty.Value {
+// value evaluates one argument and converts it to its declared type. A
+// local path (local) is resolved against the directory of the file the
+// expression is written in (see resolveLocal).
+func (d *argDecoder) value(name string, ty cty.Type, local bool, expr hhcl.Expression, nameRange hhcl.Range, ctx *hhcl.EvalContext, diags *hhcl.Diagnostics) cty.Value {
 	val, vd := argValueAs(expr, ty, ctx)
 	*diags = append(*diags, vd...)
 	conv, err := convertArg(val, ty)
@@ -291,6 +334,9 @@ func (d *argDecoder) value(name string, ty cty.Type, expr hhcl.Expression, nameR
 			EvalContext: ctx,
 		})
 		conv = cty.UnknownVal(ty.WithoutOptionalAttributesDeep())
+	}
+	if local {
+		conv = resolveLocal(conv, expr.Range().Filename)
 	}
 	return conv
 }
@@ -347,9 +393,11 @@ func argValueAs(expr hhcl.Expression, ty cty.Type, ctx *hhcl.EvalContext) (cty.V
 
 // convertArg is convert.Convert with a shortcut for the commonest argument
 // shape, a tuple constructor of strings for a list(string): when every
-// element already has the list's primitive element type and nothing is
-// marked, the conversion is the list of the same elements, which is what
-// convert.Convert returns, without building a conversion per call.
+// element already has the list's primitive element type (or, for a list of
+// strings, is a known whole number or bool, written as go-cty writes it)
+// and nothing is marked, the conversion is the list of those elements,
+// which is what convert.Convert returns, without building a conversion per
+// call.
 func convertArg(val cty.Value, ty cty.Type) (cty.Value, error) {
 	if v, ok := primitiveTupleToList(val, ty); ok {
 		return v, nil
@@ -371,58 +419,101 @@ func primitiveTupleToList(val cty.Value, ty cty.Type) (cty.Value, bool) {
 		return cty.NilVal, false
 	}
 	for _, et := range etys {
-		if !et.Equals(ety) {
+		if !et.Equals(ety) && !(ety == cty.String && (et == cty.Number || et == cty.Bool)) {
 			return cty.NilVal, false
 		}
 	}
 	elems := val.AsValueSlice()
-	for _, e := range elems {
+	var copied bool
+	for i, e := range elems {
 		if e.IsMarked() {
 			return cty.NilVal, false
 		}
+		if etys[i].Equals(ety) {
+			continue
+		}
+		s, ok := asConvertedString(e)
+		if !ok {
+			return cty.NilVal, false
+		}
+		if !copied {
+			elems, copied = append([]cty.Value(nil), elems...), true
+		}
+		elems[i] = cty.StringVal(s)
 	}
 	return cty.ListVal(elems), true
 }
 
+// asConvertedString is what go-cty's conversion makes of a known bool or
+// whole number (within int64, not negative zero) as a string; ok is false
+// for anything else.
+func asConvertedString(v cty.Value) (string, bool) {
+	if !v.IsKnown() || v.IsNull() {
+		return "", false
+	}
+	switch v.Type() {
+	case cty.Bool:
+		return strconv.FormatBool(v.True()), true
+	case cty.Number:
+		bf := v.AsBigFloat()
+		i, acc := bf.Int64()
+		if !bf.IsInt() || acc != big.Exact || bf.Signbit() && i == 0 {
+			return "", false
+		}
+		return strconv.FormatInt(i, 10), true
+	}
+	return "", false
+}
+
 // decodeSyntax decodes the arguments of a syntax body whose meta-arguments
 // (hidden from the arguments) are described by meta, without building the
-// body's content: it gives what decode gives on body.PartialContent(meta)'s
-// remaining body when that body holds only known names and every required
-// argument (the case where Content reports nothing), and ok = false
-// otherwise, so that the caller decodes the usual way and reports exactly
-// what Content reports.
-func (d *argDecoder) decodeSyntax(body *hclsyntax.Body, meta *hhcl.BodySchema, ctx *hhcl.EvalContext) (v cty.Value, diags hhcl.Diagnostics, ok bool) {
+// body's content: the values, in d.names order, of what decode gives on
+// body.PartialContent(meta)'s remaining body when that body holds only known
+// names and every required argument (the case where Content reports
+// nothing), and ok = false otherwise, so that the caller decodes the usual
+// way and reports exactly what Content reports. d.object makes the values
+// the object decode returns.
+func (d *argDecoder) decodeSyntax(body *hclsyntax.Body, meta *hhcl.BodySchema, ctx *hhcl.EvalContext) (vals []cty.Value, diags hhcl.Diagnostics, ok bool) {
 	for name := range body.Attributes {
 		if _, isArg := d.index[name]; !isArg && !metaAttr(meta, name) {
-			return cty.NilVal, nil, false
+			return nil, nil, false
 		}
 	}
 	for _, b := range body.Blocks {
 		if !metaBlock(meta, b.Type) {
-			return cty.NilVal, nil, false
+			return nil, nil, false
 		}
 	}
 	for i := range d.schema.Attributes {
 		if a := &d.schema.Attributes[i]; a.Required {
 			if _, present := body.Attributes[a.Name]; !present || metaAttr(meta, a.Name) {
-				return cty.NilVal, nil, false
+				return nil, nil, false
 			}
 		}
 	}
-	if len(d.names) == 0 {
-		return cty.EmptyObjectVal, nil, true
-	}
-	attrs := make(map[string]cty.Value, len(d.names))
+	vals = make([]cty.Value, len(d.names))
 	for i, name := range d.names {
 		ty := d.types[i]
 		attr, present := body.Attributes[name]
 		if !present || metaAttr(meta, name) {
-			attrs[name] = cty.NullVal(ty.WithoutOptionalAttributesDeep())
+			vals[i] = d.nulls[i]
 			continue
 		}
-		attrs[name] = d.value(name, ty, attr.Expr, attr.NameRange, ctx, &diags)
+		vals[i] = d.value(name, ty, d.local[i], attr.Expr, attr.NameRange, ctx, &diags)
 	}
-	return cty.ObjectVal(attrs), diags, true
+	return vals, diags, true
+}
+
+// object is the object of the values of d's arguments, in d.names order.
+func (d *argDecoder) object(vals []cty.Value) cty.Value {
+	if len(vals) == 0 {
+		return cty.EmptyObjectVal
+	}
+	attrs := make(map[string]cty.Value, len(vals))
+	for i, v := range vals {
+		attrs[d.names[i]] = v
+	}
+	return cty.ObjectVal(attrs)
 }
 
 func metaAttr(s *hhcl.BodySchema, name string) bool {
@@ -641,4 +732,21 @@ func parseVersion(s string) ([3]int, bool) {
 		v[i] = n
 	}
 	return v, true
+}
+
+func (c *compiler) staticStringList(a *hhcl.Attribute, ctx *hhcl.EvalContext) ([]string, bool) {
+	v, ok := c.staticValue(a, ctx, cty.List(cty.String), "list of strings")
+	if !ok {
+		return nil, false
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if e.IsNull() {
+			c.errf(a.Expr.Range(), "Invalid list of strings", fmt.Sprintf("The argument %q must not hold null.", a.Name))
+			return nil, false
+		}
+		out = append(out, e.AsString())
+	}
+	return out, true
 }

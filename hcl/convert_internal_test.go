@@ -17,6 +17,16 @@ func TestConvertArgSameAsConvert(t *testing.T) {
 		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.NullVal(cty.String)}),
 		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.UnknownVal(cty.String)}),
 		cty.TupleVal([]cty.Value{cty.NumberIntVal(1), cty.StringVal("x")}),
+		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.NumberIntVal(14), unk, cty.NumberIntVal(-3), cty.True, cty.False}),
+		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.NumberFloatVal(1.5)}),
+		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.NumberFloatVal(1e30)}),
+		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.MustParseNumberVal("-0")}),
+		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.MustParseNumberVal("123456789012345678901234567890")}),
+		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.NumberIntVal(7).Mark("sensitive")}),
+		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.NullVal(cty.Number)}),
+		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.UnknownVal(cty.Number)}),
+		cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.UnknownVal(cty.Bool).RefineNotNull()}),
+		cty.TupleVal([]cty.Value{cty.NumberIntVal(9223372036854775807), cty.MustParseNumberVal("-9223372036854775808")}),
 		cty.EmptyTupleVal,
 	} {
 		for _, ty := range []cty.Type{cty.List(cty.String), cty.List(cty.Number), cty.List(cty.DynamicPseudoType)} {

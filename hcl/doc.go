@@ -11,13 +11,15 @@
 //	step "<action>" "<name>" {
 //	  <the action's arguments>
 //	  provider, depends_on, timeout, budget, when, idempotent, irreversible,
-//	  point_of_no_return, rollback_on_failure, on_fail, description, rollback_timeout
+//	  point_of_no_return, rollback_on_failure, on_fail, description, rollback_timeout,
+//	  rollback_idempotent, lasting (world paths its effect leaves behind after a rollback)
 //	  retry { attempts, delay, backoff, max_delay, jitter }
 //	  rollback "<action>" { provider, <arguments, with self = the step's arguments and outputs> }  # repeatable: fallbacks
 //	}
 //	gate "check|soak|guard|approval" "<name>" {
 //	  every, initial_delay, duration, count, timeout, tolerate, from, until,   # by kind
-//	  message, approvers, on_timeout = "approve"|"deny",                       # approval
+//	  message, approvers (names or "group:NAME"), quorum,                      # approval
+//	  separate_from = "starter", on_timeout = "approve"|"deny",
 //	  on_fail, on_inconclusive, budget, depends_on, description
 //	  check "<name>" {
 //	    <the probe's arguments>, probe = "<action>", provider,

@@ -183,9 +183,8 @@ func probeSelf(at provider.ActionType) cty.Value {
 
 // waitsOf maps each attribute of a body to what its value waits for: nodes
 // (step.x), or the run (run.started_at).
-func waitsOf(n *node, body hhcl.Body, self bool) map[string][]string {
-	sb, ok := body.(*hclsyntax.Body)
-	if !ok {
+func waitsOf(n *node, sb *hclsyntax.Body, self bool) map[string][]string {
+	if sb == nil {
 		return nil
 	}
 	out := map[string][]string{}
@@ -305,8 +304,8 @@ type actionFacts struct {
 // and checks that a step changing the world can be compensated.
 func (c *compiler) learnFacts(n *node) {
 	d := n.d
-	if n.planArgs.IsWhollyKnown() {
-		plain, secrets := unmarkForProvider(n.planArgs)
+	if n.planArgs.whollyKnown() {
+		plain, secrets := unmarkForProvider(n.planArgs.value())
 		for _, s := range secrets {
 			c.rb.red.Add(s)
 		}
@@ -365,25 +364,26 @@ func (c *compiler) checkNode(n *node) {
 	}()
 	ctx := n.evalCtx(planVal, cty.NilVal, unknownRun)
 	if n.step != nil && n.d.pv != nil {
-		args, d := decodeArgs(n.d.block.Body, n.d.meta, n.d.remain, n.d.spec, ctx, n.d.block.DefRange())
+		var d hhcl.Diagnostics
+		n.planArgs, d = decodeArgs(n.d.args, n.d.spec, ctx, n.d.block.DefRange(), n.d.at.Args)
 		c.diags = append(c.diags, d...)
-		n.planArgs = markSchema(args, n.d.at.Args)
 		if n.when != nil {
 			c.checkBool(n.when, ctx, "when")
 		}
-		outs := n.unknownVal()
 		for _, rd := range n.rollbacks {
-			rctx := ctx.NewChild()
-			rctx.Variables = map[string]cty.Value{"self": selfVal(n.planArgs, outs)}
-			args, d := decodeArgs(syntaxBody(rd.block), rd.meta, rd.remain, rd.spec, rctx, rd.block.DefRange())
+			rctx := ctx
+			if body := syntaxBody(rd.block); body == nil || refersToSelf(body) {
+				rctx = ctx.NewChild()
+				rctx.Variables = map[string]cty.Value{"self": selfVal(n.planArgs.value(), n.unknownVal())}
+			}
+			rd.planArgs, d = decodeArgs(rd.args, rd.spec, rctx, rd.block.DefRange(), rd.at.Args)
 			c.diags = append(c.diags, d...)
-			rd.planArgs = markSchema(args, rd.at.Args)
 		}
 	}
 	for _, cd := range n.checks {
-		args, d := decodeArgs(syntaxBody(cd.block), cd.meta, cd.remain, cd.spec, ctx, cd.block.DefRange())
+		var d hhcl.Diagnostics
+		cd.planArgs, d = decodeArgs(cd.args, cd.spec, ctx, cd.block.DefRange(), cd.at.Args)
 		c.diags = append(c.diags, d...)
-		cd.planArgs = markSchema(args, cd.at.Args)
 		sctx := ctx.NewChild()
 		sctx.Variables = map[string]cty.Value{"self": probeSelf(cd.at)}
 		for _, e := range []hhcl.Expression{cd.success, cd.failure} {
@@ -392,6 +392,23 @@ func (c *compiler) checkNode(n *node) {
 			}
 		}
 	}
+}
+
+// refersToSelf reports whether a body may refer to self: an argument
+// whose expression does, or any nested block (not looked into). A body
+// that cannot is evaluated without self, with the same result.
+func refersToSelf(body *hclsyntax.Body) bool {
+	if len(body.Blocks) > 0 {
+		return true
+	}
+	for _, a := range body.Attributes {
+		for _, tr := range variables(a.Expr) {
+			if tr.RootName() == "self" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // syntaxBody is the body of a syntax block, or nil.
@@ -494,10 +511,10 @@ func (c *compiler) addToBuilder(b *runbook.Builder, n *node) {
 	for i, cd := range n.checks {
 		g.Checks[i].Probe = &lazyProbe{rb: rb, n: n, cd: cd}
 		if cd.success != nil {
-			g.Checks[i].Success = &lazyCondition{n: n, expr: cd.success}
+			g.Checks[i].Success = &lazyCondition{rb: rb, n: n, expr: cd.success}
 		}
 		if cd.failure != nil {
-			g.Checks[i].Failure = &lazyCondition{n: n, expr: cd.failure}
+			g.Checks[i].Failure = &lazyCondition{rb: rb, n: n, expr: cd.failure}
 		}
 	}
 	b.Gate(g)
@@ -604,7 +621,7 @@ type lazyAction struct {
 
 func (a *lazyAction) build(env *runbook.Env) (runbook.Action, error) {
 	n := a.n
-	args, err := n.runArgs(env, n.d.remain, n.d.spec, n.d.at.Args, n.d.block.DefRange(), cty.NilVal)
+	args, err := n.runArgs(env, n.d.args.remain(), n.d.spec, n.d.at.Args, n.d.block.DefRange(), cty.NilVal)
 	if err != nil {
 		return nil, err
 	}
@@ -703,11 +720,11 @@ func (r *lazyRollback) Compensate(ctx context.Context, env *runbook.Env) error {
 	if err != nil {
 		return runbook.Permanent(err)
 	}
-	args, aerr := n.runArgs(env, n.d.remain, n.d.spec, n.d.at.Args, n.d.block.DefRange(), cty.NilVal)
+	args, aerr := n.runArgs(env, n.d.args.remain(), n.d.spec, n.d.at.Args, n.d.block.DefRange(), cty.NilVal)
 	if aerr != nil {
 		args = cty.NilVal
 	}
-	rargs, err := n.runArgs(env, r.rd.remain, r.rd.spec, r.rd.at.Args, r.rd.block.DefRange(), selfVal(args, outs))
+	rargs, err := n.runArgs(env, r.rd.args.remain(), r.rd.spec, r.rd.at.Args, r.rd.block.DefRange(), selfVal(args, outs))
 	if err != nil {
 		return err
 	}
@@ -737,7 +754,7 @@ type lazyProbe struct {
 // Sample evaluates the probe's arguments, builds the probe and samples it.
 func (p *lazyProbe) Sample(ctx context.Context, env *runbook.Env) (runbook.Sample, error) {
 	cd := p.cd
-	args, err := p.n.runArgs(env, cd.remain, cd.spec, cd.at.Args, cd.block.DefRange(), cty.NilVal)
+	args, err := p.n.runArgs(env, cd.args.remain(), cd.spec, cd.at.Args, cd.block.DefRange(), cty.NilVal)
 	if err != nil {
 		return runbook.Sample{}, err
 	}
@@ -759,6 +776,7 @@ func (p *lazyProbe) Describe() runbook.Description {
 // lazyCondition evaluates a check's condition for one sample, with self
 // = the sample (self.value and the probe's other outputs).
 type lazyCondition struct {
+	rb   *Runbook
 	n    *node
 	expr hhcl.Expression
 }

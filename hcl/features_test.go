@@ -159,6 +159,7 @@ phase "both" {
 step "demo_exec" "last" {
   command = ["false", step.deploy["eu"].stdout]
   rollback_on_failure = true
+  rollback_idempotent = true
   rollback "demo_exec" { command = ["cleanup"] }
 }
 `
@@ -168,6 +169,7 @@ step "demo_exec" "last" {
 	assert.Contains(t, dump, "step \"deploy[us]\"\n  phase \"regions\"\n  parallel \"group2\"\n  after [\"drain[eu]\", \"deploy[eu]\", \"drain[us]\"]")
 	assert.Contains(t, dump, "parallel \"both\"")
 	assert.Contains(t, dump, "rollback[1] demo.default demo_exec")
+	assert.Contains(t, dump, "flags rollback_on_failure rollback_idempotent\n")
 	res, _ := run(t, rb, true)
 	require.Equal(t, runbook.StatusRolledBack, res.Status)
 	log := strings.Join(w.Log(), "\n")

@@ -3,6 +3,7 @@ package hcl
 import (
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -64,6 +65,15 @@ func (rb *Runbook) functions() map[string]function.Function {
 			Type:        function.StaticReturnType(cty.String),
 			Impl: func([]cty.Value, cty.Type) (cty.Value, error) {
 				return cty.StringVal(rb.opts.Now().UTC().Format(time.RFC3339)), nil
+			},
+		}),
+		"urlencode": function.New(&function.Spec{
+			Description: "Escapes a string for a URL query (as Terraform's urlencode: url.QueryEscape), so that a value with &, =, #, spaces or newlines stays one parameter.",
+			Params:      []function.Parameter{{Name: "str", Type: cty.String, AllowMarked: true}},
+			Type:        function.StaticReturnType(cty.String),
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				v, marks := args[0].Unmark()
+				return cty.StringVal(url.QueryEscape(v.AsString())).WithMarks(marks), nil
 			},
 		}),
 		"file":       rb.fileFunc(false),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -88,7 +87,7 @@ type Runbook struct {
 // Runbook is never nil: even when diagnostics have errors, its
 // [Runbook.WriteDiagnostics] can print them with source snippets.
 func Load(ctx context.Context, path string, opts Options) (*Runbook, hhcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := readSource(path)
 	if err != nil {
 		rb := newRunbook(path, opts)
 		return rb, hhcl.Diagnostics{{

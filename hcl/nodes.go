@@ -43,10 +43,35 @@ type nodeDecl struct {
 	at      provider.ActionType
 	pv      provider.Provider
 	spec    decoder
-	content *hhcl.BodyContent
-	remain  hhcl.Body
-	meta    *hhcl.BodySchema // the schema remain was split off with
-	shared  []string         // meta-arguments also passed to the action
+	content *hhcl.BodyContent // the meta-arguments, until every instance is decoded
+	args    argBody
+	shared  []string // meta-arguments also passed to the action
+}
+
+// argBody is where an action's arguments are written: a block's body and
+// the schema of its meta-arguments. The body of the arguments alone (what
+// PartialContent(meta) leaves) is built when it is needed (a run, the
+// general decode) instead of being kept for every block: it is two maps
+// and a body, a fifth of a large runbook's compiled size.
+type argBody struct {
+	body hhcl.Body // *hclsyntax.Body for every block parsed from source
+	meta *hhcl.BodySchema
+}
+
+// syntax returns the block's syntax body, or nil.
+func (a argBody) syntax() *hclsyntax.Body {
+	sb, _ := a.body.(*hclsyntax.Body)
+	return sb
+}
+
+// remain returns the body of the arguments, the meta-arguments hidden;
+// nil when no block was decoded.
+func (a argBody) remain() hhcl.Body {
+	if a.body == nil {
+		return nil
+	}
+	_, remain, _ := a.body.PartialContent(a.meta)
+	return remain
 }
 
 type node struct {
@@ -75,15 +100,14 @@ type node struct {
 	// plan-time results
 	facts    *actionFacts
 	unknown  cty.Value
-	planArgs cty.Value
+	planArgs planArgs
 }
 
 // refTarget is what step.<name> (or gate.<name>) means inside a node: one
 // node, or the instances of a for_each phase keyed by instance key.
 type refTarget struct {
-	one   *node
-	many  map[string]*node
-	whole bool
+	one  *node
+	many map[string]*node
 }
 
 type rollbackDecl struct {
@@ -92,9 +116,8 @@ type rollbackDecl struct {
 	at       provider.ActionType
 	pinst    *providerDecl
 	spec     decoder
-	remain   hhcl.Body
-	meta     *hhcl.BodySchema
-	planArgs cty.Value
+	args     argBody
+	planArgs planArgs
 }
 
 type checkDecl struct {
@@ -104,11 +127,10 @@ type checkDecl struct {
 	at       provider.ActionType
 	pinst    *providerDecl
 	spec     decoder
-	remain   hhcl.Body
-	meta     *hhcl.BodySchema
+	args     argBody
 	success  hhcl.Expression
 	failure  hhcl.Expression
-	planArgs cty.Value
+	planArgs planArgs
 }
 
 var phaseSchema = &hhcl.BodySchema{
@@ -119,7 +141,7 @@ var phaseSchema = &hhcl.BodySchema{
 var stepMetaSchema = &hhcl.BodySchema{
 	Attributes: []hhcl.AttributeSchema{{Name: "depends_on"}, {Name: "timeout"}, {Name: "budget"}, {Name: "when"},
 		{Name: "idempotent"}, {Name: "irreversible"}, {Name: "point_of_no_return"}, {Name: "rollback_on_failure"},
-		{Name: "provider"}, {Name: "on_fail"}, {Name: "description"}, {Name: "rollback_timeout"}},
+		{Name: "provider"}, {Name: "on_fail"}, {Name: "description"}, {Name: "rollback_timeout"}, {Name: "rollback_idempotent"}, {Name: "lasting"}},
 	Blocks: []hhcl.BlockHeaderSchema{{Type: "retry"}, {Type: "rollback", LabelNames: []string{"action"}}},
 }
 
@@ -145,7 +167,7 @@ func gateSchema(kind string) *hhcl.BodySchema {
 	case "guard":
 		attrs = append(attrs, "every", "initial_delay", "from", "until", "tolerate", "on_inconclusive")
 	case "approval":
-		attrs = append(attrs, "message", "approvers", "timeout", "on_timeout", "budget", "depends_on")
+		attrs = append(attrs, "message", "approvers", "quorum", "separate_from", "timeout", "on_timeout", "budget", "depends_on")
 	}
 	s := &hhcl.BodySchema{}
 	for _, a := range attrs {
@@ -184,15 +206,24 @@ func (c *compiler) declareNodes(body *hclsyntax.Body) {
 				p.forEach = true
 				p.keys = c.forEachKeys(a)
 			}
+			// content.Blocks are the phase's syntax blocks that Content
+			// kept, in the same order: walk both together.
+			j := 0
 			for _, nb := range content.Blocks {
-				if d := c.declareNode(nb, p); d != nil {
+				for j < len(b.Body.Blocks) && b.Body.Blocks[j].TypeRange != nb.TypeRange {
+					j++
+				}
+				if j == len(b.Body.Blocks) {
+					break
+				}
+				if d := c.declareNode(b.Body.Blocks[j], p); d != nil {
 					p.decls = append(p.decls, d)
 				}
 			}
 			rb.phases = append(rb.phases, p)
 			c.top = append(c.top, p)
 		case "step", "gate":
-			if d := c.declareNode(nil, nil, b); d != nil {
+			if d := c.declareNode(b, nil); d != nil {
 				c.top = append(c.top, d)
 			}
 		}
@@ -245,18 +276,9 @@ func (c *compiler) addNode(d *nodeDecl, k *instKey) {
 	rb.byName[n.name] = n
 }
 
-// declareNode registers a step or gate block. Pass either (b, phase) with b
-// from Content, or (nil, nil, syntaxBlock).
-func (c *compiler) declareNode(b *hhcl.Block, p *phaseDecl, sb ...*hclsyntax.Block) *nodeDecl {
-	var blk *hclsyntax.Block
-	if len(sb) > 0 {
-		blk = sb[0]
-	} else {
-		blk = findSyntaxBlock(p.block.Body, b)
-		if blk == nil {
-			return nil
-		}
-	}
+// declareNode registers a step or gate block, top-level (p is nil) or in
+// phase p.
+func (c *compiler) declareNode(blk *hclsyntax.Block, p *phaseDecl) *nodeDecl {
 	kind, typ, name := blk.Type, blk.Labels[0], blk.Labels[1]
 	if !hclsyntax.ValidIdentifier(name) {
 		c.errf(blk.LabelRanges[1], "Invalid "+kind+" name", fmt.Sprintf("A %s name must start with a letter or underscore and contain only letters, digits, underscores and dashes, so that %s.<name> can refer to it.", kind, kind))
@@ -334,6 +356,11 @@ func (c *compiler) decodeNodes() {
 		} else {
 			c.decodeGate(n)
 		}
+		if n == n.d.nodes[len(n.d.nodes)-1] {
+			// Every instance has its meta-arguments: the copies
+			// PartialContent made of them are not needed any more.
+			n.d.content = nil
+		}
 	}
 }
 
@@ -380,7 +407,7 @@ func (c *compiler) action(name string, rng hhcl.Range, probe bool) (provider.Act
 	e := c.lookup(name)
 	at, pv, ok := e.at, e.pv, e.ok
 	if !ok {
-		c.errf(rng, "Unknown action", fmt.Sprintf("No provider offers an action named %q.%s", name, suggestName(name, c.rb.reg.ActionNames())))
+		c.errf(rng, "Unknown action", fmt.Sprintf("No provider offers an action named %q.%s", name, suggestAction(name, c.rb.reg)))
 		return at, nil, false
 	}
 	if probe && at.NewProbe == nil {
@@ -414,7 +441,7 @@ func (c *compiler) decodeStep(n *node) {
 		d.at, d.pv = at, pv
 		ent := c.entry(d.typ)
 		schema, shared := ent.stepMeta, ent.stepShared
-		content, remain, diags := blk.Body.PartialContent(schema)
+		content, _, diags := blk.Body.PartialContent(schema)
 		c.diags = append(c.diags, diags...)
 		// A meta-argument the action also declares (exec's timeout) goes to
 		// the action, and to the step too when it is known at load time.
@@ -427,7 +454,7 @@ func (c *compiler) decodeStep(n *node) {
 				d.shared = append(d.shared, name)
 			}
 		}
-		d.content, d.remain, d.meta = content, remain, schema
+		d.content, d.args = content, argBody{body: blk.Body, meta: schema}
 		d.spec = ent.spec
 	}
 	if d.pv == nil {
@@ -457,13 +484,17 @@ func (c *compiler) decodeStep(n *node) {
 		name string
 		ptr  *bool
 	}{{"idempotent", &s.Idempotent}, {"irreversible", &s.Irreversible},
-		{"point_of_no_return", &s.PointOfNoReturn}, {"rollback_on_failure", &s.RollbackOnFailure}} {
+		{"point_of_no_return", &s.PointOfNoReturn}, {"rollback_on_failure", &s.RollbackOnFailure},
+		{"rollback_idempotent", &s.RollbackIdempotent}} {
 		if a, ok := content.Attributes[f.name]; ok {
 			*f.ptr, _ = c.staticBool(a, n.ctx)
 		}
 	}
 	if a, ok := content.Attributes["on_fail"]; ok {
 		s.OnFail, _ = c.staticPolicy(a, n.ctx)
+	}
+	if a, ok := content.Attributes["lasting"]; ok {
+		s.Lasting, _ = c.staticStringList(a, n.ctx)
 	}
 	if a, ok := content.Attributes["description"]; ok {
 		s.Description, _ = c.staticString(a, n.ctx)
@@ -533,9 +564,9 @@ func (c *compiler) decodeRollback(n *node, b *hhcl.Block) *rollbackDecl {
 	}
 	rd := &rollbackDecl{action: name, at: at, spec: c.entry(name).spec}
 	rd.block = findSyntaxBlock(n.d.block.Body, b)
-	content, remain, d := b.Body.PartialContent(rollbackMetaSchema)
+	content, _, d := b.Body.PartialContent(rollbackMetaSchema)
 	c.diags = append(c.diags, d...)
-	rd.remain, rd.meta = remain, rollbackMetaSchema
+	rd.args = argBody{body: b.Body, meta: rollbackMetaSchema}
 	if a, ok := content.Attributes["provider"]; ok {
 		rd.pinst = c.instanceFor(pv.Type(), a.Expr, n.ctx, b.DefRange, name)
 	} else if n.pinst != nil && n.pinst.typ == pv.Type() {
@@ -611,6 +642,34 @@ func (c *compiler) decodeGate(n *node) {
 						continue
 					}
 					ap.Approvers = append(ap.Approvers, e.AsString())
+				}
+			}
+		}
+		if a, ok := content.Attributes["quorum"]; ok {
+			if q, ok := c.staticInt(a, n.ctx); ok {
+				people, groups := 0, false
+				for _, ap := range ap.Approvers {
+					if strings.HasPrefix(ap, "group:") {
+						groups = true
+					}
+					people++
+				}
+				switch {
+				case q < 1:
+					c.errf(a.Expr.Range(), "Invalid quorum", fmt.Sprintf("quorum is how many different approvers must approve: at least 1, not %d.", q))
+				case len(ap.Approvers) > 0 && !groups && q > people:
+					c.errf(a.Expr.Range(), "Quorum cannot be reached", fmt.Sprintf("quorum = %d needs %d different approvers, but approvers lists only %d. Add approvers (or a \"group:NAME\") or lower the quorum.", q, q, people))
+				default:
+					ap.Quorum = q
+				}
+			}
+		}
+		if a, ok := content.Attributes["separate_from"]; ok {
+			if s, ok := c.staticString(a, n.ctx); ok {
+				if s != runbook.SeparateFromStarter {
+					c.errf(a.Expr.Range(), "Invalid separate_from", fmt.Sprintf("separate_from is \"starter\" (the person who started the run may not approve it), not %q.", s))
+				} else {
+					ap.SeparateFrom = s
 				}
 			}
 		}
@@ -717,9 +776,9 @@ func (c *compiler) decodeCheck(n *node, b *hhcl.Block, tolerate int) (*checkDecl
 	if cd.probe != "" {
 		schema = c.entry(cd.probe).checkMeta
 	}
-	content, remain, diags := b.Body.PartialContent(schema)
+	content, _, diags := b.Body.PartialContent(schema)
 	c.diags = append(c.diags, diags...)
-	cd.remain, cd.meta = remain, schema
+	cd.args = argBody{body: b.Body, meta: schema}
 	// The probe: named, the only probe of the named provider, or the only
 	// probe among configured providers.
 	var provExpr hhcl.Expression

@@ -164,9 +164,9 @@ func (rb *Runbook) Describe() []NodeView {
 		}
 		v := NodeView{Name: n.name, Kind: n.d.kind, Phase: pn.Phase}
 		if n.step != nil {
-			v.Action = &Call{Provider: n.pinst.inst.Name(), Action: n.d.typ, Args: renderArgs(n.d.remain, n.planArgs, waitsOf(n, n.d.remain, false))}
+			v.Action = &Call{Provider: n.pinst.inst.Name(), Action: n.d.typ, Args: renderArgs(n.d.args.syntax(), n.planArgs.value(), waitsOf(n, n.d.args.syntax(), false))}
 			for _, rd := range n.rollbacks {
-				v.Rollbacks = append(v.Rollbacks, Call{Provider: rd.pinst.inst.Name(), Action: rd.action, Args: renderArgs(rd.remain, rd.planArgs, waitsOf(n, rd.remain, true))})
+				v.Rollbacks = append(v.Rollbacks, Call{Provider: rd.pinst.inst.Name(), Action: rd.action, Args: renderArgs(rd.args.syntax(), rd.planArgs.value(), waitsOf(n, rd.args.syntax(), true))})
 			}
 			if len(n.rollbacks) == 0 {
 				if nr := (&lazyAction{rb: rb, n: n}).NaturalRollback(); nr != nil {
@@ -179,7 +179,7 @@ func (rb *Runbook) Describe() []NodeView {
 			v.Schedule = gateSchedule(n.gate)
 			for i, cd := range n.checks {
 				v.Checks = append(v.Checks, CheckView{Name: cd.name, Threshold: n.gate.Checks[i].Threshold,
-					Probe: Call{Provider: cd.pinst.inst.Name(), Action: cd.probe, Args: renderArgs(cd.remain, cd.planArgs, waitsOf(n, cd.remain, false))}})
+					Probe: Call{Provider: cd.pinst.inst.Name(), Action: cd.probe, Args: renderArgs(cd.args.syntax(), cd.planArgs.value(), waitsOf(n, cd.args.syntax(), false))}})
 			}
 		}
 		out = append(out, v)
@@ -187,9 +187,8 @@ func (rb *Runbook) Describe() []NodeView {
 	return out
 }
 
-func renderArgs(body hhcl.Body, args cty.Value, waits map[string][]string) []Arg {
-	sb, ok := body.(*hclsyntax.Body)
-	if !ok || args == cty.NilVal || args.IsNull() {
+func renderArgs(sb *hclsyntax.Body, args cty.Value, waits map[string][]string) []Arg {
+	if sb == nil || args == cty.NilVal || args.IsNull() {
 		return nil
 	}
 	var out []Arg
@@ -271,6 +270,12 @@ func gateSchedule(g *runbook.Gate) string {
 		add("%q", a.Message)
 		if len(a.Approvers) > 0 {
 			add("approvers %s", strings.Join(a.Approvers, ", "))
+		}
+		if a.Quorum > 1 {
+			add("quorum %d", a.Quorum)
+		}
+		if a.SeparateFrom != "" {
+			add("not the %s", a.SeparateFrom)
 		}
 		if a.Timeout > 0 {
 			answer := "deny"

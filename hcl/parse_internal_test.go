@@ -10,67 +10,150 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// chunkSource is a large runbook-like source; extra is inserted after the
-// middle step.
-func chunkSource(n int, extra string) []byte {
+// chunkSource is a large runbook-like source of n steps, written as
+// `handrail fmt` writes it; with phases > 0 the steps are spread over that
+// many phase blocks. extra is inserted after the middle step (inside its
+// phase, if any).
+func chunkSource(n, phases int, extra string) []byte {
 	var sb strings.Builder
-	sb.WriteString("runbook \"gen\" {}\n\nprovider \"demo\" \"main\" {}\n\n")
+	sb.WriteString("runbook \"gen\" {}\n\nprovider \"demo\" \"main\" {}\n")
+	in := ""
+	per := n
+	if phases > 0 {
+		in = "  "
+		per = (n + phases - 1) / phases
+	}
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&sb, "step \"demo_exec\" \"s%d\" {\n  command = [\"deploy\", \"é${i}\"]\n  timeout = \"1m\"\n  rollback \"demo_exec\" {\n    command = [\"undo\", self.stdout]\n  }\n}\n\n", i)
+		if phases > 0 && i%per == 0 {
+			if i > 0 {
+				sb.WriteString("}\n")
+			}
+			fmt.Fprintf(&sb, "\nphase \"p%d\" {\n", i/per)
+		} else {
+			sb.WriteString("\n")
+		}
+		fmt.Fprintf(&sb, "%s# Step %d: ünïcode «columns».\n", in, i)
+		fmt.Fprintf(&sb, "%sstep \"demo_exec\" \"s%d\" {\n%s  command = [\"deploy\", \"é${i}\"]\n%s  timeout = \"1m\"\n\n", in, i, in, in)
+		fmt.Fprintf(&sb, "%s  rollback \"demo_exec\" {\n%s    command = [\"undo\", self.stdout]\n%s  }\n%s}\n", in, in, in, in)
 		if i == n/2 {
 			sb.WriteString(extra)
 		}
 	}
+	if phases > 0 {
+		sb.WriteString("}\n")
+	}
 	return []byte(sb.String())
 }
 
-func TestParseChunksSameAsOneParse(t *testing.T) {
+func TestParsePiecesSameAsOneParse(t *testing.T) {
+	deep := "  locals {\n    x = " + strings.Repeat("[", MaxNesting+5) + strings.Repeat("]", MaxNesting+5) + "\n  }\n"
 	tests := []struct {
 		name   string
+		steps  int
+		phases int
 		extra  string
-		chunks int
 		joined bool
+		inside bool // extra must straddle a cut for the case to test anything
 	}{
-		{name: "two", chunks: 2, joined: true},
-		{name: "three", chunks: 3, joined: true},
-		{name: "crlf attribute", extra: "x = 1\r\n\r\n", chunks: 2, joined: true},
-		{name: "heredoc across the cut", extra: "locals {\n  doc = <<EOT\n" + strings.Repeat("}\nstep \"a\" \"b\" {\n", 3000) + "EOT\n}\n\n", chunks: 2},
-		{name: "comment across the cut", extra: "/*\n" + strings.Repeat("}\nstep \"a\" \"b\" {\n", 3000) + "*/\n\n", chunks: 2},
-		{name: "attribute twice", extra: "x = 1\n\n", chunks: 2},
-		{name: "syntax error", extra: "step {{\n}\n\n", chunks: 2},
+		{name: "flat", steps: 600, joined: true},
+		{name: "one phase", steps: 600, phases: 1, joined: true},
+		{name: "seven phases", steps: 600, phases: 7, joined: true},
+		{name: "argument of the phase after its steps", steps: 600, phases: 1, extra: "\n  parallel = true\n", joined: true},
+		{name: "crlf blank lines", steps: 600, extra: "x = 1\r\n\r\n", joined: true},
+		{name: "heredoc across cuts", steps: 600, extra: "locals {\n  doc = <<EOT\n" + strings.Repeat("}\n\nstep \"a\" \"b\" {\n", 400) + "EOT\n}\n", inside: true},
+		{name: "heredoc across cuts in a phase", steps: 600, phases: 1, extra: "  locals {\n    doc = <<EOT\n" + strings.Repeat("  }\n\n  step \"a\" \"b\" {\n", 400) + "EOT\n  }\n", inside: true},
+		{name: "comment across cuts", steps: 600, extra: "/*\n" + strings.Repeat("}\n\nstep \"a\" \"b\" {\n", 400) + "*/\n", inside: true},
+		{name: "argument set twice", steps: 600, extra: "x = 1\n"},
+		{name: "phase argument set twice", steps: 600, phases: 1, extra: "  parallel = true\n"},
+		{name: "syntax error", steps: 600, extra: "step {{\n}\n"},
+		{name: "nested too deeply", steps: 600, phases: 1, extra: deep},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := chunkSource(2000*tt.chunks, tt.extra)
-			if tt.name == "attribute twice" {
+			src := chunkSource(tt.steps, tt.phases, tt.extra)
+			if strings.HasPrefix(tt.name, "argument set twice") {
 				src = append(src, "x = 2\n"...)
 			}
-			if strings.Contains(tt.name, "across the cut") {
-				// The cut must fall inside the heredoc or comment for the
-				// case to test anything.
+			if strings.HasPrefix(tt.name, "phase argument set twice") {
+				src = []byte(strings.Replace(string(src), "phase \"p0\" {\n", "phase \"p0\" {\n  parallel = false\n", 1))
+			}
+			cuts := pieceCuts(src)
+			if len(cuts) < 10 {
+				t.Fatalf("only %d cuts", len(cuts))
+			}
+			depth1 := 0
+			for _, c := range cuts {
+				if c.depth == 1 {
+					depth1++
+				}
+			}
+			if tt.phases > 0 && depth1 < len(cuts)/2 {
+				t.Fatalf("%d of %d cuts inside a phase", depth1, len(cuts))
+			}
+			if tt.inside {
 				start := strings.Index(string(src), tt.extra)
-				cuts := chunkCuts(src, tt.chunks)
-				if len(cuts) != 1 || cuts[0] <= start || cuts[0] >= start+len(tt.extra) {
-					t.Fatalf("cuts %v not inside [%d, %d)", cuts, start, start+len(tt.extra))
+				in := 0
+				for _, c := range cuts {
+					if c.pos > start && c.pos < start+len(tt.extra) {
+						in++
+					}
+				}
+				if in == 0 {
+					t.Fatalf("no cut inside [%d, %d)", start, start+len(tt.extra))
 				}
 			}
 			one, diags := hclsyntax.ParseConfig(src, "gen.hcl", hhcl.InitialPos)
-			got, ok := parseChunks(src, "gen.hcl", tt.chunks)
-			if ok != tt.joined {
-				t.Fatalf("joined = %v, want %v (one parse: %v)", ok, tt.joined, diags)
+			for _, workers := range []int{1, 3} {
+				got, ok := parsePieces(src, "gen.hcl", cuts, workers)
+				if ok != tt.joined {
+					t.Fatalf("workers %d: joined = %v, want %v (one parse: %v)", workers, ok, tt.joined, diags)
+				}
+				if !ok {
+					continue
+				}
+				if diags.HasErrors() {
+					t.Fatalf("one parse failed: %v", diags)
+				}
+				if !reflect.DeepEqual(one, got) {
+					t.Fatalf("workers %d: pieces differ from one parse", workers)
+				}
+				nav := func(f *hhcl.File, at int) string {
+					return f.Nav.(interface{ ContextString(int) string }).ContextString(at)
+				}
+				for _, at := range []int{len(src) / 3, len(src) / 2, len(src) - 20} {
+					if nav(got, at) != nav(one, at) {
+						t.Fatalf("navigation at %d differs: %q, want %q", at, nav(got, at), nav(one, at))
+					}
+				}
 			}
-			if !ok {
+			// Whatever the pieces did, parseConfig gives what one parse
+			// (after the depth check) gives, diagnostics included.
+			f, d := parseConfig(src, "gen.hcl")
+			if tt.name == "nested too deeply" {
+				if len(d) != 1 || d[0].Summary != "Nested too deeply" {
+					t.Fatalf("diagnostics %v, want one Nested too deeply", d)
+				}
 				return
 			}
-			if diags.HasErrors() {
-				t.Fatalf("one parse failed: %v", diags)
+			if d.Error() != diags.Error() {
+				t.Fatalf("diagnostics %v, want %v", d, diags)
 			}
-			if !reflect.DeepEqual(one, got) {
-				t.Fatal("chunked parse differs from one parse")
-			}
-			if got.Nav.(interface{ ContextString(int) string }).ContextString(len(src)-20) != one.Nav.(interface{ ContextString(int) string }).ContextString(len(src)-20) {
-				t.Fatal("navigation differs")
+			if !d.HasErrors() && !reflect.DeepEqual(one, f) {
+				t.Fatal("parseConfig differs from one parse")
 			}
 		})
+	}
+}
+
+// A source without any place to cut is parsed at once.
+func TestParseConfigWithoutCuts(t *testing.T) {
+	src := []byte("runbook \"a\" {\n  window = \"1h\"\n}\n")
+	if cuts := pieceCuts(src); len(cuts) != 0 {
+		t.Fatalf("cuts %v", cuts)
+	}
+	one, _ := hclsyntax.ParseConfig(src, "a.hcl", hhcl.InitialPos)
+	got, d := parseConfig(src, "a.hcl")
+	if len(d) > 0 || !reflect.DeepEqual(one, got) {
+		t.Fatalf("parseConfig = %v, %v", got, d)
 	}
 }

@@ -40,23 +40,28 @@ func schemaSpec(s provider.Schema) hcldec.ObjectSpec {
 
 // markSchema marks the sensitive attributes of a decoded object.
 func markSchema(v cty.Value, s provider.Schema) cty.Value {
+	return mapSchema(v, s, func(a provider.Attribute) bool { return a.Sensitive }, markSensitive)
+}
+
+// mapSchema replaces each attribute of a decoded object that the schema
+// picks with f of it, keeping the object's own marks. An object none of
+// whose attributes could be picked is returned as it is, unread.
+func mapSchema(v cty.Value, s provider.Schema, pick func(provider.Attribute) bool, f func(cty.Value) cty.Value) cty.Value {
 	if v == cty.NilVal || !v.Type().IsObjectType() || v.IsNull() || !v.IsKnown() {
 		return v
 	}
-	sensitive := false
+	picked := false
 	for _, a := range s {
-		sensitive = sensitive || a.Sensitive
+		picked = picked || pick(a)
 	}
-	if !sensitive {
+	if !picked {
 		return v
 	}
 	v, marks := v.Unmark()
 	attrs := v.AsValueMap()
 	for name, a := range s {
-		if a.Sensitive {
-			if x, ok := attrs[name]; ok {
-				attrs[name] = markSensitive(x)
-			}
+		if x, ok := attrs[name]; ok && pick(a) {
+			attrs[name] = f(x)
 		}
 	}
 	return cty.ObjectVal(attrs).WithMarks(marks)
@@ -143,6 +148,7 @@ func (c *compiler) configureProviders(blocks []*hclsyntax.Block) {
 		if diags.HasErrors() {
 			continue
 		}
+		val = resolveSchema(val, d.p.ConfigSchema(), d.block.Range().Filename)
 		c.configure(d, markSchema(val, d.p.ConfigSchema()), d.block.DefRange())
 	}
 	rb.base.Variables = mergeVars(rb.base.Variables, c.providerRoots())

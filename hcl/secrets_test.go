@@ -18,7 +18,7 @@ import (
 
 const secret = "hunter2-very-secret"
 
-func diagText(t *testing.T, rb *hcl.Runbook, src string, opts hcl.Options) string {
+func diagText(t *testing.T, src string, opts hcl.Options) string {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "main.hcl")
@@ -97,7 +97,7 @@ provider "demo" "main" {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opts.Registry = reg
-			text := diagText(t, nil, tc.src, tc.opts)
+			text := diagText(t, tc.src, tc.opts)
 			assert.NotContains(t, text, secret)
 			assert.NotContains(t, text, "hunter2")
 		})
@@ -106,7 +106,7 @@ provider "demo" "main" {
 		dir := t.TempDir()
 		vf := filepath.Join(dir, "prod.hclvars")
 		require.NoError(t, os.WriteFile(vf, []byte(`pin = "`+secret+`"`+"\n"), 0o644))
-		text := diagText(t, nil, `
+		text := diagText(t, `
 runbook "s" {}
 variable "pin" {
   type      = number

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
@@ -359,6 +360,9 @@ func hclIdent(s string) bool {
 	return true
 }
 
+// maxSuggestLen bounds the names suggestName compares, in bytes.
+const maxSuggestLen = 256
+
 // suggestName returns a " Did you mean "x"?" hint.
 func suggestName(name string, candidates []string) string {
 	best, bestD := "", 3
@@ -366,7 +370,12 @@ func suggestName(name string, candidates []string) string {
 		bestD = 4
 	}
 	for _, c := range candidates {
-		if d := levenshtein(name, c); d < bestD {
+		// Names that long are never typos of each other worth the
+		// quadratic cost.
+		if len(name) > maxSuggestLen || len(c) > maxSuggestLen {
+			continue
+		}
+		if d := levenshtein.Distance(name, c, nil); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -374,31 +383,4 @@ func suggestName(name string, candidates []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" Did you mean %q?", best)
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		if a == b {
-			return 0
-		}
-		return 1 << 20
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

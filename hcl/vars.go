@@ -2,8 +2,8 @@ package hcl
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -11,7 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/handrail-dev/handrail/runbook"
 )
 
 type variable struct {
@@ -191,7 +192,7 @@ func (c *compiler) finalizeVariable(v *variable, sv sourcedValue) (cty.Value, bo
 	if v.defaults != nil && !val.IsNull() {
 		val = v.defaults.Apply(val)
 	}
-	conv, err := convert.Convert(val, v.typ)
+	conv, err := convertLinear(val, v.typ)
 	if err != nil {
 		c.errf(sv.rng, "Invalid value for variable", fmt.Sprintf("The value of variable %q from %s is not valid: %s.", v.name, sv.source, convertMessage(err)))
 		return cty.NilVal, false
@@ -234,6 +235,14 @@ func (c *compiler) finalizeVariable(v *variable, sv sourcedValue) (cty.Value, bo
 			ok = false
 		}
 	}
+	if v.sensitive && ok {
+		for _, str := range sensitiveStrings(conv) {
+			if err := runbook.CheckSecret(str); err != nil {
+				c.errf(sv.rng, "Sensitive value too short", fmt.Sprintf("Variable %q from %s: %v.", v.name, sv.source, err))
+				return conv, false
+			}
+		}
+	}
 	return conv, ok
 }
 
@@ -269,7 +278,11 @@ func (c *compiler) rawValue(v *variable, raw, fname, source string) (sourcedValu
 	if v.typ.IsPrimitiveType() || v.typ == cty.DynamicPseudoType {
 		return sourcedValue{val: cty.StringVal(raw), rng: rng, source: source}, true
 	}
-	expr, d := hclsyntax.ParseExpression([]byte(raw), fname, hhcl.InitialPos)
+	var expr hclsyntax.Expression
+	d := checkSource([]byte(raw), fname, hhcl.InitialPos)
+	if !d.HasErrors() {
+		expr, d = hclsyntax.ParseExpression([]byte(raw), fname, hhcl.InitialPos)
+	}
 	if !d.HasErrors() {
 		var val cty.Value
 		val, d = evalStatic(expr)
@@ -304,18 +317,29 @@ func (c *compiler) synthetic(fname string, src []byte, sensitive bool) hhcl.Rang
 }
 
 func (c *compiler) readVarFile(path string, declared map[string]*variable, given map[string]sourcedValue, bad map[string]bool) {
-	src, err := os.ReadFile(path)
+	src, err := readSource(path)
 	if err != nil {
 		rng := hhcl.Range{Filename: path, Start: hhcl.InitialPos, End: hhcl.InitialPos}
 		c.errf(rng, "Cannot read variables file", err.Error())
 		return
 	}
-	f, d := hclsyntax.ParseConfig(src, path, hhcl.InitialPos)
-	c.rb.files[path] = f
-	c.diags = append(c.diags, d...)
+	f, d := (*hhcl.File)(nil), checkSource(src, path, hhcl.InitialPos)
+	if !d.HasErrors() {
+		f, d = hclsyntax.ParseConfig(src, path, hhcl.InitialPos)
+	}
 	if d.HasErrors() {
+		// Which value belongs to which variable is unknown (an
+		// unterminated string runs on over the lines after it), so no
+		// value is known not to be sensitive: show the names only.
+		if f == nil {
+			f = &hhcl.File{Bytes: src, Body: hhcl.EmptyBody()}
+		}
+		c.rb.files[path] = f
+		c.diags = append(c.diags, c.maskUnparsedVarFile(path, src, d)...)
 		return
 	}
+	c.rb.files[path] = f
+	c.diags = append(c.diags, d...)
 	attrs, d := f.Body.JustAttributes()
 	c.diags = append(c.diags, d...)
 	var names []string
@@ -325,6 +349,8 @@ func (c *compiler) readVarFile(path string, declared map[string]*variable, given
 	for _, a := range sortedAttrs(attrs) {
 		v, ok := declared[a.Name]
 		if !ok {
+			// A misspelt name may be a sensitive variable's: hide the value.
+			c.mask(a.Expr.Range())
 			c.diags = append(c.diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Summary: "Value for undeclared variable",
 				Detail:  fmt.Sprintf("The file sets %q, but the runbook declares no such variable.%s", a.Name, suggestName(a.Name, names)),
 				Subject: a.NameRange.Ptr()})
@@ -341,6 +367,39 @@ func (c *compiler) readVarFile(path string, declared map[string]*variable, given
 		}
 		given[a.Name] = sourcedValue{val: val, rng: a.Expr.Range(), source: "file " + path}
 	}
+}
+
+// varFileName matches the start of a line that sets a variable.
+var varFileName = regexp.MustCompile(`^[ \t]*[A-Za-z_][A-Za-z0-9_-]*[ \t]*=`)
+
+// maskUnparsedVarFile hides every value of a var file that does not parse:
+// only the "name =" at the start of a line stays visible in snippets, and
+// the texts hidden are redacted from the diagnostics' messages too. It
+// returns diags so redacted.
+func (c *compiler) maskUnparsedVarFile(path string, src []byte, diags hhcl.Diagnostics) hhcl.Diagnostics {
+	red := runbook.NewRedactor()
+	off := 0
+	for _, line := range strings.SplitAfter(string(src), "\n") {
+		start := off
+		if m := varFileName.FindStringIndex(line); m != nil {
+			start += m[1]
+		}
+		end := off + len(strings.TrimRight(line, "\r\n"))
+		if end > start {
+			c.mask(hhcl.Range{Filename: path, Start: hhcl.Pos{Byte: start}, End: hhcl.Pos{Byte: end}})
+			value := strings.TrimSpace(string(src[start:end]))
+			red.Add(value)
+			red.Add(strings.Trim(value, `"'`))
+		}
+		off += len(line)
+	}
+	out := make(hhcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		cp := *d
+		cp.Summary, cp.Detail = red.Redact(cp.Summary), red.Redact(cp.Detail)
+		out[i] = &cp
+	}
+	return out
 }
 
 func (c *compiler) mask(r hhcl.Range) {

@@ -1,5 +1,6 @@
 // Package journal holds what Handrail's durable journal stores share: the
-// run-lock error naming the holder, and run summaries for listing and
+// run-lock errors naming the holder (held by another run, or lost by this
+// one), and run summaries for listing and
 // showing runs (status, timings, what is left to undo) from any
 // [runbook.Journal].
 //

@@ -47,6 +47,10 @@ type Summary struct {
 	// steps the journal marks compensable); with a plan, only those that
 	// still have a rollback in it.
 	LeftToUndo []string
+	// Versions lists the plan versions the run was executed with, the
+	// first one it started with (see [runbook.PlanVersion]): one run
+	// across edits of its runbook.
+	Versions []runbook.PlanVersion
 }
 
 // StepSummary is one node of a [Summary].
@@ -70,7 +74,7 @@ func Summarize(recs []runbook.Record, p *runbook.Plan) (*Summary, error) {
 	}
 	s := &Summary{ID: st.Run.ID, Runbook: st.Run.Runbook, PlanHash: st.PlanHash, Status: st.Status,
 		StartedAt: st.Run.StartedAt, LastAt: st.LastTime, Records: len(recs), Inputs: st.Inputs,
-		InDoubt: st.InDoubt, Failed: st.Failed}
+		InDoubt: st.InDoubt, Failed: st.Failed, Versions: st.Versions}
 	s.Duration = s.LastAt.Sub(s.StartedAt)
 	s.State = string(st.Status)
 	if s.State == "" {

@@ -38,6 +38,13 @@ type Attribute struct {
 	Required bool
 	// Sensitive arguments are secrets: marked in the DSL, never shown.
 	Sensitive bool
+	// LocalPath arguments (a string, or a list of strings) name files or
+	// directories on the machine running handrail. The HCL front end
+	// resolves a relative value against the directory of the runbook file
+	// that declares it, so a runbook behaves the same from any working
+	// directory; absolute values are unchanged. Plans built in Go resolve
+	// relative paths against the process's working directory.
+	LocalPath bool
 	// Description documents the argument.
 	Description string
 }
@@ -237,4 +244,15 @@ type Dialer interface {
 // nil error; err reports failing to run at all.
 type CommandRunner interface {
 	RunCommand(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (exit int, err error)
+}
+
+// Preflighter is implemented by instances that can check, before a run
+// starts and without touching the world, what they need on this machine:
+// credential files readable, trust stores present (an SSH instance's keys
+// and known_hosts). Front ends call it before a real run takes its lock, so
+// that a missing file stops the run before anything was written, not
+// halfway through the release. The error says what is wrong and what to
+// do; it must never hold a secret.
+type Preflighter interface {
+	Preflight(ctx context.Context) error
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -124,9 +125,14 @@ type Env struct {
 	// r is set for environments built by the executor: lookups, events and
 	// questions go to the run (without a closure per call).
 	r *run
-	// checkpoint and prior serve environments built with NewEnv.
-	checkpoint func(ctx context.Context, outs Outputs) error
-	prior      Outputs
+	// checkpoint and prior serve environments built with NewEnv, as do
+	// recordProgress, progress and rollsBackFailure.
+	checkpoint       func(ctx context.Context, outs Outputs) error
+	prior            Outputs
+	recordProgress   func(ctx context.Context, items Outputs) error
+	progressMu       sync.Mutex // actions may record progress concurrently
+	progress         Outputs
+	rollsBackFailure bool
 }
 
 // EnvConfig configures [NewEnv]. Executors build environments; other
@@ -147,6 +153,14 @@ type EnvConfig struct {
 	// Checkpointed is what Env.Checkpointed returns: the checkpoint of an
 	// earlier attempt or process.
 	Checkpointed Outputs
+	// RecordProgress, if set, makes Env.RecordProgress durable (a runner's
+	// journal).
+	RecordProgress func(ctx context.Context, items Outputs) error
+	// Progress is what Env.Progress starts from: the progress the step
+	// recorded in earlier attempts or processes.
+	Progress Outputs
+	// RollsBackFailure is what Env.RollsBackFailure returns.
+	RollsBackFailure bool
 }
 
 // NewEnv returns an Env. Zero fields get working defaults: the real clock, no
@@ -154,6 +168,7 @@ type EnvConfig struct {
 func NewEnv(c EnvConfig) *Env {
 	e := &Env{run: c.Run, node: c.Node, attempt: c.Attempt, self: c.Self, lookup: c.Lookup,
 		checkpoint: c.Checkpoint, prior: c.Checkpointed,
+		recordProgress: c.RecordProgress, progress: copyOutputs(c.Progress), rollsBackFailure: c.RollsBackFailure,
 		clock: c.Clock, logger: c.Logger, redactor: c.Redactor, approver: c.Approver}
 	if e.clock == nil {
 		e.clock = RealClock{}
@@ -241,7 +256,13 @@ func (e *Env) Redact(s string) string { return e.redactor.Redact(s) }
 // AddSecret registers a sensitive string: from now on it is replaced by
 // "(sensitive)" in every event, log line, journal record and error message of
 // the run. It returns the value wrapped as a [Secret].
+//
+// A secret shorter than [MinSecretLen] bytes cannot be redacted: it is
+// still wrapped, and a warning (without the value) is logged.
 func (e *Env) AddSecret(s string) Secret {
+	if err := CheckSecret(s); err != nil {
+		e.Logger().Warn("a secret is too short to be redacted from output", "error", err.Error())
+	}
 	e.redactor.Add(s)
 	return NewSecret(s)
 }

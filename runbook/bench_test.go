@@ -2,7 +2,9 @@ package runbook_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strconv"
 	"testing"
@@ -56,6 +58,19 @@ func BenchmarkSequence(b *testing.B) {
 	ctx := context.Background()
 	b.Run("executor", func(b *testing.B) {
 		ex := &runbook.Executor{}
+		b.ReportAllocs()
+		cpu := cpuTime()
+		for b.Loop() {
+			if _, err := ex.Run(ctx, p, runbook.RunOptions{RunID: "bench"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportPerStep(b, cpu)
+	})
+	b.Run("executor-no-inline", func(b *testing.B) {
+		// The same without the walk's inline path for a lone ready step.
+		ex := &runbook.Executor{}
+		runbook.NoInline(ex)
 		b.ReportAllocs()
 		cpu := cpuTime()
 		for b.Loop() {
@@ -173,4 +188,104 @@ func BenchmarkBuildAndRun(b *testing.B) {
 		runtime.KeepAlive(res)
 	}
 	b.ReportMetric(float64(peak-min(peak, base))/(1<<20), "peak-heap-MB")
+}
+
+// discardJournal takes records and keeps none.
+type discardJournal struct{}
+
+func (discardJournal) Append(context.Context, ...runbook.Record) error { return nil }
+func (discardJournal) Load(_ context.Context, run string) ([]runbook.Record, error) {
+	return nil, fmt.Errorf("%w: %s", runbook.ErrRunNotFound, run)
+}
+
+// phaseMark is a point between the phases of a benchmarked run.
+type phaseMark struct {
+	t      time.Time
+	cpu    time.Duration
+	allocs uint64
+}
+
+func markPhase() phaseMark {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return phaseMark{t: time.Now(), cpu: cpuTime(), allocs: ms.Mallocs}
+}
+
+// BenchmarkRollback runs 10,000 steps in sequence, each with a rollback;
+// the last one fails, so the run then compensates the 9,999 before it. The
+// forward steps and the compensations of the same run are measured apart
+// (the failing step's action marks the boundary): wall and CPU time and
+// allocations per forward step and per compensation, and comp/fwd, the cost
+// of a compensation against a forward step of the same plan. "bare" has no
+// journal and no observer; "journal+json" builds and appends every record
+// (to a journal that keeps none, so that its storage does not count) and
+// writes every event as JSON (to io.Discard), as the CLI does. The file
+// journal's figure, fsync included, is BenchmarkRollback in
+// journal/filejournal.
+func BenchmarkRollback(b *testing.B) {
+	ctx := context.Background()
+	var mid phaseMark
+	rb := runbook.RollbackFunc(func(context.Context, *runbook.Env) error { return nil })
+	do := runbook.ActionFunc(func(context.Context, *runbook.Env) (runbook.Outputs, error) { return nil, nil })
+	boom := errors.New("boom")
+	fail := runbook.ActionFunc(func(context.Context, *runbook.Env) (runbook.Outputs, error) {
+		mid = markPhase()
+		return nil, boom
+	})
+	bl := runbook.NewBuilder("bench")
+	for i := 0; i < benchSteps; i++ {
+		a := do
+		if i == benchSteps-1 {
+			a = fail
+		}
+		bl.Step(runbook.Step{Name: benchNames[i], Action: a, Rollbacks: []runbook.Rollback{rb}})
+	}
+	p, err := bl.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		ex   func() *runbook.Executor
+	}{
+		{"bare", func() *runbook.Executor { return &runbook.Executor{} }},
+		{"journal+json", func() *runbook.Executor {
+			return &runbook.Executor{Journal: discardJournal{}, Observer: runbook.NewJSONObserver(io.Discard)}
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var fwd, comp struct {
+				wall, cpu time.Duration
+				allocs    uint64
+			}
+			const n = benchSteps - 1
+			for i := 0; i < b.N; i++ {
+				ex := tc.ex()
+				start := markPhase()
+				res, err := ex.Run(ctx, p, runbook.RunOptions{RunID: "bench"})
+				end := markPhase()
+				if !errors.Is(err, boom) || res.Status != runbook.StatusRolledBack || len(res.Compensated) != n {
+					b.Fatalf("want a rollback of %d steps, got %v, %v", n, res.Status, err)
+				}
+				fwd.wall += mid.t.Sub(start.t)
+				fwd.cpu += mid.cpu - start.cpu
+				fwd.allocs += mid.allocs - start.allocs
+				comp.wall += end.t.Sub(mid.t)
+				comp.cpu += end.cpu - mid.cpu
+				comp.allocs += end.allocs - mid.allocs
+			}
+			per := float64(b.N * n)
+			fwdNs, compNs := float64(fwd.wall.Nanoseconds())/per, float64(comp.wall.Nanoseconds())/per
+			b.ReportMetric(fwdNs, "fwd-ns/step")
+			b.ReportMetric(compNs, "comp-ns/step")
+			b.ReportMetric(compNs/fwdNs, "comp/fwd")
+			if fwd.cpu > 0 {
+				b.ReportMetric(float64(fwd.cpu.Nanoseconds())/per, "fwd-cpu-ns/step")
+				b.ReportMetric(float64(comp.cpu.Nanoseconds())/per, "comp-cpu-ns/step")
+				b.ReportMetric(float64(comp.cpu)/float64(fwd.cpu), "comp/fwd-cpu")
+			}
+			b.ReportMetric(float64(fwd.allocs)/per, "fwd-allocs/step")
+			b.ReportMetric(float64(comp.allocs)/per, "comp-allocs/step")
+		})
+	}
 }

@@ -28,12 +28,23 @@ var (
 	// ErrInDoubt is returned when a step found started but not finished in a
 	// journal cannot be decided without a person.
 	ErrInDoubt = errors.New("runbook: step in doubt")
+	// ErrCompensationInDoubt is returned when a compensation found started
+	// but not recorded as finished is not idempotent and nobody decided
+	// whether to run it again. It wraps [ErrInDoubt].
+	ErrCompensationInDoubt = fmt.Errorf("%w: compensation started, never recorded as finished", ErrInDoubt)
+	// ErrNotRecorded is wrapped by the error of a rollback whose progress
+	// the journal could not record: the run ends rollback_incomplete, never
+	// rolled_back.
+	ErrNotRecorded = errors.New("runbook: not recorded in the journal")
 	// ErrNoApprover is returned when a decision is needed and the run has no
 	// approver.
 	ErrNoApprover = errors.New("runbook: no approver to ask")
 	// ErrNothingToUndo is returned by Rollback for a run that was already
 	// rolled back.
 	ErrNothingToUndo = errors.New("runbook: nothing to undo")
+	// ErrDecisionRefused is wrapped by the reason an approval's answer did
+	// not count (see [ApprovalRequest.Admit]).
+	ErrDecisionRefused = errors.New("runbook: decision refused")
 	// ErrRunNotFound is returned by journals for an unknown run id.
 	ErrRunNotFound = errors.New("runbook: run not found")
 )

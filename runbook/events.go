@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // Event is something that happened in a run. The set is sealed: every event
@@ -37,6 +39,13 @@ type RunStarted struct {
 	Runbook  string `json:"runbook"`
 	PlanHash string `json:"plan_hash"`
 	Mode     string `json:"mode"` // "run", "resume" or "rollback"
+	// StartedBy is the person who started the run, if known.
+	StartedBy string `json:"started_by,omitempty"`
+	// PrevPlanHash is set when a resume or rollback goes on with another
+	// version of the plan (or from a node): the version it replaces;
+	// Reason is the one given.
+	PrevPlanHash string `json:"prev_plan_hash,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 // NodeStarted: an attempt of a step or gate began.
@@ -103,15 +112,21 @@ type GateSampled struct {
 // GatePassed: a gate let the run go on.
 type GatePassed struct {
 	Header
-	Outcome Outcome `json:"outcome"`
+	Outcome engine.Outcome `json:"outcome"`
+	// Decision explains a check, soak or guard gate's outcome (nil for
+	// approvals).
+	Decision *GateDecision `json:"decision,omitempty"`
 }
 
 // GateFailed: a gate stopped the run (or warned, with policy continue).
 type GateFailed struct {
 	Header
-	Outcome Outcome `json:"outcome"`
-	Reason  string  `json:"reason"`
-	Policy  Policy  `json:"policy"`
+	Outcome engine.Outcome `json:"outcome"`
+	Reason  string         `json:"reason"`
+	Policy  Policy         `json:"policy"`
+	// Decision explains a check, soak or guard gate's outcome (nil for
+	// approvals).
+	Decision *GateDecision `json:"decision,omitempty"`
 }
 
 // ApprovalRequested: a person or callback is asked to decide.
@@ -124,6 +139,23 @@ type ApprovalRequested struct {
 type ApprovalDecided struct {
 	Header
 	Decision Decision `json:"decision"`
+}
+
+// ApprovalVoted: one approval counted towards a gate's quorum, which is
+// not reached yet (Have of Need).
+type ApprovalVoted struct {
+	Header
+	Decision Decision `json:"decision"`
+	Have     int      `json:"have"`
+	Need     int      `json:"need"`
+}
+
+// ApprovalRefused: an answer to an approval did not count (Reason says
+// why: not an approver, the starter, another plan's hash, a second vote).
+type ApprovalRefused struct {
+	Header
+	Decision Decision `json:"decision"`
+	Reason   string   `json:"reason"`
 }
 
 // RollbackStarted: the run is compensating; Pending lists the steps to
@@ -198,6 +230,12 @@ func (ApprovalRequested) Kind() string { return "approval_requested" }
 
 // Kind returns "approval_decided".
 func (ApprovalDecided) Kind() string { return "approval_decided" }
+
+// Kind returns "approval_voted".
+func (ApprovalVoted) Kind() string { return "approval_voted" }
+
+// Kind returns "approval_refused".
+func (ApprovalRefused) Kind() string { return "approval_refused" }
 
 // Kind returns "rollback_started".
 func (RollbackStarted) Kind() string { return "rollback_started" }
@@ -282,6 +320,9 @@ func (s SlogObserver) Observe(e Event) {
 		}
 	case ApprovalDecided:
 		attrs = append(attrs, slog.Bool("approved", ev.Decision.Approved), slog.String("by", ev.Decision.By))
+	case ApprovalRefused:
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("by", ev.Decision.By), slog.String("reason", ev.Reason))
 	case RollbackStarted:
 		level = slog.LevelWarn
 		attrs = append(attrs, slog.String("reason", ev.Reason), slog.Any("pending", ev.Pending))

@@ -2,17 +2,17 @@ package runbook
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // Executor runs plans. The zero value is ready to use: real clock, no
@@ -41,6 +41,10 @@ type Executor struct {
 	RollbackRetry *Retry
 	// Rand returns numbers in [0,1) for retry jitter (default math/rand).
 	Rand func() float64
+
+	// noInline turns off running a lone ready node on the walk's own
+	// goroutine (benchmarks compare the two).
+	noInline bool
 }
 
 // RunOptions are per run.
@@ -49,9 +53,21 @@ type RunOptions struct {
 	RunID string
 	// Inputs are recorded in the journal (sensitive ones without value).
 	Inputs []Input
-	// Force resumes or rolls back even if the plan's hash differs from the
-	// journal's.
+	// Force lets a resume or rollback go on with a plan whose comparison
+	// with the journal's (see [Executor.Compare]) has unsafe changes; it
+	// needs a Reason, journaled with the new plan version.
 	Force bool
+	// From resumes a run from this node: it and every node that depends
+	// on it run again; completed ones among them only if idempotent,
+	// listed in Rerun, or confirmed by the approver.
+	From string
+	// Rerun lists completed, non-idempotent nodes in From's span that run
+	// again without asking.
+	Rerun []string
+	// By names the person who resumes or rolls back; Reason says why.
+	// Both are journaled with a new plan version.
+	By     string
+	Reason string
 	// LockKey is the key of the run lock when the journal is a [Locker]
 	// (default: the plan's name).
 	LockKey string
@@ -59,6 +75,10 @@ type RunOptions struct {
 	// compensation in progress; the run ends interrupted, ready for a later
 	// rollback.
 	StopRollback <-chan struct{}
+	// StartedBy names the person starting the run; it is journaled, and an
+	// approval gate with SeparateFrom "starter" refuses their approval. A
+	// resumed run keeps the journal's starter.
+	StartedBy string
 }
 
 type nodeEnd struct {
@@ -69,7 +89,7 @@ type nodeEnd struct {
 	outputs  Outputs
 	tok      *clockToken
 	attempts int
-	outcome  Outcome // gates
+	outcome  engine.Outcome // gates
 }
 
 type run struct {
@@ -99,10 +119,22 @@ type run struct {
 	jerr        error
 	compensated []string
 	checkpoints map[string]Outputs
+	progress    map[string]Outputs // Env.RecordProgress, per node
+	// unrecorded names what a rollback did or tried that the journal
+	// could not record; any makes the rollback incomplete.
+	unrecorded []string
+	starter    string
+	// rerun marks completed nodes that a resume runs again (From).
+	rerun map[int]bool
+	// The run lock, when the journal is a Locker (see hold).
+	lease      Lease
+	lostCh     chan struct{} // closed when the lease is lost
+	lostClosed bool
+	lostErr    error
 }
 
 func (e *Executor) newRun(p *Plan, opts RunOptions, info RunInfo) *run {
-	r := &run{e: e, p: p, opts: opts, info: info, failIdx: -1}
+	r := &run{e: e, p: p, opts: opts, info: info, failIdx: -1, starter: opts.StartedBy}
 	r.clock = e.Clock
 	if r.clock == nil {
 		r.clock = RealClock{}
@@ -143,13 +175,6 @@ func (e *Executor) newRun(p *Plan, opts RunOptions, info RunInfo) *run {
 	return r
 }
 
-// NewRunID returns a fresh run id: the UTC time and random hex.
-func NewRunID(now time.Time) string {
-	var b [4]byte
-	_, _ = crand.Read(b[:])
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
 // Run executes the plan. It returns the result and, unless the run
 // succeeded, an error: the failure that stopped it (a *[StepError] for node
 // failures) or why the run could not start.
@@ -163,9 +188,9 @@ func (e *Executor) Run(ctx context.Context, p *Plan, opts RunOptions) (*Result, 
 	}
 	id := opts.RunID
 	if id == "" {
-		id = NewRunID(clock.Now())
+		id = engine.NewRunID(clock.Now())
 	}
-	unlock, err := e.lock(ctx, p, opts)
+	lease, unlock, err := e.lock(ctx, p, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +203,7 @@ func (e *Executor) Run(ctx context.Context, p *Plan, opts RunOptions) (*Result, 
 		}
 	}
 	r := e.newRun(p, opts, RunInfo{ID: id, Runbook: p.Name})
+	defer r.hold(lease)()
 	inputs := make([]Input, len(opts.Inputs))
 	for i, in := range opts.Inputs {
 		if in.Sensitive {
@@ -186,32 +212,18 @@ func (e *Executor) Run(ctx context.Context, p *Plan, opts RunOptions) (*Result, 
 		}
 		inputs[i] = in
 	}
-	if err := r.journal(ctx, Record{Kind: RecRunStarted, Runbook: p.Name, PlanHash: p.hash, Inputs: inputs, Mode: "run"}); err != nil {
+	start := Record{Kind: RecRunStarted, Runbook: p.Name, PlanHash: p.hash, Inputs: inputs, Mode: "run", StartedBy: opts.StartedBy}
+	if e.Journal != nil {
+		// The plan version the run starts with, for a later resume with
+		// an edited runbook.
+		start.Plan, start.NodeHashes = p.dump, p.NodeHashes()
+	}
+	if err := r.journal(ctx, start); err != nil {
 		return nil, fmt.Errorf("runbook: cannot start run %s: journal: %w", id, err)
 	}
-	r.emit(RunStarted{Header: r.header(""), Runbook: p.Name, PlanHash: p.hash, Mode: "run"})
+	r.emit(RunStarted{Header: r.header(""), Runbook: p.Name, PlanHash: p.hash, Mode: "run", StartedBy: opts.StartedBy})
 	r.forward(ctx, nil)
 	return r.finish(ctx)
-}
-
-func (e *Executor) lock(ctx context.Context, p *Plan, opts RunOptions) (func(), error) {
-	l, ok := e.Journal.(Locker)
-	if !ok {
-		return func() {}, nil
-	}
-	key := opts.LockKey
-	if key == "" {
-		key = p.Name
-	}
-	unlock, err := l.Lock(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	return func() {
-		if err := unlock(); err != nil {
-			e.logf(slog.LevelWarn, "releasing run lock", "key", key, "error", err)
-		}
-	}, nil
 }
 
 func (e *Executor) logf(level slog.Level, msg string, args ...any) {
@@ -240,7 +252,7 @@ func (r *run) journal(ctx context.Context, recs ...Record) error {
 		}
 		recs[i].Error = r.red.Redact(recs[i].Error)
 	}
-	err := r.j.Append(context.WithoutCancel(ctx), recs...)
+	err := r.append(context.WithoutCancel(ctx), recs)
 	if err != nil {
 		r.mu.Lock()
 		if r.jerr == nil {
@@ -317,6 +329,7 @@ func (r *run) lookup(name string) (Outputs, bool) {
 // ask asks the approver, with a timeout on the run's clock.
 func (r *run) ask(ctx context.Context, req ApprovalRequest, timeout time.Duration, onTimeout bool) (Decision, error) {
 	req.Run = r.info.ID
+	req.PlanHash, req.StartedBy = r.p.hash, r.starter
 	req.Message = r.red.Redact(req.Message)
 	for i, ev := range req.Evidence {
 		req.Evidence[i] = r.red.Redact(ev)
@@ -350,226 +363,208 @@ func (r *run) ask(ctx context.Context, req ApprovalRequest, timeout time.Duratio
 	return d, nil
 }
 
-// forward runs nodes not yet done until all are done or one fails.
+// forward runs nodes not yet done until all are done or one fails. It only
+// walks: the engine's Scheduler decides which node starts when, runNode
+// runs it, and the walk hands nodes over and takes their ends.
 func (r *run) forward(ctx context.Context, done map[int]bool) {
-	nodes := r.p.nodes
-	remaining := make([]int, len(nodes))
-	// Ready nodes start lowest declaration index first; guards do not take
-	// a parallelism slot, so they wait apart.
-	var ready, readyGuards intHeap
-	pendingCount := 0
-	isGuard := func(i int) bool { return nodes[i].Gate != nil && nodes[i].Gate.Kind == GateGuard }
-	push := func(i int) {
-		if isGuard(i) {
-			readyGuards.push(i)
-		} else {
-			ready.push(i)
+	w := r.newWalk(ctx, done)
+	defer w.close()
+	for {
+		w.checkStop(ctx)
+		if w.startReady() {
+			continue // a lone node ran inline and was handled
 		}
-	}
-	for i, n := range nodes {
-		if done[i] {
-			continue
-		}
-		for _, d := range n.deps {
-			if !done[d] {
-				remaining[i]++
-			}
-		}
-		if !isGuard(i) {
-			pendingCount++
-		}
-		if remaining[i] == 0 {
-			push(i)
-		}
-	}
-	// until[i] lists the guards that end when node i completes.
-	var until map[int][]int
-	for i, n := range nodes {
-		if isGuard(i) && n.Gate.Until != "" {
-			if until == nil {
-				until = map[int][]int{}
-			}
-			u := r.p.index[n.Gate.Until]
-			until[u] = append(until[u], i)
-		}
-	}
-	runCtx, cancelRun := context.WithCancelCause(ctx)
-	defer cancelRun(context.Canceled)
-	guardCancel := map[int]context.CancelCauseFunc{}
-	results := make(chan nodeEnd, len(nodes))
-	schedTok := holdClock(r.clock)
-	defer schedTok.release()
-	inflight, guards := 0, 0
-	type job struct {
-		ctx context.Context
-		i   int
-		tok *clockToken
-	}
-	work := make(chan job, r.par)
-	defer close(work)
-	workers := 0
-	failing := false
-	fail := func(idx int, err error, pol Policy) {
-		if failing {
+		finished, endGuards := w.sched.Drained()
+		if finished {
 			return
 		}
-		failing = true
-		r.failIdx, r.failErr, r.failPol = idx, err, pol
-		cancelRun(ErrCancelled)
-	}
-	// handle takes a node's end: the node's token is released only now, so
-	// that a simulated clock cannot move between the end and its handling.
-	handle := func(end nodeEnd) {
-		end.tok.release()
-		guard := isGuard(end.idx)
-		if guard {
-			guards--
-			delete(guardCancel, end.idx)
-		} else {
-			inflight--
-			pendingCount--
-		}
-		r.record(end)
-		switch end.state {
-		case StateSucceeded, StateSkipped, StateWarned:
-			if guard {
-				return
-			}
-			for _, g := range until[end.idx] {
-				if c, ok := guardCancel[g]; ok {
-					c(errSpanEnded)
-				}
-			}
-			for _, o := range nodes[end.idx].outs {
-				remaining[o]--
-				if remaining[o] == 0 && !done[o] {
-					push(o)
-				}
-			}
-		case StateFailed:
-			fail(end.idx, end.err, end.policy)
-		case StateCancelled:
-			if !failing {
-				fail(end.idx, end.err, PolicyRollback)
-			}
-		}
-	}
-	start := func(i int) (context.Context, *clockToken) {
-		tok := holdClock(r.clock)
-		nctx := runCtx
-		if isGuard(i) {
-			var gcancel context.CancelCauseFunc
-			nctx, gcancel = context.WithCancelCause(runCtx)
-			guardCancel[i] = gcancel
-			guards++
-		} else {
-			inflight++
-		}
-		r.mu.Lock()
-		r.res[i].Status = StateRunning
-		r.mu.Unlock()
-		return withToken(nctx, tok), tok
-	}
-	for {
-		if !failing && ctx.Err() != nil {
-			fail(-1, fmt.Errorf("run cancelled: %w", context.Cause(ctx)), PolicyRollback)
-		}
-		if !failing && r.jerr != nil {
-			fail(-1, fmt.Errorf("journal: %w", r.jerr), PolicyRollback)
-		}
-		inline := false
-		for !failing {
-			if readyGuards.Len() > 0 {
-				i := readyGuards.pop()
-				nctx, tok := start(i)
-				go func() { results <- r.runNode(nctx, i, tok) }()
-				continue
-			}
-			if ready.Len() == 0 || inflight >= r.par {
-				break
-			}
-			i := ready.pop()
-			nctx, tok := start(i)
-			if inflight == 1 && guards == 0 && ready.Len() == 0 {
-				// The only node that can run now (a sequence): run it on
-				// this goroutine, saving a goroutine and two hand-offs.
-				schedTok.idle()
-				end := r.runNode(nctx, i, tok)
-				schedTok.resume()
-				handle(end)
-				inline = true
-				break
-			}
-			// Steps and gates run on a pool of at most Parallelism workers,
-			// whose stacks have grown once.
-			work <- job{ctx: nctx, i: i, tok: tok}
-			if workers < inflight {
-				workers++
-				go func() {
-					for j := range work {
-						results <- r.runNode(j.ctx, j.i, j.tok)
-					}
-				}()
-			}
-		}
-		if inline {
-			continue
-		}
-		if inflight == 0 && (guards == 0 || pendingCount == 0) {
-			if guards == 0 {
-				break
-			}
-			for _, c := range guardCancel {
+		if endGuards {
+			for _, c := range w.guardCancel {
 				c(errSpanEnded)
 			}
 		}
-		schedTok.idle()
-		end := <-results
-		schedTok.resume()
-		handle(end)
+		w.schedTok.idle()
+		end := <-w.results
+		w.schedTok.resume()
+		w.handle(end)
 	}
 }
 
-// intHeap is a min-heap of node indexes.
-type intHeap []int
+// walk is the state of one forward pass.
+type walk struct {
+	r           *run
+	sched       *engine.Scheduler
+	runCtx      context.Context
+	cancelRun   context.CancelCauseFunc
+	guardCancel map[int]context.CancelCauseFunc
+	results     chan nodeEnd
+	schedTok    *clockToken
+	work        chan job
+	workers     int
+	failing     bool
+	inline      bool // a lone ready node may run on the walk's goroutine
+}
 
-func (h intHeap) Len() int { return len(h) }
+// job is a node handed to a worker.
+type job struct {
+	ctx context.Context
+	i   int
+	tok *clockToken
+}
 
-func (h *intHeap) push(v int) {
-	*h = append(*h, v)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if s[p] <= s[i] {
-			break
+func (r *run) newWalk(ctx context.Context, done map[int]bool) *walk {
+	nodes := r.p.nodes
+	sn := make([]engine.Node, len(nodes))
+	var skip []bool
+	if len(done) > 0 {
+		skip = make([]bool, len(nodes))
+		for i := range done {
+			skip[i] = done[i]
 		}
-		s[p], s[i] = s[i], s[p]
-		i = p
+	}
+	for i, n := range nodes {
+		sn[i] = engine.Node{Deps: n.deps, Until: -1}
+		if n.Gate != nil && n.Gate.Kind == GateGuard {
+			sn[i].Guard = true
+			if n.Gate.Until != "" {
+				sn[i].Until = r.p.index[n.Gate.Until]
+			}
+		}
+	}
+	w := &walk{r: r, sched: engine.NewScheduler(sn, skip, r.par), guardCancel: map[int]context.CancelCauseFunc{},
+		results: make(chan nodeEnd, len(nodes)), schedTok: holdClock(r.clock), work: make(chan job, r.par),
+		inline: r.j == nil && !r.e.noInline}
+	w.runCtx, w.cancelRun = context.WithCancelCause(ctx)
+	if r.lostCh != nil {
+		// A lost run lock cancels what is in flight; the walk then starts
+		// nothing new.
+		go func() {
+			select {
+			case <-r.lostCh:
+				w.cancelRun(r.lockLost())
+			case <-w.runCtx.Done():
+			}
+		}()
+	}
+	return w
+}
+
+func (w *walk) close() {
+	close(w.work)
+	w.schedTok.release()
+	w.cancelRun(context.Canceled)
+}
+
+// fail stops the walk for the first failure.
+func (w *walk) fail(idx int, err error, pol Policy) {
+	if w.failing {
+		return
+	}
+	w.failing = true
+	w.sched.Stop()
+	w.r.failIdx, w.r.failErr, w.r.failPol = idx, err, pol
+	w.cancelRun(ErrCancelled)
+}
+
+// checkStop fails the walk when the run is cancelled, the journal failed
+// or the run lock was lost.
+func (w *walk) checkStop(ctx context.Context) {
+	if w.failing {
+		return
+	}
+	r := w.r
+	switch {
+	case ctx.Err() != nil:
+		w.fail(-1, fmt.Errorf("run cancelled: %w", context.Cause(ctx)), PolicyRollback)
+	case r.jerr != nil:
+		w.fail(-1, fmt.Errorf("journal: %w", r.jerr), PolicyRollback)
+	default:
+		if lost := r.lockLost(); lost != nil {
+			w.cancelRun(lost) // the cause tells cancelled nodes why
+			w.fail(-1, lost, PolicyRollback)
+		}
 	}
 }
 
-func (h *intHeap) pop() int {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		l, m := 2*i+1, i
-		if l < len(s) && s[l] < s[m] {
-			m = l
+// startReady starts every node the scheduler lets start. When the one
+// node that can run is alone (a sequence) and the run has no journal, it
+// runs it on this goroutine, saving two hand-offs (about a fifth of a
+// no-op step's CPU), handles its end and returns true. With a journal the
+// step's fsync dwarfs that, and the inline path measured slower in wall
+// time (BENCHMARKS.md, BenchmarkRealistic), so every node goes to a worker.
+func (w *walk) startReady() bool {
+	for {
+		i, ok := w.sched.Next()
+		if !ok {
+			return false
 		}
-		if l+1 < len(s) && s[l+1] < s[m] {
-			m = l + 1
+		nctx, tok := w.start(i)
+		if w.guardCancel[i] != nil {
+			w.goGuard(nctx, i, tok)
+			continue
 		}
-		if m == i {
-			break
+		if w.inline && w.sched.Lone() {
+			w.schedTok.idle()
+			end := w.r.runNode(nctx, i, tok)
+			w.schedTok.resume()
+			w.handle(end)
+			return true
 		}
-		s[i], s[m] = s[m], s[i]
-		i = m
+		// Steps and gates run on a pool of at most Parallelism workers,
+		// whose stacks have grown once.
+		w.work <- job{ctx: nctx, i: i, tok: tok}
+		if w.workers < w.sched.Running() {
+			w.workers++
+			go func() {
+				for j := range w.work {
+					w.results <- w.r.runNode(j.ctx, j.i, j.tok)
+				}
+			}()
+		}
 	}
-	*h = s
-	return top
+}
+
+// goGuard runs guard i on a goroutine of its own. (A method, so that the
+// variables of startReady's loop are not moved to the heap for every node
+// because a goroutine captures them.)
+func (w *walk) goGuard(ctx context.Context, i int, tok *clockToken) {
+	go func() { w.results <- w.r.runNode(ctx, i, tok) }()
+}
+
+// start marks node i running and returns its context and clock token.
+func (w *walk) start(i int) (context.Context, *clockToken) {
+	r := w.r
+	tok := holdClock(r.clock)
+	nctx := w.runCtx
+	if n := r.p.nodes[i]; n.Gate != nil && n.Gate.Kind == GateGuard {
+		var gcancel context.CancelCauseFunc
+		nctx, gcancel = context.WithCancelCause(w.runCtx)
+		w.guardCancel[i] = gcancel
+	}
+	r.mu.Lock()
+	r.res[i].Status = StateRunning
+	r.mu.Unlock()
+	return withToken(nctx, tok), tok
+}
+
+// handle takes a node's end: the node's token is released only now, so
+// that a simulated clock cannot move between the end and its handling.
+func (w *walk) handle(end nodeEnd) {
+	end.tok.release()
+	delete(w.guardCancel, end.idx)
+	w.r.record(end)
+	ok := end.state == StateSucceeded || end.state == StateSkipped || end.state == StateWarned
+	for _, g := range w.sched.Ended(end.idx, ok) {
+		if c, found := w.guardCancel[g]; found {
+			c(errSpanEnded)
+		}
+	}
+	switch end.state {
+	case StateFailed:
+		w.fail(end.idx, end.err, end.policy)
+	case StateCancelled:
+		w.fail(end.idx, end.err, PolicyRollback)
+	}
 }
 
 var errSpanEnded = errors.New("guard span ended")
@@ -599,6 +594,11 @@ func (r *run) record(end nodeEnd) {
 		}
 		res.Outputs = end.outputs
 		r.outputs[n.Name] = end.outputs
+		if r.rerun[end.idx] {
+			// Run again (a resume from an earlier node): it completes
+			// once, at its latest completion.
+			r.done = slices.DeleteFunc(r.done, func(k int) bool { return k == end.idx })
+		}
 		r.done = append(r.done, end.idx)
 		if n.Step != nil && n.Step.PointOfNoReturn {
 			r.ponr = true
@@ -607,7 +607,7 @@ func (r *run) record(end nodeEnd) {
 			r.warnings = append(r.warnings, end.err)
 		}
 	case StateFailed, StateCancelled:
-		if n.Step != nil && n.Step.RollbackOnFailure {
+		if _, checkpointed := r.checkpoints[n.Name]; n.compensatesOwnFailure(checkpointed) { // r.mu is held
 			r.ownFail = append(r.ownFail, end.idx)
 			if end.outputs != nil {
 				// Partial outputs of the failed attempt: Self of its own
@@ -687,6 +687,7 @@ func (r *run) runStep(ctx context.Context, i int, n *Node, tok *clockToken) node
 			if r.j != nil {
 				_ = r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: n.Name, Attempt: attempt, Outputs: red, Compensable: len(n.rbs) > 0})
 			}
+			r.forgetProgress(n.Name)
 			if !r.quiet {
 				now := r.clock.Now()
 				r.emit(NodeSucceeded{Header: Header{Run: r.info.ID, Node: n.Name, Time: now}, Attempt: attempt, Duration: now.Sub(start), Outputs: red})
@@ -708,7 +709,10 @@ func (r *run) runStep(ctx context.Context, i int, n *Node, tok *clockToken) node
 		if ctx.Err() != nil {
 			// Cancelled because the run is failing or was interrupted.
 			end.state, end.err = StateCancelled, &StepError{Node: n.Name, Attempt: attempt, Err: fmt.Errorf("%w: %w", ErrCancelled, err)}
-			_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: attempt, Final: true, Error: end.err.Error(), Outputs: partial})
+			// An attempt cancelled because the run lock was lost is not a
+			// failure for good: whoever continues the run runs it again.
+			final := !errors.Is(context.Cause(ctx), ErrLockLost)
+			_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: attempt, Final: final, Error: end.err.Error(), Outputs: partial})
 			r.emit(NodeFailed{Header: r.header(n.Name), Attempt: attempt, Error: r.red.Redact(end.err.Error()), Final: true})
 			return end
 		}
@@ -787,11 +791,7 @@ func (r *run) journalWarned(ctx context.Context, end nodeEnd, n *Node, how strin
 }
 
 func safeDo(ctx context.Context, a Action, env *Env) (out Outputs, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			out, err = nil, fmt.Errorf("%w: %v\n%s", ErrPanic, p, firstLines(debug.Stack(), 12))
-		}
-	}()
+	defer engine.Recover(&err, ErrPanic, true)
 	return a.Do(ctx, env)
 }
 
@@ -805,20 +805,8 @@ func safeWhen(ctx context.Context, f func(context.Context, *Env) (bool, error), 
 }
 
 func safeCompensate(ctx context.Context, rb Rollback, env *Env) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v\n%s", ErrPanic, p, firstLines(debug.Stack(), 12))
-		}
-	}()
+	defer engine.Recover(&err, ErrPanic, true)
 	return rb.Compensate(ctx, env)
-}
-
-func firstLines(b []byte, n int) string {
-	lines := strings.SplitN(string(b), "\n", n+1)
-	if len(lines) > n {
-		lines = lines[:n]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // finish compensates if needed and builds the result.
@@ -827,6 +815,10 @@ func (r *run) finish(ctx context.Context) (*Result, error) {
 	var status Status
 	var pending []string
 	switch {
+	case r.lockLost() != nil:
+		// Another process may own the run now: compensate nothing.
+		status = StatusInterrupted
+		pending = r.pendingNames(r.compensationOrder())
 	case r.failErr == nil:
 		status = StatusSucceeded
 	case r.failPol == PolicyAbort:
@@ -842,6 +834,7 @@ func (r *run) finish(ctx context.Context) (*Result, error) {
 }
 
 func (r *run) result(ctx context.Context, res *Result, status Status, pending []string) (*Result, error) {
+	status, pending = r.lostResult(status, pending)
 	res.Status = status
 	res.Err = r.failErr
 	res.Pending = pending
@@ -900,15 +893,7 @@ func (e *RunError) Unwrap() error { return e.Err }
 func (r *run) compensationOrder() []int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []int
-	for k := len(r.ownFail) - 1; k >= 0; k-- {
-		out = append(out, r.ownFail[k])
-	}
-	done := r.orderedDoneLocked()
-	for k := len(done) - 1; k >= 0; k-- {
-		out = append(out, done[k])
-	}
-	return out
+	return engine.CompensationOrder(r.ownFail, r.orderedDoneLocked())
 }
 
 // orderedDoneLocked returns the completed nodes in completion order, with
@@ -938,13 +923,12 @@ func (r *run) orderedDoneLocked() []int {
 	return out
 }
 
+// pendingNames names the compensations of order that are still owed: those
+// the engine would run.
 func (r *run) pendingNames(order []int) []string {
-	var out []string
-	for _, i := range order {
-		n := r.p.nodes[i]
-		if n.Step != nil && len(n.rbs) > 0 {
-			out = append(out, n.Name)
-		}
+	_, names, _ := engine.Compensations(order, r.undo)
+	if len(names) == 0 {
+		return nil
 	}
-	return out
+	return names
 }

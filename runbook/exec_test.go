@@ -15,7 +15,7 @@ import (
 
 var errBoom = errors.New("boom")
 
-// TestExecutorContract covers DESIGN.md's execution contract, points 1-4
+// TestExecutorContract covers the execution contract of docs/design.md, points 1-4
 // and 6, one scenario per row.
 func TestExecutorContract(t *testing.T) {
 	type scenario struct {

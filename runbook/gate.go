@@ -2,7 +2,12 @@ package runbook
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // GateKind says how a gate decides.
@@ -38,32 +43,6 @@ const (
 	PolicyContinue Policy = "continue"
 )
 
-// Outcome is how a gate or a check ended.
-type Outcome string
-
-// Outcomes.
-const (
-	OutcomePassed       Outcome = "passed"
-	OutcomeFailed       Outcome = "failed"
-	OutcomeInconclusive Outcome = "inconclusive"
-	OutcomeError        Outcome = "error"
-	OutcomeNoData       Outcome = "no_data"
-)
-
-// Verdict is the classification of one sample.
-type Verdict string
-
-// Verdicts.
-const (
-	VerdictPass         Verdict = "pass"
-	VerdictFail         Verdict = "fail"
-	VerdictInconclusive Verdict = "inconclusive"
-	VerdictError        Verdict = "error"
-	VerdictNoData       Verdict = "no_data"
-	// VerdictPending is a check gate's sample that does not hold yet.
-	VerdictPending Verdict = "pending"
-)
-
 // NoDataPolicy says what a sample without data counts as.
 type NoDataPolicy string
 
@@ -90,6 +69,9 @@ type Sample struct {
 	// Outputs are extra values a probe returns (latency, status code);
 	// conditions see them in [Env.Self] next to "value".
 	Outputs Outputs
+	// Query is what the probe asked, resolved (a PromQL expression, a URL),
+	// for the gate's recorded decision; the run's redactor applies.
+	Query string
 }
 
 // Probe observes the world for a check. It must honour ctx.
@@ -153,10 +135,25 @@ type Check struct {
 	DryRun bool
 }
 
+// Limits returns the check's tolerances, for the gate's [engine.Tally].
+func (c *Check) Limits() engine.Limits {
+	return engine.Limits{FailureLimit: c.FailureLimit, Tolerate: c.Tolerate, InconclusiveLimit: c.InconclusiveLimit,
+		ErrorLimit: c.ErrorLimit, DryRun: c.DryRun}
+}
+
 // Approval configures an approval gate.
 type Approval struct {
-	Message   string
+	Message string
+	// Approvers may answer: user names, or "group:NAME" for every member
+	// of a group (the identity of a [Decision] carries its groups). Empty:
+	// anyone the run's approver speaks for.
 	Approvers []string
+	// Quorum is how many distinct approvers must approve (default 1). A
+	// single eligible denial ends the gate.
+	Quorum int
+	// SeparateFrom is "starter" to refuse an approval by the person who
+	// started the run ([RunOptions.StartedBy]); empty allows it.
+	SeparateFrom string
 	// Timeout bounds the wait; on expiry the decision is OnTimeout. Zero
 	// waits as long as the gate's context lives.
 	Timeout time.Duration
@@ -206,6 +203,10 @@ type Gate struct {
 	Description string
 }
 
+// SeparateFromStarter is the only value of [Approval.SeparateFrom]: the
+// person who started the run may not approve it.
+const SeparateFromStarter = "starter"
+
 // ApprovalRequest is what an [Approver] is asked.
 type ApprovalRequest struct {
 	Run       string   `json:"run"`
@@ -218,6 +219,24 @@ type ApprovalRequest struct {
 	// Choices lists the answers an in-doubt decision accepts, for
 	// [Decision.Choice]; empty for yes/no questions.
 	Choices []string `json:"choices,omitempty"`
+
+	// PlanHash is the hash of the plan the run executes: a decision is
+	// for this plan and no other.
+	PlanHash string `json:"plan_hash,omitempty"`
+	// Quorum and SeparateFrom are the gate's ([Approval]); StartedBy is
+	// the person who started the run.
+	Quorum       int    `json:"quorum,omitempty"`
+	SeparateFrom string `json:"separate_from,omitempty"`
+	StartedBy    string `json:"started_by,omitempty"`
+	// Deadline is when the timeout's default answer is taken (zero: none);
+	// OnTimeout is that answer.
+	Deadline  time.Time `json:"deadline,omitzero"`
+	OnTimeout bool      `json:"on_timeout,omitempty"`
+	// Samples are the latest samples of the gates done so far (up to five
+	// per check), redacted: the evidence in numbers.
+	Samples []SampleRecord `json:"samples,omitempty"`
+	// Votes are the approvals counted so far towards the quorum.
+	Votes []Decision `json:"votes,omitempty"`
 }
 
 // Decision is an approver's answer.
@@ -230,6 +249,94 @@ type Decision struct {
 	// TimedOut reports that nobody answered in time and the default was
 	// taken.
 	TimedOut bool `json:"timed_out,omitempty"`
+
+	// Groups are the groups of By, for approvers given as "group:NAME".
+	Groups []string `json:"groups,omitempty"`
+	// PlanHash is the plan the person decided on. Empty means the
+	// request's; another plan's hash is refused ([ErrPlanChanged]).
+	PlanHash string `json:"plan_hash,omitempty"`
+	// Via says where the answer came from: terminal, console, link, auto.
+	Via string `json:"via,omitempty"`
+	// From is where the person was: a remote address or a host name.
+	From string `json:"from,omitempty"`
+	// Seen is the evidence shown to the person when they decided.
+	Seen []string `json:"seen,omitempty"`
+	// Override marks an answer given by configuration, not a person
+	// (-auto-approve, a scripted test approver): it satisfies the gate's
+	// approvers and quorum at once. Separation from the starter still
+	// applies to it through By.
+	Override bool `json:"override,omitempty"`
+	// Refused, in the journal, is why this answer did not count.
+	Refused string `json:"refused,omitempty"`
+}
+
+// DecisionRefuser is implemented by approvers that can hear that an answer
+// was refused (not an approver, the starter, already voted, another plan)
+// and ask again: the terminal, the console. An approver without it that
+// gives a refused answer fails the gate.
+type DecisionRefuser interface {
+	Refused(req ApprovalRequest, d Decision, err error)
+}
+
+// Admit reports whether d may count as an answer to req: it returns nil, or
+// an error wrapping [ErrDecisionRefused] (and [ErrPlanChanged] for another
+// plan's hash) that says why. Front ends call it to refuse at once; the
+// executor calls it again for every answer.
+func (req ApprovalRequest) Admit(d Decision) error {
+	refuse := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrDecisionRefused, fmt.Sprintf(format, args...))
+	}
+	if d.PlanHash != "" && req.PlanHash != "" && d.PlanHash != req.PlanHash {
+		return fmt.Errorf("%w: %w: the decision is for plan %s, the run executes plan %s", ErrDecisionRefused, ErrPlanChanged, short(d.PlanHash), short(req.PlanHash))
+	}
+	if d.TimedOut {
+		return nil
+	}
+	if req.SeparateFrom == SeparateFromStarter && d.Approved && req.StartedBy != "" && d.By == req.StartedBy {
+		return refuse("%s started this run and may not approve it (separate_from = \"starter\")", d.By)
+	}
+	if d.Override {
+		return nil
+	}
+	if len(req.Approvers) > 0 {
+		if d.By == "" {
+			return refuse("an anonymous answer cannot count: %s is for %s", req.Node, strings.Join(req.Approvers, ", "))
+		}
+		if !eligible(req.Approvers, d.By, d.Groups) {
+			return refuse("%s is not one of the approvers of %s (%s)", d.By, req.Node, strings.Join(req.Approvers, ", "))
+		}
+	}
+	if d.Approved {
+		for _, v := range req.Votes {
+			if v.By == d.By {
+				return refuse("%s has already approved %s; it needs %d different approvers", d.By, req.Node, req.Quorum)
+			}
+		}
+		if d.By == "" && req.Quorum > 1 {
+			return refuse("an anonymous approval cannot count towards a quorum of %d", req.Quorum)
+		}
+	}
+	return nil
+}
+
+func eligible(approvers []string, by string, groups []string) bool {
+	for _, a := range approvers {
+		if g, ok := strings.CutPrefix(a, "group:"); ok {
+			if slices.Contains(groups, g) {
+				return true
+			}
+		} else if a == by {
+			return true
+		}
+	}
+	return false
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
 }
 
 // Approver makes go / no-go decisions. Approve must honour ctx: it is
@@ -249,13 +356,13 @@ func (f ApproverFunc) Approve(ctx context.Context, req ApprovalRequest) (Decisio
 // SampleRecord is one sample as recorded in events, the journal and the
 // result.
 type SampleRecord struct {
-	Gate      string    `json:"gate"`
-	Check     string    `json:"check"`
-	Seq       int       `json:"seq"`
-	Time      time.Time `json:"time"`
-	Value     any       `json:"value,omitempty"`
-	Verdict   Verdict   `json:"verdict"`
-	Error     string    `json:"error,omitempty"`
-	DryRun    bool      `json:"dry_run,omitempty"`
-	Threshold string    `json:"threshold,omitempty"`
+	Gate      string         `json:"gate"`
+	Check     string         `json:"check"`
+	Seq       int            `json:"seq"`
+	Time      time.Time      `json:"time"`
+	Value     any            `json:"value,omitempty"`
+	Verdict   engine.Verdict `json:"verdict"`
+	Error     string         `json:"error,omitempty"`
+	DryRun    bool           `json:"dry_run,omitempty"`
+	Threshold string         `json:"threshold,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 	"github.com/handrail-dev/handrail/runbook/runbooktest"
 )
 
@@ -33,7 +34,7 @@ func TestSoakFailsAtFirstBreach(t *testing.T) {
 	h.AssertCompensated("deploy")
 	samples := h.Result.Nodes["watch"].Samples
 	require.Len(t, samples, 10) // minutes 0..9
-	assert.Equal(t, runbook.VerdictFail, samples[9].Verdict)
+	assert.Equal(t, engine.VerdictFail, samples[9].Verdict)
 	assert.Equal(t, 0.06, samples[9].Value)
 	assert.Equal(t, t0.Add(9*time.Minute), samples[9].Time)
 	assert.Contains(t, h.Err.Error(), "value 0.06, want < 0.01")
@@ -48,7 +49,7 @@ func TestSoakPassesAfterDuration(t *testing.T) {
 	h.AssertStatus(runbook.StatusSucceeded)
 	assert.Equal(t, 15*time.Minute, h.Elapsed())
 	assert.Len(t, h.Result.Nodes["watch"].Samples, 16)
-	assert.Equal(t, runbook.OutcomePassed, runbook.Outcome(h.Result.Nodes["watch"].Outputs["outcome"].(string)))
+	assert.Equal(t, engine.OutcomePassed, engine.Outcome(h.Result.Nodes["watch"].Outputs["outcome"].(string)))
 	assert.Equal(t, 120.0, h.Result.Nodes["watch"].Outputs["value"])
 }
 
@@ -83,7 +84,7 @@ func TestCheckGate(t *testing.T) {
 func TestApprovalGate(t *testing.T) {
 	gate := func(timeout time.Duration, onTimeout bool) runbook.Gate {
 		return runbook.Gate{Name: "go_no_go", Kind: runbook.GateApproval,
-			Approval: &runbook.Approval{Message: "Proceed to 50%?", Approvers: []string{"release-manager"}, Timeout: timeout, OnTimeout: onTimeout}}
+			Approval: &runbook.Approval{Message: "Proceed to 50%?", Approvers: []string{"alice", "bob"}, Timeout: timeout, OnTimeout: onTimeout}}
 	}
 	tests := []struct {
 		name     string
@@ -188,7 +189,7 @@ type readOnly struct{ out runbook.Outputs }
 func (r readOnly) Do(context.Context, *runbook.Env) (runbook.Outputs, error) { return r.out, nil }
 func (readOnly) ReadOnly() bool                                              { return true }
 
-// TestCheckLimits covers the per-check limits of issue #11, one at a time,
+// TestCheckLimits covers the per-check limits, one at a time,
 // on a soak of 10 samples (count) one minute apart.
 func TestCheckLimits(t *testing.T) {
 	probeErr := errors.New("prometheus: 503")
@@ -196,49 +197,49 @@ func TestCheckLimits(t *testing.T) {
 		name    string
 		check   runbook.Check
 		status  runbook.Status
-		outcome runbook.Outcome
+		outcome engine.Outcome
 		errIs   error
 		samples int // samples taken before the gate decided
 	}{
 		{"failure_limit 2 passes with two breaches",
 			runbook.Check{Probe: seqProbe(0.5, 5.0, 0.5, 5.0, 0.5), Success: below(1), FailureLimit: 2},
-			runbook.StatusSucceeded, runbook.OutcomePassed, nil, 10},
+			runbook.StatusSucceeded, engine.OutcomePassed, nil, 10},
 		{"failure_limit 2 fails on the third breach",
 			runbook.Check{Probe: seqProbe(0.5, 5.0, 0.5, 5.0, 0.5, 5.0, 0.5), Success: below(1), FailureLimit: 2},
-			runbook.StatusRolledBack, runbook.OutcomeFailed, runbook.ErrGateFailed, 6},
+			runbook.StatusRolledBack, engine.OutcomeFailed, runbook.ErrGateFailed, 6},
 		{"tolerate 2 passes two breaches in a row",
 			runbook.Check{Probe: seqProbe(5.0, 5.0, 0.5, 5.0, 5.0, 0.5), Success: below(1), Tolerate: 2},
-			runbook.StatusSucceeded, runbook.OutcomePassed, nil, 10},
+			runbook.StatusSucceeded, engine.OutcomePassed, nil, 10},
 		{"tolerate 2 fails on the third breach in a row",
 			runbook.Check{Probe: seqProbe(0.5, 5.0, 5.0, 5.0), Success: below(1), Tolerate: 2},
-			runbook.StatusRolledBack, runbook.OutcomeFailed, runbook.ErrGateFailed, 4},
+			runbook.StatusRolledBack, engine.OutcomeFailed, runbook.ErrGateFailed, 4},
 		{"error_limit 2 passes two probe errors in a row",
 			runbook.Check{Probe: seqProbe(0.5, probeErr, probeErr, 0.5, probeErr, probeErr, 0.5), Success: below(1), ErrorLimit: 2},
-			runbook.StatusSucceeded, runbook.OutcomePassed, nil, 10},
+			runbook.StatusSucceeded, engine.OutcomePassed, nil, 10},
 		{"error_limit 2 fails on the third probe error in a row",
 			runbook.Check{Probe: seqProbe(0.5, probeErr, probeErr, probeErr), Success: below(1), ErrorLimit: 2},
-			runbook.StatusRolledBack, runbook.OutcomeError, runbook.ErrGateFailed, 4},
+			runbook.StatusRolledBack, engine.OutcomeError, runbook.ErrGateFailed, 4},
 		{"error_limit does not count breaches",
 			runbook.Check{Probe: seqProbe(probeErr, probeErr, 5.0, 0.5), Success: below(1), ErrorLimit: 2, FailureLimit: 1},
-			runbook.StatusSucceeded, runbook.OutcomePassed, nil, 10},
+			runbook.StatusSucceeded, engine.OutcomePassed, nil, 10},
 		{"breaches do not count probe errors",
 			runbook.Check{Probe: seqProbe(probeErr, 5.0, probeErr, 5.0, 0.5), Success: below(1), ErrorLimit: 1, FailureLimit: 2},
-			runbook.StatusSucceeded, runbook.OutcomePassed, nil, 10},
+			runbook.StatusSucceeded, engine.OutcomePassed, nil, 10},
 		{"a probe error fails at once without error_limit",
 			runbook.Check{Probe: seqProbe(0.5, probeErr), Success: below(1)},
-			runbook.StatusRolledBack, runbook.OutcomeError, runbook.ErrGateFailed, 2},
+			runbook.StatusRolledBack, engine.OutcomeError, runbook.ErrGateFailed, 2},
 		{"failure condition only: a sample not meeting it passes",
 			runbook.Check{Probe: seqProbe(0.5, 0.9, 5.0), Failure: above(1)},
-			runbook.StatusRolledBack, runbook.OutcomeFailed, runbook.ErrGateFailed, 3},
+			runbook.StatusRolledBack, engine.OutcomeFailed, runbook.ErrGateFailed, 3},
 		{"inconclusive_limit tolerates inconclusive samples",
 			runbook.Check{Probe: seqProbe(0.5, 2.0, 0.5), Success: below(1), Failure: above(3), InconclusiveLimit: 1},
-			runbook.StatusSucceeded, runbook.OutcomePassed, nil, 10},
+			runbook.StatusSucceeded, engine.OutcomePassed, nil, 10},
 		{"dry_run never decides: breaches are recorded only",
 			runbook.Check{Probe: constProbe(5.0), Success: below(1), DryRun: true},
-			runbook.StatusSucceeded, runbook.OutcomePassed, nil, 10},
+			runbook.StatusSucceeded, engine.OutcomePassed, nil, 10},
 		{"dry_run never decides: probe errors are recorded only",
 			runbook.Check{Probe: constProbe(probeErr), Success: below(1), DryRun: true},
-			runbook.StatusSucceeded, runbook.OutcomePassed, nil, 10},
+			runbook.StatusSucceeded, engine.OutcomePassed, nil, 10},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,11 +281,11 @@ func TestDryRunCheckBesideARealOne(t *testing.T) {
 	for _, s := range h.Result.Nodes["watch"].Samples {
 		if s.Check == "new_threshold" {
 			dry++
-			assert.Equal(t, runbook.VerdictFail, s.Verdict)
+			assert.Equal(t, engine.VerdictFail, s.Verdict)
 			assert.True(t, s.DryRun)
 		} else {
 			real++
-			assert.Equal(t, runbook.VerdictPass, s.Verdict)
+			assert.Equal(t, engine.VerdictPass, s.Verdict)
 		}
 	}
 	assert.Equal(t, 5, dry)
@@ -333,7 +334,7 @@ func TestInconclusive(t *testing.T) {
 			}
 			for _, ev := range h.Recorder.Events() {
 				if gf, ok := ev.(runbook.GateFailed); ok {
-					assert.Equal(t, runbook.OutcomeInconclusive, gf.Outcome)
+					assert.Equal(t, engine.OutcomeInconclusive, gf.Outcome)
 				}
 			}
 			// The gate decided at the inconclusive sample, at minute 1.
@@ -348,15 +349,15 @@ func TestNoDataPolicies(t *testing.T) {
 	tests := []struct {
 		policy   runbook.NoDataPolicy
 		status   runbook.Status
-		verdict  runbook.Verdict
+		verdict  engine.Verdict
 		approver *runbooktest.Approver
 		asked    int
 	}{
-		{"", runbook.StatusRolledBack, runbook.VerdictInconclusive, runbooktest.NewApprover().DenyByDefault(), 1},
-		{runbook.NoDataInconclusive, runbook.StatusSucceeded, runbook.VerdictInconclusive, runbooktest.NewApprover(), 1},
-		{runbook.NoDataFail, runbook.StatusRolledBack, runbook.VerdictFail, runbooktest.NewApprover(), 0},
-		{runbook.NoDataPass, runbook.StatusSucceeded, runbook.VerdictPass, runbooktest.NewApprover(), 0},
-		{runbook.NoDataWait, runbook.StatusSucceeded, runbook.VerdictNoData, runbooktest.NewApprover(), 0},
+		{"", runbook.StatusRolledBack, engine.VerdictInconclusive, runbooktest.NewApprover().DenyByDefault(), 1},
+		{runbook.NoDataInconclusive, runbook.StatusSucceeded, engine.VerdictInconclusive, runbooktest.NewApprover(), 1},
+		{runbook.NoDataFail, runbook.StatusRolledBack, engine.VerdictFail, runbooktest.NewApprover(), 0},
+		{runbook.NoDataPass, runbook.StatusSucceeded, engine.VerdictPass, runbooktest.NewApprover(), 0},
+		{runbook.NoDataWait, runbook.StatusSucceeded, engine.VerdictNoData, runbooktest.NewApprover(), 0},
 	}
 	for _, tc := range tests {
 		t.Run("no_data="+string(tc.policy), func(t *testing.T) {

@@ -4,17 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
-	"time"
+
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // checkEnd is how one check of a gate ended.
 type checkEnd struct {
 	tok     *clockToken
 	check   int
-	outcome Outcome
+	outcome engine.Outcome
 	reason  string
 	last    any
+	// why is the decision's record: the rule, the tally, the query.
+	why CheckDecision
 }
 
 func (r *run) runGate(ctx context.Context, i int, n *Node, tok *clockToken) nodeEnd {
@@ -25,49 +29,49 @@ func (r *run) runGate(ctx context.Context, i int, n *Node, tok *clockToken) node
 	}
 	r.emit(NodeStarted{Header: r.header(n.Name), NodeKind: "gate", Phase: n.Phase, Attempt: 1})
 	start := r.clock.Now()
-	var outcome Outcome
+	var outcome engine.Outcome
 	var reason string
-	outputs := Outputs{}
+	var dec *GateDecision
+	var outputs Outputs
 	if g.Kind == GateApproval {
 		outcome, reason, outputs = r.runApproval(ctx, n)
 	} else {
-		outcome, reason, outputs = r.runChecks(ctx, n)
+		outcome, reason, outputs, dec = r.runChecks(ctx, n)
 	}
 	if ctx.Err() != nil && !(g.Kind == GateGuard && errors.Is(context.Cause(ctx), errSpanEnded)) {
 		end.state, end.err = StateCancelled, &StepError{Node: n.Name, Attempt: 1, Err: fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))}
-		_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: 1, Final: true, Error: end.err.Error()})
+		// A gate cancelled because the run lock was lost is not failed for
+		// good: whoever continues the run evaluates it again.
+		_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: 1, Final: !errors.Is(context.Cause(ctx), ErrLockLost), Error: end.err.Error()})
 		r.emit(NodeFailed{Header: r.header(n.Name), Attempt: 1, Error: r.red.Redact(end.err.Error()), Final: true})
 		return end
 	}
 	outputs["outcome"] = string(outcome)
 	end.outcome = outcome
-	if outcome == OutcomePassed {
+	if dec != nil {
+		if err := r.journal(ctx, Record{Kind: RecGateDecided, Node: n.Name, Gate: dec}); err != nil {
+			return r.journalFailure(end, n.Name, 1, err)
+		}
+	}
+	if outcome == engine.OutcomePassed {
 		if err := r.journal(ctx, Record{Kind: RecNodeSucceeded, Node: n.Name, Attempt: 1, Outputs: r.red.RedactOutputs(outputs)}); err != nil {
 			return r.journalFailure(end, n.Name, 1, err)
 		}
-		r.emit(GatePassed{Header: r.header(n.Name), Outcome: outcome})
+		r.emit(GatePassed{Header: r.header(n.Name), Outcome: outcome, Decision: dec})
 		r.emit(NodeSucceeded{Header: r.header(n.Name), Attempt: 1, Duration: r.clock.Now().Sub(start), Outputs: r.red.RedactOutputs(outputs)})
 		end.state, end.outputs = StateSucceeded, outputs
 		return end
 	}
-	pol := g.OnFail
+	pol := Policy(engine.FailurePolicy(outcome, string(g.OnFail), string(g.OnInconclusive)))
 	cause := ErrGateFailed
-	switch outcome {
-	case OutcomeInconclusive:
-		pol, cause = g.OnInconclusive, ErrGateInconclusive
-		if pol == "" {
-			pol = PolicyPause
-		}
-	case OutcomeFailed:
-		if g.Kind == GateApproval {
-			cause = ErrDenied
-		}
-	}
-	if pol == "" {
-		pol = PolicyRollback
+	switch {
+	case outcome == engine.OutcomeInconclusive:
+		cause = ErrGateInconclusive
+	case outcome == engine.OutcomeFailed && g.Kind == GateApproval:
+		cause = ErrDenied
 	}
 	err := &StepError{Node: n.Name, Attempt: 1, Err: fmt.Errorf("%w: %s", cause, reason)}
-	r.emit(GateFailed{Header: r.header(n.Name), Outcome: outcome, Reason: r.red.Redact(reason), Policy: pol})
+	r.emit(GateFailed{Header: r.header(n.Name), Outcome: outcome, Reason: r.red.Redact(reason), Policy: pol, Decision: dec})
 	_ = r.journal(ctx, Record{Kind: RecNodeFailed, Node: n.Name, Attempt: 1, Final: true, Error: err.Error()})
 	r.emit(NodeFailed{Header: r.header(n.Name), Attempt: 1, Error: r.red.Redact(err.Error()), Final: true, Policy: pol})
 	end.outputs = outputs
@@ -78,33 +82,120 @@ func (r *run) runGate(ctx context.Context, i int, n *Node, tok *clockToken) node
 	return end
 }
 
-func (r *run) runApproval(ctx context.Context, n *Node) (Outcome, string, Outputs) {
+func (r *run) runApproval(ctx context.Context, n *Node) (engine.Outcome, string, Outputs) {
 	a := n.Gate.Approval
-	d, err := r.ask(ctx, ApprovalRequest{Node: n.Name, Kind: "approval", Message: a.Message, Approvers: a.Approvers, Evidence: r.evidence()}, a.Timeout, a.OnTimeout)
 	out := Outputs{}
-	if err != nil {
-		return OutcomeError, err.Error(), out
+	quorum := max(a.Quorum, 1)
+	req := ApprovalRequest{Run: r.info.ID, Node: n.Name, Kind: "approval", Message: r.red.Redact(a.Message), Approvers: a.Approvers,
+		Evidence: r.evidence(), Samples: r.recentSamples(5), PlanHash: r.p.hash, Quorum: quorum, SeparateFrom: a.SeparateFrom,
+		StartedBy: r.starter, OnTimeout: a.OnTimeout}
+	for i, ev := range req.Evidence {
+		req.Evidence[i] = r.red.Redact(ev)
 	}
+	if a.Timeout > 0 {
+		req.Deadline = r.clock.Now().Add(a.Timeout)
+	}
+	r.emit(ApprovalRequested{Header: r.header(n.Name), Request: req})
+	if r.appr == nil {
+		return engine.OutcomeError, fmt.Sprintf("%v (approval)", ErrNoApprover), out
+	}
+	actx, cancel := clockTimeout(ctx, r.clock, a.Timeout)
+	defer cancel()
+	refuser, canRefuse := r.appr.(DecisionRefuser)
+	var d Decision
+	for {
+		// As in ask: the runner keeps its clock token while people decide.
+		var err error
+		d, err = r.appr.Approve(actx, req)
+		if err != nil {
+			if a.Timeout > 0 && errors.Is(context.Cause(actx), ErrTimeout) && ctx.Err() == nil {
+				d = Decision{Approved: a.OnTimeout, By: "timeout", TimedOut: true}
+			} else {
+				return engine.OutcomeError, r.red.Redact(fmt.Sprintf("approval: %v", err)), out
+			}
+		}
+		d = r.completeAnswer(d, req)
+		if aerr := req.Admit(d); aerr != nil {
+			d.Refused = r.red.Redact(aerr.Error())
+			rec := d // the record keeps its own copy: d is reused
+			if jerr := r.journal(ctx, Record{Kind: RecDecision, Node: n.Name, Decision: &rec}); jerr != nil {
+				return engine.OutcomeError, fmt.Sprintf("journal: %v", jerr), out
+			}
+			r.emit(ApprovalRefused{Header: r.header(n.Name), Decision: d, Reason: d.Refused})
+			if !canRefuse {
+				return engine.OutcomeError, d.Refused, out
+			}
+			refuser.Refused(req, d, aerr)
+			continue
+		}
+		rec := d
+		if jerr := r.journal(ctx, Record{Kind: RecDecision, Node: n.Name, Decision: &rec}); jerr != nil {
+			return engine.OutcomeError, fmt.Sprintf("journal: %v", jerr), out
+		}
+		if d.TimedOut || !d.Approved || d.Override || len(req.Votes)+1 >= quorum {
+			break
+		}
+		req.Votes = append(req.Votes, d)
+		r.emit(ApprovalVoted{Header: r.header(n.Name), Decision: d, Have: len(req.Votes), Need: quorum})
+	}
+	if d.Approved && !d.TimedOut && len(req.Votes) > 0 {
+		names := make([]string, 0, len(req.Votes)+1)
+		for _, v := range req.Votes {
+			names = append(names, v.By)
+		}
+		d.By = strings.Join(append(names, d.By), ", ")
+	}
+	r.emit(ApprovalDecided{Header: r.header(n.Name), Decision: d})
 	out["approved"] = d.Approved
 	out["by"] = d.By
 	r.mu.Lock()
 	r.res[n.Index].Decision = &d
 	r.mu.Unlock()
 	if d.Approved {
-		return OutcomePassed, "", out
+		return engine.OutcomePassed, "", out
 	}
-	who := d.By
-	if who == "" {
-		who = "the approver"
+	return engine.OutcomeFailed, engine.DenialReason(d.By, d.TimedOut, a.Timeout, d.Comment), out
+}
+
+// completeAnswer fills in what an approver's answer d to req leaves out:
+// when, the plan, what the person saw; its comment is redacted.
+func (r *run) completeAnswer(d Decision, req ApprovalRequest) Decision {
+	if d.At.IsZero() {
+		d.At = r.clock.Now()
 	}
-	reason := fmt.Sprintf("denied by %s", who)
-	if d.TimedOut {
-		reason = fmt.Sprintf("no answer within %s", a.Timeout)
+	d.Comment = r.red.Redact(d.Comment)
+	if d.PlanHash == "" {
+		d.PlanHash = r.p.hash
 	}
-	if d.Comment != "" {
-		reason += ": " + d.Comment
+	if d.Seen == nil && !d.TimedOut {
+		d.Seen = req.Evidence
 	}
-	return OutcomeFailed, reason, out
+	return d
+}
+
+// recentSamples returns the last k samples of every check of the gates
+// done so far, redacted (they were recorded redacted).
+func (r *run) recentSamples(k int) []SampleRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []SampleRecord
+	for _, i := range r.done {
+		ss := r.res[i].Samples
+		count := map[string]int{}
+		keep := make([]bool, len(ss))
+		for j := len(ss) - 1; j >= 0; j-- {
+			if count[ss[j].Check] < k {
+				count[ss[j].Check]++
+				keep[j] = true
+			}
+		}
+		for j, s := range ss {
+			if keep[j] {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // evidence summarises the run so far for an approver.
@@ -126,12 +217,9 @@ func (r *run) evidence() []string {
 
 // runChecks runs every check of a check, soak or guard gate concurrently and
 // combines their outcomes: the first check to fail ends the gate.
-func (r *run) runChecks(ctx context.Context, n *Node) (Outcome, string, Outputs) {
+func (r *run) runChecks(ctx context.Context, n *Node) (engine.Outcome, string, Outputs, *GateDecision) {
 	g := n.Gate
-	timeout := g.Timeout
-	if g.Kind == GateCheck && timeout <= 0 {
-		timeout = 5 * time.Minute
-	}
+	timeout := engine.GateTimeout(string(g.Kind), g.Timeout)
 	gctx, cancel := clockTimeout(ctx, r.clock, timeout)
 	defer cancel()
 	cctx, stop := context.WithCancelCause(gctx)
@@ -152,20 +240,21 @@ func (r *run) runChecks(ctx context.Context, n *Node) (Outcome, string, Outputs)
 		}(k, tok)
 	}
 	outs := make([]checkEnd, len(g.Checks))
-	result, reason := OutcomePassed, ""
+	ge := engine.NewGateEnd()
 	for range g.Checks {
 		parent.idle()
 		e := <-ends
 		parent.resume()
 		e.tok.release()
 		outs[e.check] = e
-		if e.outcome != OutcomePassed && result == OutcomePassed {
-			result, reason = e.outcome, e.reason
+		if ge.Add(e.check, e.outcome, e.reason) {
 			stop(errCheckDecided)
 		}
 	}
+	result, reason, decider := ge.Outcome, ge.Reason, ge.Decider
 	wg.Wait()
 	out := Outputs{}
+	dec := &GateDecision{Gate: n.Name, Kind: g.Kind, Outcome: result, Duration: g.Duration, Count: g.Count, Timeout: timeout, Time: r.clock.Now()}
 	for k, e := range outs {
 		name := g.Checks[k].Name
 		if name != "" {
@@ -174,180 +263,107 @@ func (r *run) runChecks(ctx context.Context, n *Node) (Outcome, string, Outputs)
 		if k == 0 {
 			out["value"] = e.last
 		}
+		dec.Checks = append(dec.Checks, e.why)
+		if k == decider {
+			dec.Decider = e.why.Check
+		}
 	}
-	return result, reason, out
+	return result, reason, out, dec
 }
 
 var errCheckDecided = errors.New("another check decided the gate")
 
+// checkSpec is check k of gate g for the engine.
+func checkSpec(g *Gate, k int) engine.CheckSpec {
+	c := &g.Checks[k]
+	return engine.CheckSpec{Kind: string(g.Kind), Index: k, Name: c.Name, Every: c.Every, InitialDelay: c.InitialDelay, Count: c.Count,
+		GateEvery: g.Every, GateInitialDelay: g.InitialDelay, GateCount: g.Count, Duration: g.Duration, Timeout: g.Timeout,
+		Limits: c.Limits(), Threshold: c.Threshold, Message: c.Message}
+}
+
+// runCheck drives check k of gate node n through the engine's machine:
+// it samples, classifies, records and sleeps; the machine decides.
 func (r *run) runCheck(ctx context.Context, n *Node, k int) checkEnd {
 	g := n.Gate
 	c := &g.Checks[k]
-	end := checkEnd{check: k, outcome: OutcomePassed}
-	every := c.Every
-	if every <= 0 {
-		every = g.Every
-	}
-	if every <= 0 {
-		every = 30 * time.Second
-		if g.Kind == GateCheck {
-			every = 10 * time.Second
+	m := engine.NewCheck(checkSpec(g, k), r.clock.Now())
+	end := checkEnd{check: k}
+	end.why = CheckDecision{Check: m.Name(), Probe: Describe(c.Probe), Threshold: c.Threshold, NoData: string(c.NoData),
+		Every: m.Every(), InitialDelay: m.InitialDelay(), Count: m.Count()}
+	wait := m.InitialDelay()
+	for {
+		if wait > 0 && r.clock.Sleep(ctx, wait) != nil {
+			m.Stop(stopOf(context.Cause(ctx)), fmt.Sprint(context.Cause(ctx)))
+			break
 		}
-	}
-	delay := c.InitialDelay
-	if delay <= 0 {
-		delay = g.InitialDelay
-	}
-	count := c.Count
-	if count <= 0 {
-		count = g.Count
-	}
-	name := c.Name
-	if name == "" {
-		name = fmt.Sprintf("check%d", k+1)
-	}
-	start := r.clock.Now()
-	stopped := func() checkEnd {
-		cause := context.Cause(ctx)
-		switch {
-		case errors.Is(cause, errSpanEnded), errors.Is(cause, errCheckDecided):
-			return end
-		case errors.Is(cause, ErrTimeout):
-			end.outcome = OutcomeFailed
-			end.reason = fmt.Sprintf("check %s did not hold within %s", name, g.Timeout)
-			if g.Timeout <= 0 {
-				end.reason = fmt.Sprintf("check %s did not hold within %s", name, 5*time.Minute)
-			}
-			if c.Message != "" {
-				end.reason += ": " + c.Message
-			}
-			if c.DryRun {
-				end.outcome = OutcomePassed
-			}
-			return end
-		}
-		end.outcome = OutcomeError
-		end.reason = fmt.Sprintf("check %s stopped: %v", name, cause)
-		return end
-	}
-	if delay > 0 {
-		if r.clock.Sleep(ctx, delay) != nil {
-			return stopped()
-		}
-	}
-	var fails, consec, inconc, consecErr int
-	for seq := 1; ; seq++ {
+		seq := m.Seq()
 		env := r.env(n.Name, seq, nil)
 		s, perr := safeSample(ctx, c.Probe, env)
 		if ctx.Err() != nil {
-			return stopped()
+			m.Stop(stopOf(context.Cause(ctx)), fmt.Sprint(context.Cause(ctx)))
+			break
 		}
-		verdict, value, errText := Classify(g.Kind, c, env, s, perr)
+		verdict, value, errText := c.Classify(g.Kind, env, s, perr)
 		end.last = value
-		rec := SampleRecord{Gate: n.Name, Check: name, Seq: seq, Time: r.clock.Now(), Value: r.red.RedactValue(value), Verdict: verdict, Error: r.red.Redact(errText), DryRun: c.DryRun, Threshold: c.Threshold}
+		if s.Query != "" {
+			end.why.Query = r.red.Redact(s.Query)
+		}
+		rec := SampleRecord{Gate: n.Name, Check: m.Name(), Seq: seq, Time: r.clock.Now(), Value: r.red.RedactValue(value), Verdict: verdict, Error: r.red.Redact(errText), DryRun: c.DryRun, Threshold: c.Threshold}
 		r.mu.Lock()
 		r.res[n.Index].Samples = append(r.res[n.Index].Samples, rec)
 		r.mu.Unlock()
 		_ = r.journal(ctx, Record{Kind: RecGateSample, Node: n.Name, Sample: &rec})
 		r.emit(GateSampled{Header: r.header(n.Name), Sample: rec})
-		if !c.DryRun {
-			switch verdict {
-			case VerdictPass:
-				consec, consecErr = 0, 0
-				if g.Kind == GateCheck {
-					return end
-				}
-			case VerdictFail:
-				fails++
-				consec++
-				consecErr = 0
-				if fails > c.FailureLimit && consec > c.Tolerate {
-					end.outcome = OutcomeFailed
-					end.reason = fmt.Sprintf("check %s breached: value %v", name, displayValue(rec.Value))
-					if c.Threshold != "" {
-						end.reason += ", want " + c.Threshold
-					}
-					if c.Message != "" {
-						end.reason += ": " + c.Message
-					}
-					return end
-				}
-			case VerdictInconclusive:
-				inconc++
-				consecErr = 0
-				if inconc > c.InconclusiveLimit {
-					end.outcome = OutcomeInconclusive
-					end.reason = fmt.Sprintf("check %s inconclusive %d times (limit %d)", name, inconc, c.InconclusiveLimit)
-					return end
-				}
-			case VerdictError:
-				consecErr++
-				if consecErr > c.ErrorLimit {
-					end.outcome = OutcomeError
-					end.reason = fmt.Sprintf("check %s: probe failed %d times in a row: %s", name, consecErr, r.red.Redact(errText))
-					return end
-				}
-			}
-		} else if g.Kind == GateCheck {
-			return end
-		}
-		if g.Kind != GateCheck {
-			if count > 0 && seq >= count {
-				return end
-			}
-			if g.Duration > 0 && !r.clock.Now().Before(start.Add(g.Duration)) {
-				return end
-			}
-		}
-		wait := every
-		if g.Kind != GateCheck && g.Duration > 0 {
-			if rest := start.Add(g.Duration).Sub(r.clock.Now()); rest < wait && count <= 0 {
-				wait = rest
-			}
-		}
-		if r.clock.Sleep(ctx, wait) != nil {
-			return stopped()
+		var done bool
+		if done, wait = m.Observe(verdict, rec.Value, rec.Error, r.clock.Now()); done {
+			break
 		}
 	}
+	end.outcome, end.reason = m.Outcome(), m.Reason()
+	end.why.Outcome, end.why.Rule, end.why.Tally, end.why.Explanation = m.Outcome(), m.Rule(), m.Tally(), m.Explanation()
+	return end
 }
 
-func displayValue(v any) string {
-	if v == nil {
-		return "(none)"
+// stopOf says why a check's context ended.
+func stopOf(cause error) engine.Stop {
+	switch {
+	case errors.Is(cause, errSpanEnded):
+		return engine.StopSpanEnded
+	case errors.Is(cause, errCheckDecided):
+		return engine.StopDecided
+	case errors.Is(cause, ErrTimeout):
+		return engine.StopTimeout
 	}
-	return fmt.Sprint(v)
+	return engine.StopCancelled
 }
 
 func safeSample(ctx context.Context, p Probe, env *Env) (s Sample, err error) {
-	defer func() {
-		if x := recover(); x != nil {
-			err = fmt.Errorf("%w: %v", ErrPanic, x)
-		}
-	}()
+	defer engine.Recover(&err, ErrPanic, false)
 	return p.Sample(ctx, env)
 }
 
-// Classify turns one sample of a check into a verdict, the way every runner
-// must: a probe error is an error; no data follows the check's NoData
-// policy; otherwise the conditions decide (failure first; with both given a
-// sample meeting neither is inconclusive; with success alone a miss is
-// pending in a check gate and a breach elsewhere). The conditions see the
-// sample in env.Self (value and the probe's outputs). It returns the
-// verdict, the sample's value and an error text.
-func Classify(kind GateKind, c *Check, env *Env, s Sample, perr error) (Verdict, any, string) {
+// Classify turns one sample of the check into a verdict, the way every
+// runner must (runners call it; runbook authors do not need it): a probe
+// error is an error; no data follows the check's NoData policy; otherwise
+// the conditions decide (failure first; with both given a sample meeting
+// neither is inconclusive; with success alone a miss is pending in a check
+// gate and a breach elsewhere). The conditions see the sample in env.Self
+// (value and the probe's outputs). It returns the verdict, the sample's
+// value and an error text.
+func (c *Check) Classify(kind GateKind, env *Env, s Sample, perr error) (engine.Verdict, any, string) {
 	if perr != nil {
-		return VerdictError, nil, perr.Error()
+		return engine.VerdictError, nil, perr.Error()
 	}
 	if s.NoData {
 		switch c.NoData {
 		case NoDataFail:
-			return VerdictFail, nil, "no data"
+			return engine.VerdictFail, nil, "no data"
 		case NoDataPass:
-			return VerdictPass, nil, "no data"
+			return engine.VerdictPass, nil, "no data"
 		case NoDataWait:
-			return VerdictNoData, nil, "no data"
+			return engine.VerdictNoData, nil, "no data"
 		default:
-			return VerdictInconclusive, nil, "no data"
+			return engine.VerdictInconclusive, nil, "no data"
 		}
 	}
 	self := Outputs{"value": s.Value}
@@ -361,28 +377,28 @@ func Classify(kind GateKind, c *Check, env *Env, s Sample, perr error) (Verdict,
 	var err error
 	if c.Failure != nil {
 		if okF, err = safeHolds(c.Failure, env, s.Value); err != nil {
-			return VerdictError, s.Value, "failure condition: " + err.Error()
+			return engine.VerdictError, s.Value, "failure condition: " + err.Error()
 		}
 	}
 	if c.Success != nil {
 		if okS, err = safeHolds(c.Success, env, s.Value); err != nil {
-			return VerdictError, s.Value, "success condition: " + err.Error()
+			return engine.VerdictError, s.Value, "success condition: " + err.Error()
 		}
 	}
 	switch {
 	case c.Failure != nil && okF:
-		return VerdictFail, s.Value, ""
+		return engine.VerdictFail, s.Value, ""
 	case c.Success != nil && okS:
-		return VerdictPass, s.Value, ""
+		return engine.VerdictPass, s.Value, ""
 	case c.Success != nil && c.Failure != nil:
-		return VerdictInconclusive, s.Value, ""
+		return engine.VerdictInconclusive, s.Value, ""
 	case c.Success != nil:
 		if kind == GateCheck {
-			return VerdictPending, s.Value, ""
+			return engine.VerdictPending, s.Value, ""
 		}
-		return VerdictFail, s.Value, ""
+		return engine.VerdictFail, s.Value, ""
 	default:
-		return VerdictPass, s.Value, ""
+		return engine.VerdictPass, s.Value, ""
 	}
 }
 

@@ -34,14 +34,13 @@ func (w *world) log() []string {
 type stepOpt func(*runbook.Step, *stepCfg)
 
 type stepCfg struct {
-	err      error
-	failN    int // fail the first failN attempts
-	sleep    time.Duration
-	panicV   any
-	rbErr    int // compensation fails this many times (-1: always)
-	noRb     bool
-	outputs  runbook.Outputs
-	attempts *int
+	err     error
+	failN   int // fail the first failN attempts
+	sleep   time.Duration
+	panicV  any
+	rbErr   int // compensation fails this many times (-1: always)
+	noRb    bool
+	outputs runbook.Outputs
 }
 
 func fails(err error) stepOpt { return func(_ *runbook.Step, c *stepCfg) { c.err = err } }
@@ -52,7 +51,6 @@ func takes(d time.Duration) stepOpt        { return func(_ *runbook.Step, c *ste
 func panics(v any) stepOpt                 { return func(_ *runbook.Step, c *stepCfg) { c.panicV = v } }
 func rollbackFails(n int) stepOpt          { return func(_ *runbook.Step, c *stepCfg) { c.rbErr = n } }
 func outputs(o runbook.Outputs) stepOpt    { return func(_ *runbook.Step, c *stepCfg) { c.outputs = o } }
-func countAttempts(p *int) stepOpt         { return func(_ *runbook.Step, c *stepCfg) { c.attempts = p } }
 func with(f func(s *runbook.Step)) stepOpt { return func(s *runbook.Step, _ *stepCfg) { f(s) } }
 
 // step returns a step that logs "do NAME" to w (after waiting its duration
@@ -69,9 +67,6 @@ func (w *world) step(name string, opts ...stepOpt) runbook.Step {
 		mu.Lock()
 		n++
 		attempt := n
-		if cfg.attempts != nil {
-			*cfg.attempts = n
-		}
 		mu.Unlock()
 		if cfg.panicV != nil {
 			panic(cfg.panicV)

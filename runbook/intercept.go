@@ -18,10 +18,11 @@ type Interceptor struct {
 
 // Intercept returns a copy of p whose actions, rollbacks and checks are
 // replaced through ic. The copy runs the same graph and has the same
-// [Plan.Dump] and [Plan.Hash], so it can resume or roll back runs of p.
+// [Plan.Dump], [Plan.Hash] and [Plan.NodeHashes], so it can resume or roll back runs of p.
 // Natural rollbacks and the read-only mark are resolved from the original
 // actions before they are replaced; p itself is not modified.
 func (p *Plan) Intercept(ic Interceptor) *Plan {
+	p.NodeHashes() // the copy keeps p's identity, whatever its wrappers say
 	q := *p
 	q.nodes = make([]*Node, len(p.nodes))
 	for i, n := range p.nodes {

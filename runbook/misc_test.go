@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 	"github.com/handrail-dev/handrail/runbook/runbooktest"
 )
 
@@ -92,8 +93,22 @@ func TestJournalFailureStopsTheRun(t *testing.T) {
 	res, err := (&runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: j}).Run(context.Background(), p, runbook.RunOptions{})
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "journal")
-	assert.Equal(t, []string{"do a", "do b", "undo b", "undo a"}, w.log(), "b took effect before its record failed: it is compensated too")
-	assert.Equal(t, runbook.StatusRolledBack, res.Status)
+	// The journal is gone: compensations that are not idempotent are not
+	// run without the record announcing them (a later rollback runs them
+	// once), and the run never claims rolled_back.
+	assert.Equal(t, []string{"do a", "do b"}, w.log())
+	assert.Equal(t, runbook.StatusRollbackIncomplete, res.Status)
+	assert.ErrorIs(t, err, runbook.ErrNotRecorded)
+	assert.Equal(t, []string{"b", "a"}, res.Pending, "b took effect before its record failed: it is left to undo too")
+
+	// Idempotent compensations run anyway: a second run of them is harmless.
+	w2 := &world{}
+	idem := with(func(s *runbook.Step) { s.RollbackIdempotent = true })
+	p2 := mustBuild("jfail", func(b *runbook.Builder) { b.Step(w2.step("a", idem)).Step(w2.step("b", idem)).Step(w2.step("c", idem)) })
+	res, err = (&runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: &runbook.MemJournal{FailAfter: 4}}).Run(context.Background(), p2, runbook.RunOptions{})
+	assert.ErrorIs(t, err, runbook.ErrNotRecorded)
+	assert.Equal(t, []string{"do a", "do b", "undo b", "undo a"}, w2.log())
+	assert.Equal(t, runbook.StatusRollbackIncomplete, res.Status)
 }
 
 func TestStopRollbackLeavesTheRestForLater(t *testing.T) {
@@ -204,8 +219,8 @@ func TestSlogObserverLevels(t *testing.T) {
 		runbook.NodeFailed{Header: h, Error: "x", Final: true},
 		runbook.NodeRetrying{Header: h, Delay: time.Second},
 		runbook.CompensationFailed{Header: h, Error: "y"},
-		runbook.GateFailed{Header: h, Outcome: runbook.OutcomeFailed},
-		runbook.GateSampled{Header: h, Sample: runbook.SampleRecord{Check: "c", Value: 1.0, Verdict: runbook.VerdictPass}},
+		runbook.GateFailed{Header: h, Outcome: engine.OutcomeFailed},
+		runbook.GateSampled{Header: h, Sample: runbook.SampleRecord{Check: "c", Value: 1.0, Verdict: engine.VerdictPass}},
 		runbook.ApprovalDecided{Header: h, Decision: runbook.Decision{Approved: true, By: "alice"}},
 		runbook.RollbackStarted{Header: h, Pending: []string{"a"}},
 		runbook.RunFinished{Header: h, Status: runbook.StatusRolledBack, Error: "boom"},

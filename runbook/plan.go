@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // Retry says how often and how patiently a failed attempt is retried.
@@ -44,43 +46,23 @@ func (r Retry) attempts() int {
 	return r.Attempts
 }
 
+// backoff is the policy's waits as the engine computes them, for both
+// runners.
+func (r Retry) backoff() engine.Backoff {
+	return engine.Backoff{Delay: r.Delay, Factor: r.Backoff, Max: r.MaxDelay, Jitter: r.Jitter}
+}
+
 // delay returns the wait before attempt n+1 after attempt n failed, given a
 // random number in [0,1).
-func (r Retry) delay(n int, rnd float64) time.Duration {
-	d := r.Delay
-	if d <= 0 {
-		d = time.Second
-	}
-	b := r.Backoff
-	if b <= 0 {
-		b = 2
-	}
-	f := float64(d)
-	for i := 1; i < n; i++ {
-		f *= b
-		if r.MaxDelay > 0 && f > float64(r.MaxDelay) {
-			break
-		}
-	}
-	if r.MaxDelay > 0 && f > float64(r.MaxDelay) {
-		f = float64(r.MaxDelay)
-	}
-	if r.Jitter > 0 {
-		j := r.Jitter
-		if j > 1 {
-			j = 1
-		}
-		f += f * j * (2*rnd - 1)
-	}
-	return time.Duration(f)
-}
+func (r Retry) delay(n int, rnd float64) time.Duration { return r.backoff().After(n, rnd) }
 
 // String describes the policy as in plan dumps ("" for a single attempt).
 func (r Retry) String() string {
 	if r.attempts() <= 1 {
 		return ""
 	}
-	s := fmt.Sprintf("attempts=%d delay=%s backoff=%g", r.attempts(), orDefault(r.Delay, time.Second), orDefaultF(r.Backoff, 2))
+	b := r.backoff().Resolved()
+	s := fmt.Sprintf("attempts=%d delay=%s backoff=%g", r.attempts(), b.Delay, b.Factor)
 	if r.MaxDelay > 0 {
 		s += " max_delay=" + r.MaxDelay.String()
 	}
@@ -88,20 +70,6 @@ func (r Retry) String() string {
 		s += fmt.Sprintf(" jitter=%g", r.Jitter)
 	}
 	return s
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
-}
-
-func orDefaultF(f, def float64) float64 {
-	if f <= 0 {
-		return def
-	}
-	return f
 }
 
 // Step does something to the world.
@@ -123,6 +91,18 @@ type Step struct {
 	// RollbackOnFailure runs this step's own rollback when the step itself
 	// fails (a half-applied migration).
 	RollbackOnFailure bool
+	// RollbackIdempotent declares that the step's explicit rollbacks may
+	// run twice with the effect of once, so that a compensation found in
+	// doubt after a crash (started, never recorded as finished) is run
+	// again without asking. A natural rollback (see [NaturalRollback]) is
+	// idempotent by contract and needs no declaration; a rollback value
+	// can also declare itself with [IdempotentRollback].
+	RollbackIdempotent bool
+	// Lasting names the parts of the world this step's effect may leave
+	// behind after a rollback (world snapshot path prefixes such as
+	// "slack/messages"), on top of its action type's defaults: what a
+	// rollback matrix does not count against "restored".
+	Lasting []string
 	// Timeout bounds each attempt.
 	Timeout time.Duration
 	// Budget is the planned duration, for the timeline.
@@ -151,6 +131,43 @@ type Step struct {
 // when this instance has nothing to undo.
 type NaturalRollback interface {
 	NaturalRollback() Rollback
+}
+
+// IdempotentRollback is implemented by rollbacks that know whether running
+// them twice leaves the world as running them once (restoring a recorded
+// state is; "scale up by one" is not).
+type IdempotentRollback interface {
+	IdempotentRollback() bool
+}
+
+// rollbacksIdempotent reports whether every compensation of s may be run
+// again when found in doubt: natural rollbacks are idempotent by contract
+// (they restore what the step checkpointed), explicit ones only when the
+// step or the rollback declares it.
+func (s *Step) rollbacksIdempotent(rbs []Rollback) bool {
+	if len(s.Rollbacks) == 0 || s.RollbackIdempotent {
+		return true
+	}
+	for _, rb := range rbs {
+		ir, ok := rb.(IdempotentRollback)
+		if !ok || !ir.IdempotentRollback() {
+			return false
+		}
+	}
+	return true
+}
+
+// compensatesOwnFailure reports whether the step's own rollback runs when
+// the step itself fails: when it opted in (RollbackOnFailure), and when it
+// checkpointed what its rollback needs before changing the world and its
+// rollbacks are idempotent (a failure after the effect — a lost answer, a
+// timeout — may have changed the world; restoring the checkpointed state
+// is harmless if it did not).
+func (n *Node) compensatesOwnFailure(checkpointed bool) bool {
+	if n.Step == nil || len(n.rbs) == 0 {
+		return false
+	}
+	return n.Step.RollbackOnFailure || (checkpointed && n.rbIdem)
 }
 
 // rollbacks returns the compensations of s: explicit ones, else the
@@ -194,6 +211,8 @@ type Node struct {
 	// (explicit or natural) and whether its action is read-only.
 	rbs []Rollback
 	ro  bool
+	// rbIdem: the compensations may be re-run when found in doubt.
+	rbIdem bool
 	// rank is the length of the longest dependency chain ending at the
 	// node: a node always ranks above the nodes it depends on.
 	rank int
@@ -218,18 +237,74 @@ type Plan struct {
 	index  map[string]int
 	dump   string
 	hash   string
+
+	// nodeHashes are computed on first use, and shared with intercepted
+	// copies (which keep the original's identity).
+	nodeHashes *nodeHashCache
 }
 
-// Nodes returns the nodes in declaration order. Do not modify them.
-func (p *Plan) Nodes() []*Node { return p.nodes }
+// Nodes returns copies of the nodes, in declaration order: changing one
+// (its name, dependencies, retry, timeout, checks, even its action) changes
+// neither the plan nor how it runs, so a plan's behaviour always matches
+// its [Plan.Hash]. The actions, rollbacks, probes and conditions inside are
+// the values the plan was built from, shared, not copied.
+func (p *Plan) Nodes() []*Node {
+	out := make([]*Node, len(p.nodes))
+	for i, n := range p.nodes {
+		out[i] = n.clone()
+	}
+	return out
+}
 
-// Node returns the node with the given name.
+// Node returns a copy of the node with the given name (see [Plan.Nodes]).
 func (p *Plan) Node(name string) (*Node, bool) {
+	n, ok := p.node(name)
+	if !ok {
+		return nil, false
+	}
+	return n.clone(), true
+}
+
+// node returns the plan's own node with the given name.
+func (p *Plan) node(name string) (*Node, bool) {
 	i, ok := p.index[name]
 	if !ok {
 		return nil, false
 	}
 	return p.nodes[i], true
+}
+
+// clone returns a copy of n that shares nothing mutable with it.
+func (n *Node) clone() *Node {
+	c := *n
+	c.Deps = slices.Clone(n.Deps)
+	if n.Step != nil {
+		s := *n.Step
+		s.Rollbacks = slices.Clone(s.Rollbacks)
+		s.DependsOn = slices.Clone(s.DependsOn)
+		s.Uses = slices.Clone(s.Uses)
+		if s.RollbackRetry != nil {
+			r := *s.RollbackRetry
+			s.RollbackRetry = &r
+		}
+		c.Step = &s
+	}
+	if n.Gate != nil {
+		g := *n.Gate
+		g.Checks = slices.Clone(g.Checks)
+		g.DependsOn = slices.Clone(g.DependsOn)
+		g.Uses = slices.Clone(g.Uses)
+		if g.Approval != nil {
+			a := *g.Approval
+			a.Approvers = slices.Clone(a.Approvers)
+			g.Approval = &a
+		}
+		c.Gate = &g
+	}
+	c.deps = slices.Clone(n.deps)
+	c.outs = slices.Clone(n.outs)
+	c.rbs = slices.Clone(n.rbs)
+	return &c
 }
 
 // Budget returns the sum of the planned budgets of all nodes.
@@ -256,7 +331,7 @@ func (p *Plan) Dump() string { return p.dump }
 
 // Rollbacks returns the compensations of the named step, in fallback order.
 func (p *Plan) Rollbacks(step string) []Rollback {
-	n, ok := p.Node(step)
+	n, ok := p.node(step)
 	if !ok || n.Step == nil {
 		return nil
 	}
@@ -334,7 +409,6 @@ func (b *Builder) Gate(g Gate) *Builder {
 
 type phased struct {
 	phase string
-	group string
 	step  *Step
 	gate  *Gate
 }
@@ -376,7 +450,7 @@ func (b *Builder) nest(blk *block, phase string, fn func(b *Builder)) *Builder {
 // Build compiles and validates the plan. Every problem is reported, joined
 // in declaration order; each wraps [ErrInvalidPlan].
 func (b *Builder) Build() (*Plan, error) {
-	p := &Plan{Name: b.name, Description: b.description, Window: b.window, index: map[string]int{}}
+	p := &Plan{Name: b.name, Description: b.description, Window: b.window, index: map[string]int{}, nodeHashes: &nodeHashCache{}}
 	var errs []*PlanError
 	addErr := func(idx int, node, format string, args ...any) {
 		errs = append(errs, &PlanError{Node: node, Index: idx, Msg: fmt.Sprintf(format, args...)})
@@ -432,106 +506,20 @@ func (b *Builder) Build() (*Plan, error) {
 			edges[n.Index] = e
 		}
 		var dependsOn, uses []string
+		errf := func(format string, args ...any) { addErr(n.Index, n.Name, format, args...) }
 		if n.Step != nil {
-			s := n.Step
-			dependsOn, uses = s.DependsOn, s.Uses
-			if s.Action == nil {
-				addErr(n.Index, n.Name, "step has no action")
-			} else if len(s.rollbacks()) == 0 && !s.Irreversible && !s.readOnly() {
-				addErr(n.Index, n.Name, "step changes the world but has no rollback: add a rollback, or mark it irreversible")
-			}
-			for i, rb := range s.Rollbacks {
-				if rb == nil {
-					addErr(n.Index, n.Name, "rollback #%d is nil", i+1)
-				}
-			}
-			if s.Retry.Attempts < 0 {
-				addErr(n.Index, n.Name, "retry attempts must not be negative")
-			}
-			if s.Timeout < 0 || s.Budget < 0 {
-				addErr(n.Index, n.Name, "timeout and budget must not be negative")
-			}
-			if !validPolicy(s.OnFail, false) {
-				addErr(n.Index, n.Name, "unknown on_fail policy %q: use rollback, abort, pause or continue", s.OnFail)
-			}
+			dependsOn, uses = n.Step.DependsOn, n.Step.Uses
+			validateStep(n.Step, errf)
 		} else {
-			g := n.Gate
-			dependsOn, uses = g.DependsOn, g.Uses
-			validateGate(n, g, func(format string, args ...any) { addErr(n.Index, n.Name, format, args...) })
-			if g.Kind == GateGuard {
-				fi, fok := p.index[g.From]
-				ui, uok := p.index[g.Until]
-				if fok && uok && ui <= fi {
-					addErr(n.Index, n.Name, "guard span ends (at %q) before it starts (after %q): Until must come after From", g.Until, g.From)
-				}
-				for _, ref := range []string{g.From, g.Until} {
-					if ref == "" {
-						continue
-					}
-					if i, ok := p.index[ref]; !ok {
-						addErr(n.Index, n.Name, "guard span names unknown node %q%s", ref, suggest(ref, p))
-					} else if p.nodes[i].Gate != nil && p.nodes[i].Gate.Kind == GateGuard {
-						addErr(n.Index, n.Name, "guard span cannot be bounded by another guard %q", ref)
-					}
-				}
+			dependsOn, uses = n.Gate.DependsOn, n.Gate.Uses
+			validateGate(n, n.Gate, errf)
+			if n.Gate.Kind == GateGuard {
+				validateSpan(p, n.Gate, errf)
 			}
 		}
-		for _, d := range dependsOn {
-			i, ok := p.index[d]
-			switch {
-			case !ok:
-				addErr(n.Index, n.Name, "depends on unknown node %q%s", d, suggest(d, p))
-			case i == n.Index:
-				addErr(n.Index, n.Name, "depends on itself")
-			default:
-				edges[n.Index] = append(edges[n.Index], i)
-			}
-		}
-		for _, u := range uses {
-			i, ok := p.index[u]
-			switch {
-			case !ok:
-				addErr(n.Index, n.Name, "reads outputs of unknown step %q%s", u, suggest(u, p))
-			case i >= n.Index:
-				addErr(n.Index, n.Name, "reads outputs of %q, which comes later in the plan: a reference may only point backwards", u)
-			default:
-				edges[n.Index] = append(edges[n.Index], i)
-			}
-		}
+		edges[n.Index] = append(edges[n.Index], p.refs(n, dependsOn, uses, errf)...)
 	}
-	// Guards are not in the sequence: remove edges to and from them, and let
-	// them wait for their From node only.
-	for _, n := range p.nodes {
-		if n.Gate != nil && n.Gate.Kind == GateGuard {
-			edges[n.Index] = nil
-			if i, ok := p.index[n.Gate.From]; ok {
-				edges[n.Index] = append(edges[n.Index], i)
-			}
-			for _, u := range n.Gate.Uses {
-				if i, ok := p.index[u]; ok && i < n.Index {
-					edges[n.Index] = append(edges[n.Index], i)
-				}
-			}
-		}
-	}
-	for _, n := range p.nodes {
-		isGuard := n.Gate != nil && n.Gate.Kind == GateGuard
-		for _, d := range edges[n.Index] {
-			if dn := p.nodes[d]; !isGuard && dn.Gate != nil && dn.Gate.Kind == GateGuard {
-				continue
-			}
-			n.deps = append(n.deps, d)
-		}
-		sort.Ints(n.deps)
-		n.deps = slices.Compact(n.deps)
-		for _, d := range n.deps {
-			n.Deps = append(n.Deps, p.nodes[d].Name)
-			p.nodes[d].outs = append(p.nodes[d].outs, n.Index)
-		}
-	}
-	for _, n := range p.nodes {
-		sort.Ints(n.outs)
-	}
+	p.wire(edges)
 	for _, cyc := range findCycles(p) {
 		names := make([]string, len(cyc))
 		for i, c := range cyc {
@@ -556,6 +544,7 @@ func (b *Builder) Build() (*Plan, error) {
 		if n.Step != nil {
 			n.rbs = n.Step.rollbacks()
 			n.ro = n.Step.readOnly()
+			n.rbIdem = n.Step.rollbacksIdempotent(n.rbs)
 		}
 	}
 	rankNodes(p)
@@ -602,49 +591,13 @@ func validPolicy(p Policy, gate bool) bool {
 func validateGate(n *Node, g *Gate, errf func(string, ...any)) {
 	switch g.Kind {
 	case GateCheck, GateSoak, GateGuard:
-		if len(g.Checks) == 0 {
-			errf("%s gate has no checks", g.Kind)
-		}
-		seen := map[string]bool{}
-		for i, c := range g.Checks {
-			name := c.Name
-			if name == "" {
-				name = fmt.Sprintf("#%d", i+1)
-			}
-			if seen[c.Name] && c.Name != "" {
-				errf("duplicate check name %q", c.Name)
-			}
-			seen[c.Name] = true
-			if c.Probe == nil {
-				errf("check %s has no probe", name)
-			}
-			if c.Success == nil && c.Failure == nil {
-				errf("check %s has neither a success nor a failure condition", name)
-			}
-			if c.FailureLimit < 0 || c.Tolerate < 0 || c.InconclusiveLimit < 0 || c.ErrorLimit < 0 || c.Count < 0 {
-				errf("check %s: limits and counts must not be negative", name)
-			}
-			switch c.NoData {
-			case "", NoDataInconclusive, NoDataFail, NoDataPass, NoDataWait:
-			default:
-				errf("check %s: unknown no_data policy %q: use inconclusive, fail, pass or wait", name, c.NoData)
-			}
-		}
-		if g.Kind == GateSoak && g.Duration <= 0 && g.Count <= 0 {
-			allCounted := len(g.Checks) > 0
-			for _, c := range g.Checks {
-				if c.Count <= 0 {
-					allCounted = false
-				}
-			}
-			if !allCounted {
-				errf("soak gate needs a duration or a count")
-			}
-		}
+		validateChecks(g, errf)
 	case GateApproval:
 		if g.Approval == nil {
 			errf("approval gate has no approval settings")
+			break
 		}
+		validateApproval(g.Approval, errf)
 	default:
 		errf("unknown gate kind %q: use check, soak, approval or guard", g.Kind)
 	}
@@ -656,6 +609,181 @@ func validateGate(n *Node, g *Gate, errf func(string, ...any)) {
 	}
 	if !validPolicy(g.OnInconclusive, true) {
 		errf("unknown on_inconclusive policy %q: use rollback, abort, pause or continue", g.OnInconclusive)
+	}
+}
+
+// wire sets each node's dependencies and dependents from edges[i], the
+// nodes i depends on (with repeats). Guards are not in the sequence: edges
+// to and from them are removed, and they wait for their From node (and
+// the earlier nodes they read) only.
+func (p *Plan) wire(edges [][]int) {
+	for _, n := range p.nodes {
+		if n.Gate != nil && n.Gate.Kind == GateGuard {
+			edges[n.Index] = nil
+			if i, ok := p.index[n.Gate.From]; ok {
+				edges[n.Index] = append(edges[n.Index], i)
+			}
+			for _, u := range n.Gate.Uses {
+				if i, ok := p.index[u]; ok && i < n.Index {
+					edges[n.Index] = append(edges[n.Index], i)
+				}
+			}
+		}
+	}
+	for _, n := range p.nodes {
+		isGuard := n.Gate != nil && n.Gate.Kind == GateGuard
+		for _, d := range edges[n.Index] {
+			if dn := p.nodes[d]; !isGuard && dn.Gate != nil && dn.Gate.Kind == GateGuard {
+				continue
+			}
+			n.deps = append(n.deps, d)
+		}
+		sort.Ints(n.deps)
+		n.deps = slices.Compact(n.deps)
+		for _, d := range n.deps {
+			n.Deps = append(n.Deps, p.nodes[d].Name)
+			p.nodes[d].outs = append(p.nodes[d].outs, n.Index)
+		}
+	}
+	for _, n := range p.nodes {
+		sort.Ints(n.outs)
+	}
+}
+
+// validateStep checks a step's own settings.
+func validateStep(s *Step, errf func(string, ...any)) {
+	if s.Action == nil {
+		errf("step has no action")
+	} else if len(s.rollbacks()) == 0 && !s.Irreversible && !s.readOnly() {
+		errf("step changes the world but has no rollback: add a rollback, or mark it irreversible")
+	}
+	for i, rb := range s.Rollbacks {
+		if rb == nil {
+			errf("rollback #%d is nil", i+1)
+		}
+	}
+	if s.Retry.Attempts < 0 {
+		errf("retry attempts must not be negative")
+	}
+	if s.Timeout < 0 || s.Budget < 0 {
+		errf("timeout and budget must not be negative")
+	}
+	if !validPolicy(s.OnFail, false) {
+		errf("unknown on_fail policy %q: use rollback, abort, pause or continue", s.OnFail)
+	}
+}
+
+// validateSpan checks a guard's From and Until.
+func validateSpan(p *Plan, g *Gate, errf func(string, ...any)) {
+	fi, fok := p.index[g.From]
+	ui, uok := p.index[g.Until]
+	if fok && uok && ui <= fi {
+		errf("guard span ends (at %q) before it starts (after %q): Until must come after From", g.Until, g.From)
+	}
+	for _, ref := range []string{g.From, g.Until} {
+		if ref == "" {
+			continue
+		}
+		if i, ok := p.index[ref]; !ok {
+			errf("guard span names unknown node %q%s", ref, suggest(ref, p))
+		} else if p.nodes[i].Gate != nil && p.nodes[i].Gate.Kind == GateGuard {
+			errf("guard span cannot be bounded by another guard %q", ref)
+		}
+	}
+}
+
+// refs resolves node n's DependsOn and Uses to the indexes it depends on.
+func (p *Plan) refs(n *Node, dependsOn, uses []string, errf func(string, ...any)) []int {
+	var out []int
+	for _, d := range dependsOn {
+		i, ok := p.index[d]
+		switch {
+		case !ok:
+			errf("depends on unknown node %q%s", d, suggest(d, p))
+		case i == n.Index:
+			errf("depends on itself")
+		default:
+			out = append(out, i)
+		}
+	}
+	for _, u := range uses {
+		i, ok := p.index[u]
+		switch {
+		case !ok:
+			errf("reads outputs of unknown step %q%s", u, suggest(u, p))
+		case i >= n.Index:
+			errf("reads outputs of %q, which comes later in the plan: a reference may only point backwards", u)
+		default:
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// validateChecks checks the checks of a check, soak or guard gate.
+func validateChecks(g *Gate, errf func(string, ...any)) {
+	if len(g.Checks) == 0 {
+		errf("%s gate has no checks", g.Kind)
+	}
+	seen := map[string]bool{}
+	allCounted := len(g.Checks) > 0
+	for i, c := range g.Checks {
+		name := c.Name
+		if name == "" {
+			name = fmt.Sprintf("#%d", i+1)
+		}
+		if seen[c.Name] && c.Name != "" {
+			errf("duplicate check name %q", c.Name)
+		}
+		seen[c.Name] = true
+		validateCheck(name, &c, errf)
+		if c.Count <= 0 {
+			allCounted = false
+		}
+	}
+	if g.Kind == GateSoak && g.Duration <= 0 && g.Count <= 0 && !allCounted {
+		errf("soak gate needs a duration or a count")
+	}
+}
+
+// validateCheck checks one check, called name in messages.
+func validateCheck(name string, c *Check, errf func(string, ...any)) {
+	if c.Probe == nil {
+		errf("check %s has no probe", name)
+	}
+	if c.Success == nil && c.Failure == nil {
+		errf("check %s has neither a success nor a failure condition", name)
+	}
+	if c.FailureLimit < 0 || c.Tolerate < 0 || c.InconclusiveLimit < 0 || c.ErrorLimit < 0 || c.Count < 0 {
+		errf("check %s: limits and counts must not be negative", name)
+	}
+	switch c.NoData {
+	case "", NoDataInconclusive, NoDataFail, NoDataPass, NoDataWait:
+	default:
+		errf("check %s: unknown no_data policy %q: use inconclusive, fail, pass or wait", name, c.NoData)
+	}
+}
+
+// validateApproval checks quorum and separation of duties.
+func validateApproval(a *Approval, errf func(format string, args ...any)) {
+	if a.Quorum < 0 {
+		errf("quorum must not be negative")
+	}
+	if a.SeparateFrom != "" && a.SeparateFrom != SeparateFromStarter {
+		errf("separate_from is %q or empty, not %q", SeparateFromStarter, a.SeparateFrom)
+	}
+	if len(a.Approvers) == 0 {
+		return
+	}
+	people := 0
+	for _, ap := range a.Approvers {
+		if strings.HasPrefix(ap, "group:") {
+			return // a group's size is known only at run time
+		}
+		people++
+	}
+	if a.Quorum > people {
+		errf("quorum %d cannot be reached by %d approvers (%s)", a.Quorum, people, strings.Join(a.Approvers, ", "))
 	}
 }
 
@@ -852,6 +980,11 @@ func dumpStep(buf []byte, n *Node) []byte {
 	if s.Budget > 0 {
 		buf = appendLine(buf, "budget", s.Budget.String())
 	}
+	if len(s.Lasting) > 0 {
+		buf = append(buf, "  lasting "...)
+		buf = appendQuoteList(buf, s.Lasting)
+		buf = append(buf, '\n')
+	}
 	if r := s.Retry.String(); r != "" {
 		buf = appendLine(buf, "retry", r)
 	}
@@ -861,7 +994,7 @@ func dumpStep(buf []byte, n *Node) []byte {
 	flags := [...]struct {
 		on   bool
 		name string
-	}{{n.ro, "read_only"}, {s.Idempotent, "idempotent"}, {s.Irreversible, "irreversible"}, {s.PointOfNoReturn, "point_of_no_return"}, {s.RollbackOnFailure, "rollback_on_failure"}, {s.When != nil, "conditional"}}
+	}{{n.ro, "read_only"}, {s.Idempotent, "idempotent"}, {s.Irreversible, "irreversible"}, {s.PointOfNoReturn, "point_of_no_return"}, {s.RollbackOnFailure, "rollback_on_failure"}, {s.RollbackIdempotent, "rollback_idempotent"}, {s.When != nil, "conditional"}}
 	first := true
 	for _, f := range flags {
 		if !f.on {
@@ -953,6 +1086,16 @@ func dumpGate(buf []byte, g *Gate) []byte {
 		buf = append(buf, a.Timeout.String()...)
 		buf = append(buf, " on_timeout="...)
 		buf = strconv.AppendBool(buf, a.OnTimeout)
+		// Written only when set, so that the hashes of plans without them
+		// stay what they were.
+		if a.Quorum > 1 {
+			buf = append(buf, " quorum="...)
+			buf = strconv.AppendInt(buf, int64(a.Quorum), 10)
+		}
+		if a.SeparateFrom != "" {
+			buf = append(buf, " separate_from="...)
+			buf = strconv.AppendQuote(buf, a.SeparateFrom)
+		}
 		buf = append(buf, '\n')
 	}
 	for _, c := range g.Checks {
@@ -1030,10 +1173,6 @@ func appendDescribeLine(buf []byte, d Description) []byte {
 		buf = strconv.AppendQuote(buf, d.Summary)
 	}
 	return buf
-}
-
-func quoteList(list []string) string {
-	return string(appendQuoteList(nil, list))
 }
 
 // appendQuoteList appends ["a", "b"] (each element quoted as %q does).

@@ -2,6 +2,8 @@ package runbook
 
 import (
 	"time"
+
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // Status is how a run ended.
@@ -63,7 +65,7 @@ type NodeResult struct {
 	End      time.Time
 	Err      error
 	Outputs  Outputs
-	Outcome  Outcome
+	Outcome  engine.Outcome
 	Samples  []SampleRecord
 	Decision *Decision
 }

@@ -92,8 +92,11 @@ func TestResumeRefusesAnotherPlan(t *testing.T) {
 	assert.ErrorIs(t, err, runbook.ErrRunNotFound)
 	_, err = (&runbook.Executor{}).Resume(context.Background(), p, "r1", runbook.RunOptions{})
 	assert.ErrorContains(t, err, "needs a journal")
-	// Forced, it goes on.
-	res, err := ex.Resume(context.Background(), changed, "r1", runbook.RunOptions{Force: true})
+	// A journal without node hashes: every node counts as edited, and
+	// forcing needs a reason.
+	_, err = ex.Resume(context.Background(), changed, "r1", runbook.RunOptions{Force: true})
+	assert.ErrorIs(t, err, runbook.ErrUnsafeEdit)
+	res, err := ex.Resume(context.Background(), changed, "r1", runbook.RunOptions{Force: true, Reason: "journal written before node hashes"})
 	require.NoError(t, err)
 	assert.Equal(t, runbook.StatusSucceeded, res.Status)
 }
@@ -281,4 +284,89 @@ func TestResumeAfterAFailureTheRunWentOnFrom(t *testing.T) {
 			assert.Empty(t, w.log())
 		})
 	}
+}
+
+// TestResumeFinishesTheRollback covers a resume that cannot go forward: it
+// finishes the run's rollback, runs the failed step's own rollback first,
+// halts before compensating past a point of no return, and refuses From.
+func TestResumeFinishesTheRollback(t *testing.T) {
+	failedB := []runbook.Record{
+		{Kind: runbook.RecNodeFailed, Node: "b", Final: true, Error: "b: boom", Outputs: runbook.Outputs{"name": "b (partial)"}},
+	}
+	tests := []struct {
+		name   string
+		a, b   func(s *runbook.Step)
+		extra  []runbook.Record
+		opts   runbook.RunOptions
+		status runbook.Status
+		err    string
+		ops    []string
+	}{
+		{name: "the failed step's own rollback runs first", b: func(s *runbook.Step) { s.RollbackOnFailure = true }, extra: failedB,
+			status: runbook.StatusRolledBack, err: "run rolled_back: b failed before the restart: b: boom", ops: []string{"undo b (partial)", "undo a (from the journal)"}},
+		{name: "without RollbackOnFailure only a is undone", extra: failedB,
+			status: runbook.StatusRolledBack, err: "run rolled_back: b failed before the restart: b: boom", ops: []string{"undo a (from the journal)"}},
+		{name: "past a point of no return: halted", a: func(s *runbook.Step) { s.PointOfNoReturn = true }, extra: failedB,
+			status: runbook.StatusHalted, err: "run halted: b failed before the restart: b: boom; left to undo: a"},
+		{name: "rolling back: goes on past a point of no return", a: func(s *runbook.Step) { s.PointOfNoReturn = true },
+			extra:  append(append([]runbook.Record(nil), failedB...), runbook.Record{Kind: runbook.RecCompensating}),
+			status: runbook.StatusRolledBack, err: "run rolled_back: b failed before the restart: b: boom", ops: []string{"undo a (from the journal)"}},
+		{name: "rolling back, no failure recorded", extra: []runbook.Record{{Kind: runbook.RecCompensating}},
+			status: runbook.StatusRolledBack, err: "run rolled_back: run was rolling back when it stopped", ops: []string{"undo a (from the journal)"}},
+		{name: "rolling back, resumed from a node: refused", extra: []runbook.Record{{Kind: runbook.RecCompensating}}, opts: runbook.RunOptions{From: "a"},
+			status: runbook.StatusInterrupted, err: "run interrupted: run r1 was rolling back when it stopped: it can only finish its rollback, not resume from a; left to undo: a"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &world{}
+			opt := func(f func(s *runbook.Step)) stepOpt {
+				if f == nil {
+					f = func(*runbook.Step) {}
+				}
+				return with(f)
+			}
+			p := mustBuild("resume", func(b *runbook.Builder) {
+				b.Step(w.step("a", opt(tc.a))).Step(w.step("b", opt(tc.b))).Step(w.step("c"))
+			})
+			j := crashed(t, p, tc.extra...)
+			ex := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: j}
+			res, err := ex.Resume(context.Background(), p, "r1", tc.opts)
+			require.NotNil(t, res)
+			assert.Equal(t, tc.status, res.Status)
+			assert.EqualError(t, err, tc.err)
+			assert.Equal(t, tc.ops, nilIfEmpty(w.log()))
+			// The failure still stands: a later resume finishes the
+			// rollback too (the resume did not journal Forward).
+			st, err := runbook.Replay(mustLoad(t, j))
+			require.NoError(t, err)
+			if len(tc.extra) > 0 && tc.extra[0].Kind == runbook.RecNodeFailed {
+				assert.Equal(t, "b", st.Failed)
+			}
+		})
+	}
+}
+
+// TestResumeInDoubtEdges: an unknown answer stops the run; a step in doubt
+// that the new plan removed (forced) is not asked about.
+func TestResumeInDoubtEdges(t *testing.T) {
+	t.Run("unknown choice", func(t *testing.T) {
+		w := &world{}
+		p := mustBuild("resume", func(b *runbook.Builder) { b.Step(w.step("a")).Step(w.step("b")).Step(w.step("c")) })
+		ex := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: crashed(t, p), Approver: runbooktest.NewApprover().Choose("b", "maybe")}
+		res, err := ex.Resume(context.Background(), p, "r1", runbook.RunOptions{})
+		require.NotNil(t, res)
+		assert.Equal(t, runbook.StatusInterrupted, res.Status)
+		assert.ErrorIs(t, err, runbook.ErrInDoubt)
+		assert.Empty(t, w.log())
+	})
+	t.Run("removed from the plan", func(t *testing.T) {
+		w := &world{}
+		p := mustBuild("resume", func(b *runbook.Builder) { b.Step(w.step("a")).Step(w.step("b")).Step(w.step("c")) })
+		edited := mustBuild("resume", func(b *runbook.Builder) { b.Step(w.step("a")).Step(w.step("c")) })
+		ex := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: crashed(t, p)}
+		res, err := ex.Resume(context.Background(), edited, "r1", runbook.RunOptions{Force: true, Reason: "b is gone"})
+		require.NoError(t, err)
+		assert.Equal(t, runbook.StatusSucceeded, res.Status)
+		assert.Equal(t, []string{"do c"}, w.log())
+	})
 }

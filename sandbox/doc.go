@@ -55,6 +55,14 @@
 //	  deny        = ["gate.go_no_go_start"] # the approver says no
 //	  silence     = ["gate.go_no_go_health"] # nobody answers: the gate times out
 //	  crash_after = "step.traffic[50]"      # the process dies; a new one resumes
+//	  resume {                              # or: fails at X, edited, resumed
+//	    runbook      = "fixed.hcl"          # the edited runbook (default: the same)
+//	    from         = "step.migrate"       # resume from a node; rerun = [...]
+//	    force        = true                 # accept unsafe changes
+//	    reason       = "016: VEIW -> VIEW"  # journaled with the new plan version
+//	    first_status = "aborted"            # how the first run must have ended
+//	    world { ... }                       # what the fix changed outside the runbook
+//	  }                                     # expect is then about the resumed process
 //	  expect {
 //	    status       = "rolled_back"
 //	    compensated  = ["traffic[50]", "traffic[10]", ["deploy_a", "deploy_b"], "migrate"]
@@ -80,7 +88,8 @@
 // docker_pull_fails, docker_container { name, image, project, service,
 // logs }, docker_exec { container, command, exit_code, stdout, stderr },
 // postgres { version, fail_migrations = { "16" = "message" },
-// fail_migrations_down, unreachable, query { sql, columns, rows } },
+// fail_migrations_down, fixed_migrations (their failure removed),
+// unreachable, query { sql, columns, rows } },
 // s3_bucket { name, versioned }, s3_object { bucket, key, content, age },
 // elbv2_rule { arn, weights }, prometheus { query, value, no_data, at {
 // node, after, value } }, http { host, method, path, status, json | body,

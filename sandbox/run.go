@@ -91,9 +91,12 @@ func (tf *TestFile) Scenario(name string) *Scenario {
 func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOptions) (res ScenarioResult) {
 	wall := time.Now()
 	res = ScenarioResult{File: tf.Path, Name: sc.Name}
-	fail := func(format string, args ...any) {
-		res.Failures = append(res.Failures, fmt.Sprintf(format, args...))
+	// Every failure names the line of the test file it is about (the
+	// scenario's attribute, or the scenario).
+	failAt := func(key, format string, args ...any) {
+		res.Failures = append(res.Failures, sc.where.at(key, fmt.Sprintf(format, args...)))
 	}
+	fail := func(format string, args ...any) { failAt("", format, args...) }
 	defer func() {
 		res.Wall = time.Since(wall)
 		res.Passed = len(res.Failures) == 0
@@ -127,15 +130,26 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 	defer rb.Close()
 	plan, err := Fail(rb.Plan(), sc.Fail)
 	if err != nil {
-		fail("fail: %v", err)
+		failAt("fail", "fail: %v", err)
 		return res
 	}
-	for _, n := range append(append(append([]string(nil), sc.Deny...), sc.Silence...), sc.CrashAfter) {
-		if n == "" {
-			continue
+	if len(sc.Faults) > 0 {
+		if plan, err = InjectFaults(plan, sc.Faults, nil); err != nil {
+			fail("%v", err)
+			return res
 		}
-		if _, ok := plan.Node(resolveNode(plan, n)); !ok {
-			fail("%q names no step or gate of %s%s", n, plan.Name, suggestNode(plan, nodeName(n)))
+	}
+	for _, names := range []struct {
+		key string
+		ns  []string
+	}{{"deny", sc.Deny}, {"silence", sc.Silence}, {"crash_after", []string{sc.CrashAfter}}} {
+		for _, n := range names.ns {
+			if n == "" {
+				continue
+			}
+			if _, ok := plan.Node(resolveNode(plan, n)); !ok {
+				failAt(names.key, "%s: %q names no step or gate of %s%s", names.key, n, plan.Name, suggestNode(plan, nodeName(n)))
+			}
 		}
 	}
 	crashAfter := ""
@@ -155,31 +169,27 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 	inputs := rb.Inputs()
 	mem := &runbook.MemJournal{}
 	var j runbook.Journal = mem
-	var crash *crashJournal
+	var crash *CrashJournal
 	if sc.CrashAfter != "" {
-		crash = &crashJournal{inner: mem, node: crashAfter, crashed: make(chan struct{})}
+		crash = NewCrashJournal(mem, crashAfter)
 		j = crash
 	}
 	ex := &runbook.Executor{Clock: w.Clock, Journal: j, Observer: obs, Approver: appr, Redactor: rb.Redactor(), Rand: func() float64 { return 0.5 }}
+	run := func() (*runbook.Result, error) {
+		return ex.Run(ctx, plan, runbook.RunOptions{RunID: runID, Inputs: inputs})
+	}
 	type outcome struct {
 		res *runbook.Result
 		err error
 	}
-	done := make(chan outcome, 1)
-	go func() {
-		r, err := ex.Run(ctx, plan, runbook.RunOptions{RunID: runID, Inputs: inputs})
-		done <- outcome{r, err}
-	}()
 	var out outcome
 	if crash == nil {
-		out = <-done
+		out.res, out.err = run()
 	} else {
-		select {
-		case out = <-done:
-			fail("crash_after %s: the run ended (%s) before that node completed", sc.CrashAfter, statusOf(out.res))
+		if out.res, out.err = crash.Run(run); !errors.Is(out.err, ErrCrashed) {
+			failAt("crash_after", "crash_after %s: the run ended (%s) before that node completed", sc.CrashAfter, statusOf(out.res))
 			res.Result = out.res
 			return res
-		case <-crash.crashed:
 		}
 		// The process is gone: a new executor, on a clock that goes on
 		// from the crash, resumes the run from what the journal holds.
@@ -195,12 +205,67 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 		}
 		w.Reclock(runbook.NewSimClock(w.Clock.Now()))
 		ex2 := &runbook.Executor{Clock: w.Clock, Journal: j2, Observer: obs, Approver: appr, Redactor: rb.Redactor(), Rand: func() float64 { return 0.5 }}
-		r, err := ex2.Resume(ctx, plan, runID, runbook.RunOptions{})
-		out = outcome{r, err}
+		out.res, out.err = ex2.Resume(ctx, plan, runID, runbook.RunOptions{})
 	}
 	if out.res == nil {
 		fail("the run could not start: %v", out.err)
 		return res
+	}
+	if sc.Resume != nil {
+		// Fails at X, edited, resumed: the world changes as the fix
+		// did, and a new process resumes the run with the (edited)
+		// runbook.
+		rs := sc.Resume
+		if rs.FirstStatus != "" && out.res.Status != rs.FirstStatus {
+			fail("resume: the first run ended %s, want first_status %s: %v", out.res.Status, rs.FirstStatus, out.err)
+			return res
+		}
+		for _, ws := range rs.worlds {
+			if err := applyWorld(w, ws, tf.start); err != nil {
+				fail("resume: world: %v", err)
+				return res
+			}
+		}
+		path := rs.Runbook
+		if path == "" {
+			path = tf.Runbook
+		}
+		rb2, diags := hcl.Load(ctx, path, hcl.Options{Registry: reg, Vars: varStrings(sc.Vars), Version: opts.Version, Now: w.clock.Now})
+		if diags.HasErrors() {
+			fail("resume: runbook %s does not load: %s", path, diags.Error())
+			return res
+		}
+		defer rb2.Close()
+		plan = rb2.Plan()
+		ropts := runbook.RunOptions{Force: rs.Force, Reason: rs.Reason, By: "scenario"}
+		for _, n := range append([]string{rs.From}, rs.Rerun...) {
+			if n == "" {
+				continue
+			}
+			if _, ok := plan.Node(resolveNode(plan, n)); !ok {
+				fail("resume: %q names no step or gate of %s%s", n, plan.Name, suggestNode(plan, nodeName(n)))
+				return res
+			}
+		}
+		if rs.From != "" {
+			ropts.From = resolveNode(plan, rs.From)
+		}
+		for _, n := range rs.Rerun {
+			ropts.Rerun = append(ropts.Rerun, resolveNode(plan, n))
+		}
+		rec = newRecorder(plan)
+		obs := runbook.MultiObserver{w.Observer(), rec}
+		if opts.Observer != nil {
+			obs = append(obs, opts.Observer)
+		}
+		ex2 := &runbook.Executor{Clock: w.Clock, Journal: mem, Observer: obs, Approver: appr, Redactor: rb2.Redactor(), Rand: func() float64 { return 0.5 }}
+		r, err := ex2.Resume(ctx, plan, runID, ropts)
+		if r == nil {
+			fail("resume: the run could not go on: %v", err)
+			return res
+		}
+		out = outcome{r, err}
+		rb = rb2
 	}
 	res.Simulated = out.res.End.Sub(start)
 	res.Result = out.res
@@ -209,9 +274,7 @@ func (tf *TestFile) RunScenario(ctx context.Context, sc *Scenario, opts TestOpti
 	if crash != nil {
 		res.Compensated = rec.compensated()
 	}
-	for _, f := range checkExpect(sc.expect, &res, plan, w, rb.Redactor()) {
-		fail("%s", f)
-	}
+	res.Failures = append(res.Failures, checkExpect(sc.expect, &res, w, rb.Redactor())...)
 	return res
 }
 
@@ -242,12 +305,12 @@ func scenarioApprover(deny, silence []string, clock runbook.Clock) runbook.Appro
 			return runbook.Decision{}, ctx.Err()
 		}
 		if no[req.Node] {
-			return runbook.Decision{Approved: false, By: "scenario", Comment: "No-Go"}, nil
+			return runbook.Decision{Approved: false, By: "scenario", Comment: "No-Go", Override: true}, nil
 		}
 		if req.Kind == "in-doubt" {
 			return runbook.Decision{Approved: true, Choice: "rerun", By: "scenario"}, nil
 		}
-		return runbook.Decision{Approved: true, By: "scenario"}, nil
+		return runbook.Decision{Approved: true, By: "scenario", Override: true}, nil
 	})
 }
 
@@ -312,42 +375,11 @@ func (r *recorder) executed() []string {
 	return out
 }
 
-// crashJournal stops the run dead once node has succeeded: the success is
-// stored, and every later append blocks for ever (the process is gone; its
-// goroutines never act on the world again).
-type crashJournal struct {
-	inner   *runbook.MemJournal
-	node    string
-	mu      sync.Mutex
-	dead    bool
-	crashed chan struct{}
-}
-
-func (c *crashJournal) Append(ctx context.Context, recs ...runbook.Record) error {
-	c.mu.Lock()
-	if c.dead {
-		c.mu.Unlock()
-		select {} // the process is gone
-	}
-	err := c.inner.Append(ctx, recs...)
-	for _, r := range recs {
-		if r.Kind == runbook.RecNodeSucceeded && r.Node == c.node {
-			c.dead = true
-			close(c.crashed)
-			break
-		}
-	}
-	c.mu.Unlock()
-	return err
-}
-
-func (c *crashJournal) Load(ctx context.Context, run string) ([]runbook.Record, error) {
-	return c.inner.Load(ctx, run)
-}
-
 // --- expectations ----------------------------------------------------------
 
-func checkExpect(e *expectSyntax, res *ScenarioResult, plan *runbook.Plan, w *World, red *runbook.Redactor) []string {
+// checkExpect returns the expectations of e that res and w do not meet,
+// each prefixed with the file and line where it is written.
+func checkExpect(e *expectSyntax, res *ScenarioResult, w *World, red *runbook.Redactor) []string {
 	var out []string
 	r := res.Result
 	if string(r.Status) != e.Status {
@@ -355,7 +387,7 @@ func checkExpect(e *expectSyntax, res *ScenarioResult, plan *runbook.Plan, w *Wo
 		if r.Err != nil {
 			why = ": " + red.Redact(r.Err.Error())
 		}
-		out = append(out, fmt.Sprintf("status = %s, want %s%s", r.Status, e.Status, why))
+		out = append(out, e.where.at("status", fmt.Sprintf("status = %s, want %s%s", r.Status, e.Status, why)))
 	}
 	if e.ErrorContains != "" {
 		msg := ""
@@ -363,7 +395,7 @@ func checkExpect(e *expectSyntax, res *ScenarioResult, plan *runbook.Plan, w *Wo
 			msg = red.Redact(r.Err.Error())
 		}
 		if !strings.Contains(msg, e.ErrorContains) {
-			out = append(out, fmt.Sprintf("error %q does not contain %q", msg, e.ErrorContains))
+			out = append(out, e.where.at("error_contains", fmt.Sprintf("error %q does not contain %q", msg, e.ErrorContains)))
 		}
 	}
 	for _, c := range []struct {
@@ -376,7 +408,7 @@ func checkExpect(e *expectSyntax, res *ScenarioResult, plan *runbook.Plan, w *Wo
 			continue
 		}
 		if !matchGroups(c.got, groups) {
-			out = append(out, fmt.Sprintf("%s order:\n   got %s\n  want %s", c.what, quoted(c.got), groupString(groups)))
+			out = append(out, e.where.at(c.what, fmt.Sprintf("%s order:\n   got %s\n  want %s", c.what, quoted(c.got), groupString(groups))))
 		}
 	}
 	started := map[string]bool{}
@@ -385,15 +417,15 @@ func checkExpect(e *expectSyntax, res *ScenarioResult, plan *runbook.Plan, w *Wo
 	}
 	for _, n := range e.NotExecuted {
 		if started[nodeName(n)] {
-			out = append(out, fmt.Sprintf("%s ran, want it not run", nodeName(n)))
+			out = append(out, e.where.at("not_executed", fmt.Sprintf("%s ran, want it not run", nodeName(n))))
 		}
 	}
 	if e.MaxSimulated != "" {
 		d, err := time.ParseDuration(e.MaxSimulated)
 		if err != nil {
-			out = append(out, fmt.Sprintf("max_simulated: %v", err))
+			out = append(out, e.where.at("max_simulated", fmt.Sprintf("max_simulated: %v", err)))
 		} else if res.Simulated > d {
-			out = append(out, fmt.Sprintf("simulated time %s is more than max_simulated %s", res.Simulated, d))
+			out = append(out, e.where.at("max_simulated", fmt.Sprintf("simulated time %s is more than max_simulated %s", res.Simulated, d)))
 		}
 	}
 	for _, we := range e.Worlds {
@@ -444,34 +476,42 @@ func groupString(groups [][]string) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
+// checkWorld returns the world expectations of we that w does not meet,
+// each prefixed with the file and line where it is written.
 func checkWorld(we *worldExpectSyntax, w *World) []string {
 	var out []string
-	for _, c := range we.Containers {
+	add := func(key, format string, args ...any) {
+		out = append(out, we.where.at(key, fmt.Sprintf(format, args...)))
+	}
+	for i, c := range we.Containers {
+		key := fmt.Sprintf("docker_container[%d]", i)
 		st, ok := w.Docker.Container(c.Name)
 		if !ok {
-			out = append(out, fmt.Sprintf("docker container %s does not exist", c.Name))
+			add(key, "docker container %s does not exist", c.Name)
 			continue
 		}
 		if c.Image != nil && st.Image != *c.Image {
-			out = append(out, fmt.Sprintf("docker container %s runs %s, want %s", c.Name, st.Image, *c.Image))
+			add(key, "docker container %s runs %s, want %s", c.Name, st.Image, *c.Image)
 		}
 		if c.Running != nil && st.Running != *c.Running {
-			out = append(out, fmt.Sprintf("docker container %s running = %t, want %t", c.Name, st.Running, *c.Running))
+			add(key, "docker container %s running = %t, want %t", c.Name, st.Running, *c.Running)
 		}
 		if c.Health != nil && st.Health != *c.Health {
-			out = append(out, fmt.Sprintf("docker container %s health = %q, want %q", c.Name, st.Health, *c.Health))
+			add(key, "docker container %s health = %q, want %q", c.Name, st.Health, *c.Health)
 		}
 	}
 	if we.PostgresVersion != nil && w.Postgres.Version() != *we.PostgresVersion {
-		out = append(out, fmt.Sprintf("postgres schema version = %d, want %d", w.Postgres.Version(), *we.PostgresVersion))
+		add("postgres_version", "postgres schema version = %d, want %d", w.Postgres.Version(), *we.PostgresVersion)
 	}
-	for _, r := range we.ELBRules {
+	for i, r := range we.ELBRules {
+		key := fmt.Sprintf("elbv2_rule[%d]", i)
 		got := w.AWS.Weights(r.ARN)
 		if !reflect.DeepEqual(got, r.Weights) {
-			out = append(out, fmt.Sprintf("elbv2 rule %s weights = %v, want %v", r.ARN, got, r.Weights))
+			add(key, "elbv2 rule %s weights = %v, want %v", r.ARN, got, r.Weights)
 		}
 	}
-	for _, o := range we.S3Objects {
+	for i, o := range we.S3Objects {
+		key := fmt.Sprintf("s3_object[%d]", i)
 		found := false
 		for _, k := range w.AWS.Keys(o.Bucket) {
 			if (o.Key != "" && k == o.Key) || (o.Key == "" && strings.HasPrefix(k, o.Prefix)) {
@@ -484,26 +524,27 @@ func checkWorld(we *worldExpectSyntax, w *World) []string {
 			what = o.Prefix + "*"
 		}
 		if found != o.Exists {
-			out = append(out, fmt.Sprintf("s3://%s/%s exists = %t, want %t (keys: %s)", o.Bucket, what, found, o.Exists, quoted(w.AWS.Keys(o.Bucket))))
+			add(key, "s3://%s/%s exists = %t, want %t (keys: %s)", o.Bucket, what, found, o.Exists, quoted(w.AWS.Keys(o.Bucket)))
 		}
 	}
-	for _, f := range we.SSHFiles {
+	for i, f := range we.SSHFiles {
+		key := fmt.Sprintf("ssh_file[%d]", i)
 		got := w.SSH.Host(f.Host).Exists(f.Path)
 		if got != f.Exists {
-			out = append(out, fmt.Sprintf("%s:%s exists = %t, want %t", f.Host, f.Path, got, f.Exists))
+			add(key, "%s:%s exists = %t, want %t", f.Host, f.Path, got, f.Exists)
 		}
 	}
 	if we.StatuspageOpen != nil && len(w.Statuspage.Open()) != *we.StatuspageOpen {
-		out = append(out, fmt.Sprintf("statuspage: %d open incidents, want %d", len(w.Statuspage.Open()), *we.StatuspageOpen))
+		add("statuspage_open", "statuspage: %d open incidents, want %d", len(w.Statuspage.Open()), *we.StatuspageOpen)
 	}
 	if we.StatuspageCreated != nil && len(w.Statuspage.Incidents()) != *we.StatuspageCreated {
-		out = append(out, fmt.Sprintf("statuspage: %d incidents, want %d", len(w.Statuspage.Incidents()), *we.StatuspageCreated))
+		add("statuspage_incidents", "statuspage: %d incidents, want %d", len(w.Statuspage.Incidents()), *we.StatuspageCreated)
 	}
 	if we.SlackMessages != nil && len(w.Slack.Messages()) != *we.SlackMessages {
-		out = append(out, fmt.Sprintf("slack: %d messages, want %d", len(w.Slack.Messages()), *we.SlackMessages))
+		add("slack_messages", "slack: %d messages, want %d", len(w.Slack.Messages()), *we.SlackMessages)
 	}
 	if we.EmailSubjects != nil && !reflect.DeepEqual(w.Email.Subjects(), we.EmailSubjects) && !(len(we.EmailSubjects) == 0 && len(w.Email.Subjects()) == 0) {
-		out = append(out, fmt.Sprintf("email subjects = %s, want %s", quoted(w.Email.Subjects()), quoted(we.EmailSubjects)))
+		add("email_subjects", "email subjects = %s, want %s", quoted(w.Email.Subjects()), quoted(we.EmailSubjects))
 	}
 	return out
 }

@@ -16,7 +16,9 @@ import (
 
 	"github.com/handrail-dev/handrail/hcl"
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/providers/aws"
 	"github.com/handrail-dev/handrail/providers/aws/awsfake"
+	dockerprov "github.com/handrail-dev/handrail/providers/docker"
 	"github.com/handrail-dev/handrail/providers/docker/dockerfake"
 	"github.com/handrail-dev/handrail/providers/email/emailfake"
 	"github.com/handrail-dev/handrail/providers/exec/execfake"
@@ -60,6 +62,9 @@ type World struct {
 	AWS *awsfake.World
 	// Exec runs the local commands of the exec provider (k6 included).
 	Exec *execfake.World
+	// Disk is the local disk: the fake pg_dump writes its dumps there and
+	// s3_upload reads its sources from it.
+	Disk *Disk
 
 	// Dir is the folder relative paths of a runbook are read from (the
 	// runbook's folder; empty: the working directory).
@@ -100,6 +105,8 @@ func New(start time.Time) *World {
 	w.Statuspage.SetClock(ref)
 	w.Docker.SetClock(ref.Now)
 	w.AWS.SetClock(ref.Now)
+	w.Disk = NewDisk(ref.Now)
+	w.Postgres.WriteDumps(w.Disk.WriteFile)
 	return w
 }
 
@@ -142,8 +149,15 @@ func (w *World) Do(req *nethttp.Request) (*nethttp.Response, error) {
 // ssh, aws and exec, and the manual provider (checklists confirmed through
 // the run's approver).
 func (w *World) Registry() (*provider.Registry, error) {
+	// health_url probes reach the world's fake hosts.
+	docker := &dockerprov.Provider{
+		EngineFactory: func(context.Context, dockerprov.Config) (dockerprov.Engine, error) {
+			return w.Docker.Engine(), nil
+		},
+		HealthTransport: worldTransport{w},
+	}
 	return provider.NewRegistry(
-		w.Docker.Provider(),
+		docker,
 		rewrite{Provider: w.Postgres.Provider(), fix: map[string]func(cty.Value) cty.Value{"postgres_migrate": w.relativeTo("dir")}},
 		&httpprov.Provider{Client: w},
 		w.Prometheus.Provider(),
@@ -151,10 +165,17 @@ func (w *World) Registry() (*provider.Registry, error) {
 		w.Statuspage.Provider(),
 		w.Email.Provider(),
 		sshProvider{Provider: rewrite{Provider: w.SSH.Provider(), fix: map[string]func(cty.Value) cty.Value{}}, w: w},
-		w.AWS.Provider(),
+		&aws.Provider{ClientFactory: w.AWS.ClientFactory(), Files: w.Disk},
 		w.Exec.Provider(),
-		manual.Provider{},
+		&manual.Provider{},
 	)
+}
+
+// worldTransport sends requests to the world's fake hosts.
+type worldTransport struct{ w *World }
+
+func (t worldTransport) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
+	return t.w.Do(req)
 }
 
 // Observer returns the observer the executor must feed, so that fakes
@@ -181,7 +202,9 @@ var ErrInjected = errors.New("injected failure")
 
 // Fail returns a copy of plan in which each named node fails: a step's
 // action returns [ErrInjected] (not retried), a check, soak or guard gate
-// breaches at its first sample, an approval gate is denied (see
+// breaches at its first sample — its first deciding check (never a dry_run
+// one) reports [InjectedValue] instead of probing, and the breach says it
+// was injected and on which check —, an approval gate is denied (see
 // [FailApprovals]). Names may be written bare or as step.NAME / gate.NAME;
 // gate.soak[50] (or gate.soak_50) names the 50% instance of a for_each
 // phase.
@@ -191,6 +214,9 @@ func Fail(plan *runbook.Plan, names []string) (*runbook.Plan, error) {
 		n = resolveNode(plan, n)
 		if _, ok := plan.Node(n); !ok {
 			return nil, fmt.Errorf("--fail %s: no step or gate of that name in %s%s", n, plan.Name, suggestNode(plan, n))
+		}
+		if node, _ := plan.Node(n); node.Gate != nil && node.Gate.Kind != runbook.GateApproval && breachIndex(node.Gate) < 0 {
+			return nil, fmt.Errorf("--fail %s: every check of that gate is dry_run, and a dry_run check never decides: name another gate", n)
 		}
 		want[n] = true
 	}
@@ -204,17 +230,41 @@ func Fail(plan *runbook.Plan, names []string) (*runbook.Plan, error) {
 			}
 			return injected{a: a, node: n.Name}
 		},
-		Check: func(n *runbook.Node, _ int, c runbook.Check) runbook.Check {
-			if !want[n.Name] {
+		Check: func(n *runbook.Node, i int, c runbook.Check) runbook.Check {
+			if !want[n.Name] || i != breachIndex(n.Gate) {
 				return c
 			}
+			// One check breaches, labelled as injected: no probe runs, so
+			// no real (passing) value is shown as a breach.
+			c.Probe = runbook.ProbeFunc(func(context.Context, *runbook.Env) (runbook.Sample, error) {
+				return runbook.Sample{Value: InjectedValue}, nil
+			})
 			c.Success = nil
 			c.Failure = runbook.ConditionFunc(func(*runbook.Env, any) (bool, error) { return true, nil })
-			c.FailureLimit, c.Tolerate, c.DryRun = 0, 0, false
-			c.Message = "breach injected by --fail"
+			c.FailureLimit, c.Tolerate = 0, 0
+			c.Threshold = ""
+			c.Message = fmt.Sprintf("breach of check %s injected by --fail %s (not measured)", c.Name, n.Name)
 			return c
 		},
 	}), nil
+}
+
+// InjectedValue is the sample value of a check whose breach [Fail]
+// injected.
+const InjectedValue = "(injected)"
+
+// breachIndex is the check of a gate that [Fail] makes breach: the first
+// that decides (dry_run checks never do), or -1.
+func breachIndex(g *runbook.Gate) int {
+	if g == nil {
+		return -1
+	}
+	for i, c := range g.Checks {
+		if !c.DryRun {
+			return i
+		}
+	}
+	return -1
 }
 
 // nodeName strips a step. or gate. prefix.
@@ -291,7 +341,7 @@ func FailApprovals(next runbook.Approver, names []string) runbook.Approver {
 	}
 	return runbook.ApproverFunc(func(ctx context.Context, req runbook.ApprovalRequest) (runbook.Decision, error) {
 		if deny[req.Node] && req.Kind == "approval" {
-			return runbook.Decision{Approved: false, By: "sandbox --fail", Comment: "denied by --fail"}, nil
+			return runbook.Decision{Approved: false, By: "sandbox --fail", Comment: "denied by --fail", Override: true}, nil
 		}
 		return next.Approve(ctx, req)
 	})
@@ -381,4 +431,15 @@ func Load(ctx context.Context, path string, start time.Time, vars map[string]str
 		return nil, nil, diags
 	}
 	return w, rb, nil
+}
+
+// ResolveNode returns the plan's node that name (bare, step.NAME, gate.NAME,
+// or an instance alias such as soak_50 for soak[50]) designates; ok is
+// false, with a did-you-mean in hint, when there is none.
+func ResolveNode(plan *runbook.Plan, name string) (node string, ok bool, hint string) {
+	n := resolveNode(plan, name)
+	if _, found := plan.Node(n); found {
+		return n, true, ""
+	}
+	return "", false, suggestNode(plan, n)
 }

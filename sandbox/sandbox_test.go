@@ -216,6 +216,9 @@ func TestParseTestFileErrors(t *testing.T) {
 		{"unknown world block", `world { kubernetes {} }`, "kubernetes"},
 		{"bad group", "scenario \"a\" {\n  expect {\n    status = \"succeeded\"\n    compensated = [1]\n  }\n}\n", "Invalid compensated"},
 		{"bad start", `start = "yesterday"`, "Invalid start"},
+		{"bad fault mode", "scenario \"a\" {\n  fault {\n    node = \"step.x\"\n    mode = \"late\"\n  }\n  expect {\n    status = \"succeeded\"\n  }\n}\n", "x.test.hcl:2,3-8: Invalid fault mode; Scenario \"a\": unknown fault mode \"late\""},
+		{"crash as a fault", "scenario \"a\" {\n  fault {\n    node = \"step.x\"\n    mode = \"crash_after\"\n  }\n  expect {\n    status = \"succeeded\"\n  }\n}\n", "a crash is written crash_after = \"step.x\""},
+		{"latency without a duration", "scenario \"a\" {\n  fault {\n    node = \"step.x\"\n    mode = \"latency\"\n  }\n  expect {\n    status = \"succeeded\"\n  }\n}\n", "Invalid fault latency"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "x.test.hcl")

@@ -22,6 +22,7 @@ import (
 	"github.com/handrail-dev/handrail/providers/aws"
 	"github.com/handrail-dev/handrail/providers/docker"
 	"github.com/handrail-dev/handrail/providers/http/httpfake"
+	"github.com/handrail-dev/handrail/runbook"
 )
 
 // DefaultStart is the simulated time at which scenarios start unless
@@ -60,10 +61,39 @@ type Scenario struct {
 	// "crashes": the run stops dead, and a new executor resumes it from the
 	// journal.
 	CrashAfter string
+	// Faults are node-level faults (fault { node = ..., mode = ... }):
+	// before_effect, after_effect, timeout or latency (the crash mode is
+	// crash_after = NODE).
+	Faults []Fault
+	// Resume, if set, is "fails at X, edited, resumed": once the first
+	// run has ended, the world changes as its world blocks say (what the
+	// fix changed outside the runbook) and a new process resumes the run,
+	// with another runbook file if it names one. Fail, Deny's failures
+	// and Faults are the first run's; the expect block is about the
+	// resumed process.
+	Resume *Resume
 
 	worlds []*worldSyntax
 	expect *expectSyntax
 	rng    hhcl.Range
+	where  where
+}
+
+// Resume is a scenario's resume block.
+type Resume struct {
+	// Runbook is the runbook file the run is resumed with (the edited
+	// one), relative to the test file; empty: the scenario's runbook.
+	Runbook string
+	// From, Rerun, Force and Reason are the resume's options
+	// (runbook.RunOptions).
+	From   string
+	Rerun  []string
+	Force  bool
+	Reason string
+	// FirstStatus, if set, is how the first run must have ended.
+	FirstStatus runbook.Status
+
+	worlds []*worldSyntax
 }
 
 // --- syntax (decoded with gohcl) ---------------------------------------------
@@ -107,6 +137,7 @@ type postgresSyntax struct {
 	Version            *int64            `hcl:"version,optional"`
 	FailMigrations     map[string]string `hcl:"fail_migrations,optional"`
 	FailMigrationsDown map[string]string `hcl:"fail_migrations_down,optional"`
+	FixedMigrations    []string          `hcl:"fixed_migrations,optional"`
 	Unreachable        bool              `hcl:"unreachable,optional"`
 	Queries            []*pgQuery        `hcl:"query,block"`
 }
@@ -205,7 +236,30 @@ type scenarioSyntax struct {
 	Deny        []string        `hcl:"deny,optional"`
 	Silence     []string        `hcl:"silence,optional"`
 	CrashAfter  string          `hcl:"crash_after,optional"`
+	Resume      []*resumeSyntax `hcl:"resume,block"`
+	Faults      []*faultSyntax  `hcl:"fault,block"`
 	Expect      []*expectSyntax `hcl:"expect,block"`
+}
+
+// resumeSyntax is resume { runbook, from, rerun, force, reason,
+// first_status, world { ... } }.
+type resumeSyntax struct {
+	Runbook     string         `hcl:"runbook,optional"`
+	From        string         `hcl:"from,optional"`
+	Rerun       []string       `hcl:"rerun,optional"`
+	Force       bool           `hcl:"force,optional"`
+	Reason      string         `hcl:"reason,optional"`
+	FirstStatus string         `hcl:"first_status,optional"`
+	Worlds      []*worldSyntax `hcl:"world,block"`
+	DefRange    hhcl.Range     `hcl:",def_range"`
+}
+
+// faultSyntax is fault { node = "step.traffic[10]" mode = "after_effect" }.
+type faultSyntax struct {
+	Node     string     `hcl:"node"`
+	Mode     string     `hcl:"mode"`
+	Latency  string     `hcl:"latency,optional"`
+	DefRange hhcl.Range `hcl:",def_range"`
 }
 
 type expectSyntax struct {
@@ -218,6 +272,7 @@ type expectSyntax struct {
 	MaxSimulated  string               `hcl:"max_simulated,optional"`
 	Worlds        []*worldExpectSyntax `hcl:"world,block"`
 	rng           hhcl.Range
+	where         where
 }
 
 type worldExpectSyntax struct {
@@ -230,6 +285,7 @@ type worldExpectSyntax struct {
 	StatuspageCreated *int               `hcl:"statuspage_incidents,optional"`
 	SlackMessages     *int               `hcl:"slack_messages,optional"`
 	EmailSubjects     []string           `hcl:"email_subjects,optional"`
+	where             where
 }
 
 type containerExpect struct {
@@ -423,6 +479,16 @@ func (tf *TestFile) decodeScenario(name string, b *hhcl.Block) (*Scenario, hhcl.
 	}
 	e := ss.Expect[0]
 	e.rng = b.DefRange
+	e.where = where{"": b.DefRange}
+	if eb := nestedBlock(b.Body, "expect", 0); eb != nil {
+		e.where = whereIn(eb.DefRange(), eb.Body)
+		for i, we := range e.Worlds {
+			we.where = e.where
+			if wb := nestedBlock(eb.Body, "world", i); wb != nil {
+				we.where = whereIn(wb.DefRange(), wb.Body)
+			}
+		}
+	}
 	switch e.Status {
 	case "succeeded", "rolled_back", "aborted", "rollback_incomplete", "halted", "interrupted":
 	default:
@@ -436,7 +502,54 @@ func (tf *TestFile) decodeScenario(name string, b *hhcl.Block) (*Scenario, hhcl.
 			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid " + v.what, Detail: fmt.Sprintf("Scenario %q: %s: %v.", name, v.what, err), Subject: b.DefRange.Ptr()})
 		}
 	}
-	sc := &Scenario{Name: name, Description: ss.Description, Vars: vars, Fail: ss.Fail, Deny: ss.Deny, Silence: ss.Silence, CrashAfter: nodeName(ss.CrashAfter), worlds: ss.Worlds, expect: e, rng: b.DefRange}
+	sc := &Scenario{Name: name, Description: ss.Description, Vars: vars, Fail: ss.Fail, Deny: ss.Deny, Silence: ss.Silence, CrashAfter: nodeName(ss.CrashAfter), worlds: ss.Worlds, expect: e, rng: b.DefRange, where: whereIn(b.DefRange, b.Body)}
+	if len(ss.Resume) > 1 {
+		diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Duplicate resume block", Detail: fmt.Sprintf("Scenario %q: a scenario resumes its run once.", name), Subject: ss.Resume[1].DefRange.Ptr()})
+	}
+	if len(ss.Resume) > 0 {
+		r := ss.Resume[0]
+		if ss.CrashAfter != "" {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Resume with crash_after", Detail: fmt.Sprintf("Scenario %q: crash_after already resumes the run after the crash; a resume block is for a run that ended (aborted, halted) and is resumed with a fix.", name), Subject: r.DefRange.Ptr()})
+		}
+		switch r.FirstStatus {
+		case "", "rolled_back", "aborted", "rollback_incomplete", "halted", "interrupted":
+		default:
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid first_status", Detail: fmt.Sprintf("Scenario %q: first_status %q is not one of aborted, halted, interrupted, rollback_incomplete, rolled_back.", name, r.FirstStatus), Subject: r.DefRange.Ptr()})
+		}
+		for _, w := range r.Worlds {
+			diags = append(diags, checkRemain(w.Remain)...)
+		}
+		path := r.Runbook
+		if path != "" && !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(tf.Path), path)
+		}
+		var rerun []string
+		for _, n := range r.Rerun {
+			rerun = append(rerun, nodeName(n))
+		}
+		sc.Resume = &Resume{Runbook: path, From: nodeName(r.From), Rerun: rerun, Force: r.Force, Reason: r.Reason, FirstStatus: runbook.Status(r.FirstStatus), worlds: r.Worlds}
+	}
+	for _, f := range ss.Faults {
+		mode, err := ParseFaultMode(f.Mode)
+		switch {
+		case err != nil:
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid fault mode", Detail: fmt.Sprintf("Scenario %q: %v.", name, err), Subject: f.DefRange.Ptr()})
+			continue
+		case mode == FaultCrashAfter:
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid fault mode", Detail: fmt.Sprintf("Scenario %q: a crash is written crash_after = %q in the scenario: the run stops dead after the node and a new process resumes it.", name, f.Node), Subject: f.DefRange.Ptr()})
+			continue
+		}
+		ft := Fault{Node: f.Node, Mode: mode}
+		if f.Latency != "" || mode == FaultLatency {
+			d, err := time.ParseDuration(f.Latency)
+			if err != nil || d <= 0 {
+				diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid fault latency", Detail: fmt.Sprintf("Scenario %q: a latency fault needs latency = \"30s\" (a positive duration), not %q.", name, f.Latency), Subject: f.DefRange.Ptr()})
+				continue
+			}
+			ft.Latency = d
+		}
+		sc.Faults = append(sc.Faults, ft)
+	}
 	return sc, diags
 }
 
@@ -596,6 +709,13 @@ func applyWorld(w *World, ws *worldSyntax, start time.Time) error {
 	for _, p := range ws.Postgres {
 		if p.Version != nil {
 			w.Postgres.SetVersion(*p.Version)
+		}
+		for _, v := range p.FixedMigrations {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("postgres: fixed_migrations: %q is not a version number", v)
+			}
+			w.Postgres.FixMigration(n)
 		}
 		for v, msg := range p.FailMigrations {
 			n, err := strconv.ParseInt(v, 10, 64)

@@ -15,7 +15,7 @@ func ExampleExec() {
 		Step(runbook.Step{
 			Name:      "announce",
 			Action:    steps.Exec([]string{"echo", "maintenance on"}),
-			Rollbacks: []runbook.Rollback{steps.ExecRollback([]string{"echo", "maintenance off"})},
+			Rollbacks: []runbook.Rollback{steps.Exec([]string{"echo", "maintenance off"})},
 		}).
 		Build()
 	if err != nil {

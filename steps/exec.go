@@ -43,8 +43,8 @@ func (e *ExitError) Error() string {
 }
 
 // ExecAction runs a local command. It is both a [runbook.Action] and a
-// [runbook.Rollback] (so that a command can undo another). Build it with
-// [Exec] or [Shell].
+// [runbook.Rollback], so that a command can undo a step: the same [Exec]
+// or [Shell] goes in a step's Action or in its Rollbacks.
 //
 // Its outputs are "stdout" and "stderr" (each capped to the output limit,
 // keeping the end) and "exit_code". Each line the command writes is also
@@ -113,6 +113,8 @@ func Summary(s string) ExecOption { return func(a *ExecAction) { a.summary = s }
 
 // Exec returns an action that runs argv[0] with the arguments argv[1:],
 // without a shell. It fails (permanently) at run time when argv is empty.
+// The same call undoes a step with a command: put it in the step's
+// Rollbacks.
 func Exec(argv []string, opts ...ExecOption) *ExecAction {
 	a := &ExecAction{argv: append([]string(nil), argv...), inherit: true, limit: DefaultOutputLimit, killGrace: 5 * time.Second}
 	for _, o := range opts {
@@ -120,11 +122,6 @@ func Exec(argv []string, opts ...ExecOption) *ExecAction {
 	}
 	return a
 }
-
-// ExecRollback returns a rollback that runs argv like [Exec] (an
-// [ExecAction] is itself a [runbook.Rollback]; this reads better in a
-// step's Rollbacks).
-func ExecRollback(argv []string, opts ...ExecOption) runbook.Rollback { return Exec(argv, opts...) }
 
 // Shell returns an action that runs script with /bin/sh -c. Prefer [Exec]:
 // use a shell only when the command needs one (pipes, redirections).

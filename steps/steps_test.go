@@ -177,7 +177,7 @@ func TestExecAsRollbackAndDescription(t *testing.T) {
 	dir := t.TempDir()
 	flag := filepath.Join(dir, "maintenance.conf")
 	on := steps.Exec([]string{"touch", flag})
-	off := steps.ExecRollback([]string{"rm", "-f", flag})
+	off := steps.Exec([]string{"rm", "-f", flag})
 	p, err := runbook.NewBuilder("maint").
 		Step(runbook.Step{Name: "maintenance_on", Action: on, Rollbacks: []runbook.Rollback{off}}).
 		Step(runbook.Step{Name: "fails", Action: steps.Exec([]string{"false"}), Irreversible: true}).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/handrail-dev/handrail/hcl"
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // WorkflowClient is what [Client] needs of a Temporal client; a
@@ -39,7 +40,7 @@ type StartOptions struct {
 	// Temporal refuses a second open workflow with the same ID, which makes
 	// it a natural lock per release.
 	WorkflowID string
-	// RunID names the run in events (default: a new runbook.NewRunID).
+	// RunID names the run in events (default: a new engine.NewRunID).
 	RunID string
 	// Inputs are the run's variables; sensitive ones travel without value.
 	Inputs []runbook.Input
@@ -78,7 +79,7 @@ func (c Client) Start(ctx context.Context, p *runbook.Plan, o StartOptions) (cli
 	}
 	in.RunID = o.RunID
 	if in.RunID == "" {
-		in.RunID = runbook.NewRunID(time.Now())
+		in.RunID = engine.NewRunID(time.Now())
 	}
 	for _, v := range o.Inputs {
 		if v.Sensitive {

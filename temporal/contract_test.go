@@ -2,6 +2,7 @@ package temporal_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 	"github.com/handrail-dev/handrail/runbook/runbooktest"
 	"github.com/handrail-dev/handrail/temporal"
 )
@@ -28,6 +30,10 @@ type contractCase struct {
 	ops         []string
 	compensated []string
 	pending     []string
+	// gates: each gate's outcome, the same under both runners; reason: a
+	// text both runners' errors must contain.
+	gates  map[string]engine.Outcome
+	reason string
 }
 
 func contractCases() []contractCase {
@@ -287,6 +293,118 @@ func contractCases() []contractCase {
 			ops:    []string{"do deploy", "do finish", "do after"},
 		},
 		{
+			name:   "failure_limit 2: the third breach fails the soak",
+			plan:   soakPlan(runbook.Check{FailureLimit: 2}, bad, good, bad, good, bad, good),
+			status: runbook.StatusRolledBack, ops: []string{"do deploy", "undo deploy"}, compensated: []string{"deploy"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomeFailed}, reason: "check rate breached: value 0.2, want < 0.01",
+		},
+		{
+			name:   "failure_limit 3 tolerates three breaches",
+			plan:   soakPlan(runbook.Check{FailureLimit: 3}, bad, good, bad, good, bad, good),
+			status: runbook.StatusSucceeded, ops: []string{"do deploy", "do after"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomePassed},
+		},
+		{
+			name:   "tolerate 1: breaches never two in a row pass",
+			plan:   soakPlan(runbook.Check{Tolerate: 1}, bad, good, bad, good, bad, good),
+			status: runbook.StatusSucceeded, ops: []string{"do deploy", "do after"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomePassed},
+		},
+		{
+			name:   "tolerate 1: two breaches in a row fail",
+			plan:   soakPlan(runbook.Check{Tolerate: 1}, bad, good, bad, bad, good),
+			status: runbook.StatusRolledBack, ops: []string{"do deploy", "undo deploy"}, compensated: []string{"deploy"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomeFailed}, reason: "check rate breached",
+		},
+		{
+			name:   "inconclusive_limit 1: the second inconclusive sample ends the soak, on_inconclusive rollback",
+			plan:   soakPlan(runbook.Check{Failure: above(0.1), InconclusiveLimit: 1}, good, 0.05, good, 0.05, good),
+			status: runbook.StatusRolledBack, ops: []string{"do deploy", "undo deploy"}, compensated: []string{"deploy"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomeInconclusive}, reason: "check rate inconclusive 2 times (limit 1)",
+		},
+		{
+			name:   "error_limit 1: two probe errors in a row",
+			plan:   soakPlan(runbook.Check{ErrorLimit: 1}, errSample, good, errSample, errSample, good),
+			status: runbook.StatusRolledBack, ops: []string{"do deploy", "undo deploy"}, compensated: []string{"deploy"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomeError}, reason: "check rate: probe failed 2 times in a row",
+		},
+		{
+			name:   "no_data fail counts an empty sample as a breach",
+			plan:   soakPlan(runbook.Check{NoData: runbook.NoDataFail}, good, noData, good),
+			status: runbook.StatusRolledBack, ops: []string{"do deploy", "undo deploy"}, compensated: []string{"deploy"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomeFailed}, reason: "check rate breached: value (none)",
+		},
+		{
+			name:   "no_data wait ignores empty samples",
+			plan:   soakPlan(runbook.Check{NoData: runbook.NoDataWait}, noData, noData, good, noData),
+			status: runbook.StatusSucceeded, ops: []string{"do deploy", "do after"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomePassed},
+		},
+		{
+			name:   "no_data by default is inconclusive",
+			plan:   soakPlan(runbook.Check{}, good, noData, good),
+			status: runbook.StatusRolledBack, ops: []string{"do deploy", "undo deploy"}, compensated: []string{"deploy"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomeInconclusive}, reason: "check rate inconclusive 1 times (limit 0)",
+		},
+		{
+			name:   "a dry-run check records its breaches and never decides",
+			plan:   soakPlan(runbook.Check{DryRun: true}, bad, bad, bad, bad, bad, bad),
+			status: runbook.StatusSucceeded, ops: []string{"do deploy", "do after"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomePassed},
+		},
+		{
+			name:   "initial_delay skips the bad start",
+			plan:   soakPlan(runbook.Check{InitialDelay: 3 * time.Minute}, bad, bad, bad, good, good, good, good, good, good),
+			status: runbook.StatusSucceeded, ops: []string{"do deploy", "do after"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomePassed},
+		},
+		{
+			name:   "count 3 ends the soak before the breach",
+			plan:   soakPlan(runbook.Check{Count: 3}, good, good, good, bad, bad),
+			status: runbook.StatusSucceeded, ops: []string{"do deploy", "do after"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomePassed},
+		},
+		{
+			name: "a check gate that never holds fails at its timeout",
+			plan: func(w *world, b *runbook.Builder) {
+				b.Step(w.step("deploy"))
+				b.Gate(runbook.Gate{Name: "healthy", Kind: runbook.GateCheck, Every: 30 * time.Second, Timeout: 2 * time.Minute,
+					Checks: []runbook.Check{{Name: "up", Probe: scriptProbe(bad), Success: below(0.01), Message: "still failing"}}})
+				b.Step(w.step("after"))
+			},
+			status: runbook.StatusRolledBack, ops: []string{"do deploy", "undo deploy"}, compensated: []string{"deploy"},
+			gates: map[string]engine.Outcome{"healthy": engine.OutcomeFailed}, reason: "check up did not hold within 2m0s: still failing",
+		},
+		{
+			name: "the first of two checks to breach decides the soak",
+			plan: func(w *world, b *runbook.Builder) {
+				b.Step(w.step("deploy"))
+				b.Gate(runbook.Gate{Name: "soak", Kind: runbook.GateSoak, Duration: 10 * time.Minute, Every: time.Minute, OnInconclusive: runbook.PolicyRollback,
+					Checks: []runbook.Check{
+						{Name: "latency", Probe: scriptProbe(good, good, good, good, bad), Success: below(0.01)},
+						{Name: "rate", Probe: scriptProbe(good, good, bad), Success: below(0.01), Threshold: "< 0.01"},
+					}})
+				b.Step(w.step("after"))
+			},
+			status: runbook.StatusRolledBack, ops: []string{"do deploy", "undo deploy"}, compensated: []string{"deploy"},
+			gates: map[string]engine.Outcome{"soak": engine.OutcomeFailed}, reason: "check rate breached: value 0.2, want < 0.01",
+		},
+		{
+			name: "a guard with error_limit rides out one probe error, then breaches",
+			plan: func(w *world, b *runbook.Builder) {
+				b.Step(w.step("deploy"))
+				b.Gate(runbook.Gate{Name: "guard", Kind: runbook.GateGuard, From: "deploy", Until: "finish", Every: time.Minute,
+					Checks: []runbook.Check{{Name: "rate", Probe: scriptProbe(good, errSample, good, bad), Success: below(0.01), ErrorLimit: 1}}})
+				// Timers only while the guard samples: the test environment
+				// skips time only when no activity runs.
+				b.Gate(runbook.Gate{Name: "hold", Kind: runbook.GateSoak, Duration: 10 * time.Minute, Every: time.Minute,
+					Checks: []runbook.Check{{Name: "rate", Probe: scriptProbe(good), Success: below(0.01)}}})
+				b.Step(w.step("finish"))
+			},
+			status: runbook.StatusRolledBack, ops: []string{"do deploy", "undo deploy"}, compensated: []string{"deploy"},
+			gates: map[string]engine.Outcome{"guard": engine.OutcomeFailed}, reason: "check rate breached: value 0.2",
+		},
+		{
 			name: "pause on failure: approve goes on",
 			plan: func(w *world, b *runbook.Builder) {
 				b.Step(w.step("a"))
@@ -341,6 +459,15 @@ func TestSameOrdersAsLocalExecutor(t *testing.T) {
 			assert.Equal(t, h.Result.Pending, res.Pending, "pending, local vs temporal")
 			assert.Equal(t, h.Result.Completed, res.Completed, "completion order, local vs temporal")
 			assert.Equal(t, h.Compensated(), tr.rec.Compensated(), "compensation events, local vs temporal")
+			for gate, outcome := range tc.gates {
+				assert.Equal(t, outcome, h.Result.Nodes[gate].Outcome, "local outcome of gate %s", gate)
+				assert.Equal(t, outcome, res.Nodes[gate].Outcome, "temporal outcome of gate %s", gate)
+			}
+			if tc.reason != "" {
+				require.Error(t, h.Err)
+				assert.Contains(t, h.Err.Error(), tc.reason, "local error")
+				assert.Contains(t, res.Error, tc.reason, "temporal error")
+			}
 		})
 	}
 }
@@ -353,4 +480,58 @@ func withoutCancelled(ops []string) []string {
 		}
 	}
 	return out
+}
+
+// Sample values of scriptProbe.
+const (
+	good = 0.001
+	bad  = 0.2
+)
+
+// Sentinels of scriptProbe: a sample with no data, a probe error.
+var (
+	noData    = struct{ noData bool }{true}
+	errSample = errors.New("probe unreachable")
+)
+
+// scriptProbe answers values[k] for the k-th minute since t0 (the last
+// value after the script ends): noData as an empty sample, errSample as a
+// probe error. Being a function of the simulated time, it answers the
+// same under both runners.
+func scriptProbe(values ...any) runbook.Probe {
+	return runbook.ProbeFunc(func(_ context.Context, env *runbook.Env) (runbook.Sample, error) {
+		k := min(int(env.Clock().Now().Sub(t0)/time.Minute), len(values)-1)
+		switch v := values[k].(type) {
+		case error:
+			return runbook.Sample{}, v
+		case float64:
+			return runbook.Sample{Value: v}, nil
+		default:
+			return runbook.Sample{NoData: true}, nil
+		}
+	})
+}
+
+// soakPlan is deploy, a 10-minute soak sampling check (named rate, its
+// probe scripted by values, success below 0.01 unless check says
+// otherwise) every minute, then after. An inconclusive soak rolls back.
+func soakPlan(check runbook.Check, values ...any) func(w *world, b *runbook.Builder) {
+	return func(w *world, b *runbook.Builder) {
+		c := check
+		c.Name, c.Probe, c.Threshold = "rate", scriptProbe(values...), "< 0.01"
+		if c.Success == nil {
+			c.Success = below(0.01)
+		}
+		b.Step(w.step("deploy"))
+		b.Gate(runbook.Gate{Name: "soak", Kind: runbook.GateSoak, Duration: 10 * time.Minute, Every: time.Minute,
+			OnInconclusive: runbook.PolicyRollback, Checks: []runbook.Check{c}})
+		b.Step(w.step("after"))
+	}
+}
+
+func above(limit float64) runbook.Condition {
+	return runbook.ConditionFunc(func(_ *runbook.Env, v any) (bool, error) {
+		f, ok := v.(float64)
+		return ok && f > limit, nil
+	})
 }

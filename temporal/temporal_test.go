@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 	"github.com/handrail-dev/handrail/temporal"
 )
 
@@ -110,7 +111,7 @@ func TestSoakBreachOnSkippedTime(t *testing.T) {
 	}
 	require.NotEmpty(t, samples)
 	last := samples[len(samples)-1]
-	assert.Equal(t, runbook.VerdictFail, last.Verdict)
+	assert.Equal(t, engine.VerdictFail, last.Verdict)
 	assert.Equal(t, 11, last.Seq, "10 good samples, 30s apart, then the breach at minute 5")
 	assert.Equal(t, t0.Add(5*time.Minute), last.Time.UTC().Truncate(time.Second))
 }

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // Names under which the workflow, activities, signal and queries are
@@ -203,9 +204,9 @@ type SampleInput struct {
 
 // SampleOutput is one classified sample.
 type SampleOutput struct {
-	Verdict runbook.Verdict `json:"verdict"`
-	Value   any             `json:"value,omitempty"`
-	Error   string          `json:"error,omitempty"`
+	Verdict engine.Verdict `json:"verdict"`
+	Value   any            `json:"value,omitempty"`
+	Error   string         `json:"error,omitempty"`
 }
 
 // CompensateInput is the input of the compensate activity.
@@ -370,7 +371,7 @@ func (r *Runner) sampleActivity(ctx context.Context, in SampleInput) (SampleOutp
 	defer stop()
 	env := r.env(in.nodeRef, in.Seq, nil)
 	s, perr := safeSample(ctx, c.Probe, env)
-	verdict, value, errText := runbook.Classify(g.Kind, c, r.env(in.nodeRef, in.Seq, nil), s, perr)
+	verdict, value, errText := c.Classify(g.Kind, r.env(in.nodeRef, in.Seq, nil), s, perr)
 	name := c.Name
 	if name == "" {
 		name = fmt.Sprintf("check%d", in.Check+1)

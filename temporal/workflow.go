@@ -3,6 +3,8 @@ package temporal
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // Input is the workflow's input: the plan's shape (pinned by its hash) and
@@ -70,7 +73,7 @@ type Result struct {
 type NodeResult struct {
 	Status   runbook.NodeState `json:"status"`
 	Attempts int               `json:"attempts,omitempty"`
-	Outcome  runbook.Outcome   `json:"outcome,omitempty"`
+	Outcome  engine.Outcome    `json:"outcome,omitempty"`
 	Outputs  runbook.Outputs   `json:"outputs,omitempty"`
 	Error    string            `json:"error,omitempty"`
 	Decision *runbook.Decision `json:"decision,omitempty"`
@@ -102,7 +105,7 @@ type nodeEnd struct {
 	Policy   runbook.Policy
 	Outputs  runbook.Outputs
 	Attempts int
-	Outcome  runbook.Outcome
+	Outcome  engine.Outcome
 	// OwnRollback: the failed step's own rollback runs (an in-doubt step
 	// someone decided to compensate).
 	OwnRollback bool
@@ -267,165 +270,151 @@ func (w *wfRun) heartbeat() time.Duration {
 	}
 }
 
-// retryPolicy maps a runbook retry onto Temporal's: same attempts, first
-// delay, backoff and cap. Temporal has no jitter, and needs a backoff of at
-// least 1.
+// retryPolicy maps a runbook retry onto Temporal's: the same attempts, and
+// the local executor's first wait, backoff and cap (the engine's Backoff).
+// Temporal has no jitter, and needs a backoff of at least 1 and a cap no
+// lower than the first wait.
 func retryPolicy(r runbook.Retry) *sdktemporal.RetryPolicy {
 	n := r.MaxAttempts()
-	initial := r.Delay
-	if initial <= 0 {
-		initial = time.Second
-	}
-	b := r.Backoff
-	if b <= 0 {
-		b = 2
-	}
-	if b < 1 {
-		b = 1
-	}
-	maxDelay := r.DelayAfter(max(n-1, 1))
-	if maxDelay < initial {
-		maxDelay = initial
-	}
-	return &sdktemporal.RetryPolicy{InitialInterval: initial, BackoffCoefficient: b, MaximumInterval: maxDelay,
-		MaximumAttempts: int32(n), NonRetryableErrorTypes: []string{errTypePermanent, errTypePlanMismatch, errTypeCancelled}}
+	initial := r.DelayAfter(1)
+	factor := engine.Backoff{Delay: r.Delay, Factor: r.Backoff}.Resolved().Factor
+	return &sdktemporal.RetryPolicy{InitialInterval: initial, BackoffCoefficient: max(factor, 1),
+		MaximumInterval: max(r.DelayAfter(max(n-1, 1)), initial), MaximumAttempts: int32(n),
+		NonRetryableErrorTypes: []string{errTypePermanent, errTypePlanMismatch, errTypeCancelled}}
 }
 
-// forward runs the nodes in dependency order, lowest declaration index
-// first among the ready ones, at most Parallelism at once, until all are
-// done or one fails; then the nodes in flight are cancelled and awaited.
+// forward runs the nodes in dependency order until all are done or one
+// fails; then the nodes in flight are cancelled and awaited. It only
+// walks: the engine's Scheduler (the same as the local executor's) decides
+// which node starts when, runNode runs it.
 func (w *wfRun) forward() {
 	w.status = "running"
+	wk := w.newWalk()
+	defer wk.cancelRun()
+	for {
+		for {
+			i, ok := wk.sched.Next()
+			if !ok {
+				break
+			}
+			wk.start(i)
+		}
+		finished, endGuards := wk.sched.Drained()
+		if finished {
+			break
+		}
+		if endGuards {
+			wk.endSpans(slices.Sorted(maps.Keys(wk.guardStop)))
+		}
+		wk.await()
+	}
+	if !w.failed && w.ctx.Err() != nil {
+		wk.fail("run cancelled: the workflow was cancelled", runbook.PolicyRollback)
+	}
+}
+
+// wfWalk is the state of the forward walk.
+type wfWalk struct {
+	w          *wfRun
+	sched      *engine.Scheduler
+	runCtx     workflow.Context
+	cancelRun  func()
+	results    workflow.Channel
+	guardStop  map[int]func()
+	cancelSeen bool
+}
+
+func (w *wfRun) newWalk() *wfWalk {
 	par := w.in.Parallelism
 	if par <= 0 {
 		par = 10
 	}
-	remaining := make([]int, len(w.nodes))
-	outs := make([][]int, len(w.nodes))
-	// Guards take no parallelism slot: they wait apart, start as soon as
-	// their From node is done, and end when their Until node is.
-	var ready, readyGuards intHeap
-	isGuard := func(i int) bool { g := w.nodes[i].Gate; return g != nil && g.Kind == runbook.GateGuard }
-	push := func(i int) {
-		if isGuard(i) {
-			readyGuards.push(i)
-		} else {
-			ready.push(i)
-		}
-	}
-	pendingCount := 0
-	until := map[int][]int{}
+	sn := make([]engine.Node, len(w.nodes))
 	for i, n := range w.nodes {
-		for _, d := range n.Deps {
-			remaining[i]++
-			outs[w.idx[d]] = append(outs[w.idx[d]], i)
+		sn[i] = engine.Node{Deps: make([]int, len(n.Deps)), Until: -1}
+		for k, d := range n.Deps {
+			sn[i].Deps[k] = w.idx[d]
 		}
-		if !isGuard(i) {
-			pendingCount++
-		} else if u, ok := w.idx[n.Gate.Until]; ok {
-			until[u] = append(until[u], i)
-		}
-		if remaining[i] == 0 {
-			push(i)
-		}
-	}
-	runCtx, cancelRun := workflow.WithCancel(w.ctx)
-	defer cancelRun()
-	results := workflow.NewBufferedChannel(w.ctx, len(w.nodes))
-	inflight, guards := 0, 0
-	guardStop := map[int]func(){}
-	// endGuards ends the spans of the given guards, in declaration order
-	// (the order of the commands must not depend on map iteration).
-	endGuards := func(list []int) {
-		sort.Ints(list)
-		for _, g := range list {
-			if stop, ok := guardStop[g]; ok {
-				stop()
+		if g := n.Gate; g != nil && g.Kind == runbook.GateGuard {
+			sn[i].Guard = true
+			if u, ok := w.idx[g.Until]; ok {
+				sn[i].Until = u
 			}
 		}
 	}
-	cancelSeen := false
-	fail := func(idx int, err string, pol runbook.Policy) {
-		if w.failed {
-			return
-		}
-		w.failed, w.failErr, w.failPol = true, err, pol
-		cancelRun()
-	}
-	for {
-		for !w.failed && readyGuards.Len() > 0 {
-			i := readyGuards.pop()
-			guards++
-			w.res[i].Status = runbook.StateRunning
-			gctx, gcancel := workflow.WithCancel(runCtx)
-			st := &gateState{}
-			guardStop[i] = func() { st.spanEnded = true; gcancel() }
-			workflow.Go(gctx, func(c workflow.Context) {
-				results.SendAsync(w.runNode(c, i, st))
-			})
-		}
-		for !w.failed && ready.Len() > 0 && inflight < par {
-			i := ready.pop()
-			inflight++
-			w.res[i].Status = runbook.StateRunning
-			workflow.Go(runCtx, func(c workflow.Context) {
-				results.SendAsync(w.runNode(c, i, nil))
-			})
-		}
-		if inflight == 0 && (guards == 0 || pendingCount == 0 || w.failed) {
-			if guards == 0 {
-				break
-			}
-			var all []int
-			for g := range guardStop {
-				all = append(all, g)
-			}
-			endGuards(all)
-		}
-		var end nodeEnd
-		got := false
-		sel := workflow.NewSelector(w.ctx)
-		sel.AddReceive(results, func(ch workflow.ReceiveChannel, _ bool) {
-			ch.Receive(w.ctx, &end)
-			got = true
+	wk := &wfWalk{w: w, sched: engine.NewScheduler(sn, nil, par), results: workflow.NewBufferedChannel(w.ctx, len(w.nodes)),
+		guardStop: map[int]func(){}}
+	wk.runCtx, wk.cancelRun = workflow.WithCancel(w.ctx)
+	return wk
+}
+
+// start runs node i in a coroutine; a guard gets a context of its own,
+// cancelled when its span ends.
+func (wk *wfWalk) start(i int) {
+	w := wk.w
+	w.res[i].Status = runbook.StateRunning
+	if g := w.nodes[i].Gate; g != nil && g.Kind == runbook.GateGuard {
+		gctx, gcancel := workflow.WithCancel(wk.runCtx)
+		st := &gateState{}
+		wk.guardStop[i] = func() { st.spanEnded = true; gcancel() }
+		workflow.Go(gctx, func(c workflow.Context) {
+			wk.results.SendAsync(w.runNode(c, i, st))
 		})
-		if !cancelSeen {
-			sel.AddReceive(w.ctx.Done(), func(workflow.ReceiveChannel, bool) { cancelSeen = true })
-		}
-		sel.Select(w.ctx)
-		if !got {
-			fail(-1, "run cancelled: the workflow was cancelled", runbook.PolicyRollback)
-			continue
-		}
-		guard := isGuard(end.Idx)
-		if guard {
-			guards--
-			delete(guardStop, end.Idx)
-		} else {
-			inflight--
-			pendingCount--
-		}
-		w.record(end)
-		switch end.State {
-		case runbook.StateSucceeded, runbook.StateSkipped, runbook.StateWarned:
-			if guard {
-				break
-			}
-			endGuards(append([]int(nil), until[end.Idx]...))
-			for _, o := range outs[end.Idx] {
-				remaining[o]--
-				if remaining[o] == 0 {
-					push(o)
-				}
-			}
-		case runbook.StateFailed:
-			fail(end.Idx, end.Err, end.Policy)
-		case runbook.StateCancelled:
-			fail(end.Idx, end.Err, runbook.PolicyRollback)
+		return
+	}
+	workflow.Go(wk.runCtx, func(c workflow.Context) {
+		wk.results.SendAsync(w.runNode(c, i, nil))
+	})
+}
+
+// endSpans ends the spans of the given guards, in the order given (the
+// order of the commands must not depend on map iteration).
+func (wk *wfWalk) endSpans(guards []int) {
+	for _, g := range guards {
+		if stop, ok := wk.guardStop[g]; ok {
+			stop()
 		}
 	}
-	if !w.failed && w.ctx.Err() != nil {
-		fail(-1, "run cancelled: the workflow was cancelled", runbook.PolicyRollback)
+}
+
+// fail stops the walk for the first failure.
+func (wk *wfWalk) fail(err string, pol runbook.Policy) {
+	w := wk.w
+	if w.failed {
+		return
+	}
+	w.failed, w.failErr, w.failPol = true, err, pol
+	wk.sched.Stop()
+	wk.cancelRun()
+}
+
+// await takes the next node's end, or the workflow's cancellation.
+func (wk *wfWalk) await() {
+	w := wk.w
+	var end nodeEnd
+	got := false
+	sel := workflow.NewSelector(w.ctx)
+	sel.AddReceive(wk.results, func(ch workflow.ReceiveChannel, _ bool) {
+		ch.Receive(w.ctx, &end)
+		got = true
+	})
+	if !wk.cancelSeen {
+		sel.AddReceive(w.ctx.Done(), func(workflow.ReceiveChannel, bool) { wk.cancelSeen = true })
+	}
+	sel.Select(w.ctx)
+	if !got {
+		wk.fail("run cancelled: the workflow was cancelled", runbook.PolicyRollback)
+		return
+	}
+	delete(wk.guardStop, end.Idx)
+	w.record(end)
+	ok := end.State == runbook.StateSucceeded || end.State == runbook.StateSkipped || end.State == runbook.StateWarned
+	wk.endSpans(wk.sched.Ended(end.Idx, ok))
+	switch end.State {
+	case runbook.StateFailed:
+		wk.fail(end.Err, end.Policy)
+	case runbook.StateCancelled:
+		wk.fail(end.Err, runbook.PolicyRollback)
 	}
 }
 
@@ -638,7 +627,7 @@ func (w *wfRun) runGate(c workflow.Context, i int, st *gateState) nodeEnd {
 	end := nodeEnd{Idx: i, Attempts: 1}
 	w.emit(runbook.NodeStarted{Header: w.header(n.Name), NodeKind: "gate", Phase: n.Phase, Attempt: 1})
 	start := workflow.Now(c)
-	var outcome runbook.Outcome
+	var outcome engine.Outcome
 	var reason string
 	var outputs runbook.Outputs
 	if g.Kind == runbook.GateApproval {
@@ -653,26 +642,20 @@ func (w *wfRun) runGate(c workflow.Context, i int, st *gateState) nodeEnd {
 	}
 	outputs["outcome"] = string(outcome)
 	end.Outcome = outcome
-	if outcome == runbook.OutcomePassed {
+	if outcome == engine.OutcomePassed {
 		w.emit(runbook.GatePassed{Header: w.header(n.Name), Outcome: outcome})
 		w.emit(runbook.NodeSucceeded{Header: w.header(n.Name), Attempt: 1, Duration: workflow.Now(c).Sub(start), Outputs: w.r.red.RedactOutputs(outputs)})
 		end.State, end.Outputs = runbook.StateSucceeded, outputs
 		return end
 	}
-	pol := g.OnFail
+	pol := runbook.Policy(engine.FailurePolicy(outcome, string(g.OnFail), string(g.OnInconclusive)))
 	cause := runbook.ErrGateFailed
-	switch outcome {
-	case runbook.OutcomeInconclusive:
-		pol, cause = g.OnInconclusive, runbook.ErrGateInconclusive
-		if pol == "" {
-			pol = runbook.PolicyPause
-		}
-	case runbook.OutcomeFailed:
-		if g.Kind == runbook.GateApproval {
-			cause = runbook.ErrDenied
-		}
+	switch {
+	case outcome == engine.OutcomeInconclusive:
+		cause = runbook.ErrGateInconclusive
+	case outcome == engine.OutcomeFailed && g.Kind == runbook.GateApproval:
+		cause = runbook.ErrDenied
 	}
-	pol = policyOf(pol)
 	end.Err = fmt.Sprintf("%s: %v: %s", n.Name, cause, reason)
 	w.emit(runbook.GateFailed{Header: w.header(n.Name), Outcome: outcome, Reason: w.r.red.Redact(reason), Policy: pol})
 	w.emit(runbook.NodeFailed{Header: w.header(n.Name), Attempt: 1, Error: w.r.red.Redact(end.Err), Final: true, Policy: pol})
@@ -680,35 +663,24 @@ func (w *wfRun) runGate(c workflow.Context, i int, st *gateState) nodeEnd {
 	return w.applyPolicy(c, end, n.Name, pol, fmt.Sprintf("gate %s %s", n.Name, outcome))
 }
 
-func (w *wfRun) runApproval(c workflow.Context, i int) (runbook.Outcome, string, runbook.Outputs) {
+func (w *wfRun) runApproval(c workflow.Context, i int) (engine.Outcome, string, runbook.Outputs) {
 	n := w.nodes[i]
 	a := n.Gate.Approval
 	out := runbook.Outputs{}
 	if a == nil {
-		return runbook.OutcomeError, "approval gate has no approval settings", out
+		return engine.OutcomeError, "approval gate has no approval settings", out
 	}
 	d, err := w.ask(c, runbook.ApprovalRequest{Node: n.Name, Kind: "approval", Message: a.Message, Approvers: a.Approvers, Evidence: w.evidence()}, a.Timeout, a.OnTimeout)
 	if err != nil {
-		return runbook.OutcomeError, err.Error(), out
+		return engine.OutcomeError, err.Error(), out
 	}
 	out["approved"] = d.Approved
 	out["by"] = d.By
 	w.res[i].Decision = &d
 	if d.Approved {
-		return runbook.OutcomePassed, "", out
+		return engine.OutcomePassed, "", out
 	}
-	who := d.By
-	if who == "" {
-		who = "the approver"
-	}
-	reason := fmt.Sprintf("denied by %s", who)
-	if d.TimedOut {
-		reason = fmt.Sprintf("no answer within %s", a.Timeout)
-	}
-	if d.Comment != "" {
-		reason += ": " + d.Comment
-	}
-	return runbook.OutcomeFailed, reason, out
+	return engine.OutcomeFailed, engine.DenialReason(d.By, d.TimedOut, a.Timeout, d.Comment), out
 }
 
 func (w *wfRun) evidence() []string {
@@ -721,19 +693,16 @@ func (w *wfRun) evidence() []string {
 
 type checkEnd struct {
 	Check   int
-	Outcome runbook.Outcome
+	Outcome engine.Outcome
 	Reason  string
 	Last    any
 }
 
 // runChecks runs every check of a check or soak gate at once; the first
 // check that does not pass decides the gate.
-func (w *wfRun) runChecks(c workflow.Context, i int, st *gateState) (runbook.Outcome, string, runbook.Outputs) {
+func (w *wfRun) runChecks(c workflow.Context, i int, st *gateState) (engine.Outcome, string, runbook.Outputs) {
 	g := w.nodes[i].Gate
-	timeout := g.Timeout
-	if g.Kind == runbook.GateCheck && timeout <= 0 {
-		timeout = 5 * time.Minute
-	}
+	timeout := engine.GateTimeout(string(g.Kind), g.Timeout)
 	gctx, cancel := workflow.WithCancel(c)
 	defer cancel()
 	if timeout > 0 {
@@ -751,17 +720,17 @@ func (w *wfRun) runChecks(c workflow.Context, i int, st *gateState) (runbook.Out
 		})
 	}
 	outs := make([]checkEnd, len(g.Checks))
-	result, reason := runbook.OutcomePassed, ""
+	ge := engine.NewGateEnd()
 	for range g.Checks {
 		var e checkEnd
 		ends.Receive(c, &e)
 		outs[e.Check] = e
-		if e.Outcome != runbook.OutcomePassed && result == runbook.OutcomePassed {
-			result, reason = e.Outcome, e.Reason
+		if ge.Add(e.Check, e.Outcome, e.Reason) {
 			st.decided = true
 			cancel()
 		}
 	}
+	result, reason := ge.Outcome, ge.Reason
 	out := runbook.Outputs{}
 	for k, e := range outs {
 		if name := g.Checks[k].Name; name != "" {
@@ -781,147 +750,66 @@ type gateState struct {
 	spanEnded bool // a guard's span ended: it passed
 }
 
+// checkSpec is check k of gate g for the engine.
+func checkSpec(g *GateShape, k int) engine.CheckSpec {
+	ch := &g.Checks[k]
+	return engine.CheckSpec{Kind: string(g.Kind), Index: k, Name: ch.Name, Every: ch.Every, InitialDelay: ch.InitialDelay, Count: ch.Count,
+		GateEvery: g.Every, GateInitialDelay: g.InitialDelay, GateCount: g.Count, Duration: g.Duration, Timeout: g.Timeout,
+		Limits: engine.Limits{FailureLimit: ch.FailureLimit, Tolerate: ch.Tolerate, InconclusiveLimit: ch.InconclusiveLimit,
+			ErrorLimit: ch.ErrorLimit, DryRun: ch.DryRun},
+		Threshold: ch.Threshold, Message: ch.Message}
+}
+
+// runCheck drives check k of gate node i through the engine's machine:
+// each sample is an activity (which classifies it), each wait a durable
+// timer; the machine decides.
 func (w *wfRun) runCheck(c workflow.Context, i, k int, st *gateState) checkEnd {
 	n := w.nodes[i]
-	g := n.Gate
-	ch := &g.Checks[k]
-	end := checkEnd{Check: k, Outcome: runbook.OutcomePassed}
-	every := ch.Every
-	if every <= 0 {
-		every = g.Every
-	}
-	if every <= 0 {
-		every = 30 * time.Second
-		if g.Kind == runbook.GateCheck {
-			every = 10 * time.Second
-		}
-	}
-	delay := ch.InitialDelay
-	if delay <= 0 {
-		delay = g.InitialDelay
-	}
-	count := ch.Count
-	if count <= 0 {
-		count = g.Count
-	}
-	name := ch.Name
-	if name == "" {
-		name = fmt.Sprintf("check%d", k+1)
-	}
-	start := workflow.Now(c)
-	stopped := func() checkEnd {
-		switch {
-		case st.decided, st.spanEnded:
-			return end
-		case st.timedOut:
-			limit := g.Timeout
-			if limit <= 0 {
-				limit = 5 * time.Minute
-			}
-			end.Outcome = runbook.OutcomeFailed
-			end.Reason = fmt.Sprintf("check %s did not hold within %s", name, limit)
-			if ch.Message != "" {
-				end.Reason += ": " + ch.Message
-			}
-			if ch.DryRun {
-				end.Outcome = runbook.OutcomePassed
-			}
-			return end
-		}
-		end.Outcome = runbook.OutcomeError
-		end.Reason = fmt.Sprintf("check %s stopped: %v", name, runbook.ErrCancelled)
-		return end
-	}
-	if delay > 0 {
-		if workflow.Sleep(c, delay) != nil {
-			return stopped()
-		}
-	}
-	sampleTimeout := max(every, time.Minute)
+	m := engine.NewCheck(checkSpec(n.Gate, k), workflow.Now(c))
+	sampleTimeout := max(m.Every(), time.Minute)
 	actx := workflow.WithActivityOptions(c, workflow.ActivityOptions{
 		StartToCloseTimeout: sampleTimeout,
 		HeartbeatTimeout:    w.heartbeat(),
 		WaitForCancellation: false,
 		RetryPolicy:         &sdktemporal.RetryPolicy{MaximumAttempts: 1},
 	})
-	var fails, consec, inconc, consecErr int
-	for seq := 1; ; seq++ {
+	var last any
+	wait := m.InitialDelay()
+	for {
+		if wait > 0 && workflow.Sleep(c, wait) != nil {
+			m.Stop(st.stop(), runbook.ErrCancelled.Error())
+			break
+		}
 		var s SampleOutput
-		err := workflow.ExecuteActivity(actx, ActivitySample, SampleInput{nodeRef: w.ref(c, n.Name), Check: k, Seq: seq}).Get(actx, &s)
+		err := workflow.ExecuteActivity(actx, ActivitySample, SampleInput{nodeRef: w.ref(c, n.Name), Check: k, Seq: m.Seq()}).Get(actx, &s)
 		if c.Err() != nil {
-			return stopped()
+			m.Stop(st.stop(), runbook.ErrCancelled.Error())
+			break
 		}
 		if err != nil {
 			msg, _, _ := w.failure(c, n.Name, sampleTimeout, err)
-			s = SampleOutput{Verdict: runbook.VerdictError, Error: msg}
+			s = SampleOutput{Verdict: engine.VerdictError, Error: msg}
 		}
-		end.Last = s.Value
-		if !ch.DryRun {
-			switch s.Verdict {
-			case runbook.VerdictPass:
-				consec, consecErr = 0, 0
-				if g.Kind == runbook.GateCheck {
-					return end
-				}
-			case runbook.VerdictFail:
-				fails++
-				consec++
-				consecErr = 0
-				if fails > ch.FailureLimit && consec > ch.Tolerate {
-					end.Outcome = runbook.OutcomeFailed
-					end.Reason = fmt.Sprintf("check %s breached: value %v", name, displayValue(s.Value))
-					if ch.Threshold != "" {
-						end.Reason += ", want " + ch.Threshold
-					}
-					if ch.Message != "" {
-						end.Reason += ": " + ch.Message
-					}
-					return end
-				}
-			case runbook.VerdictInconclusive:
-				inconc++
-				consecErr = 0
-				if inconc > ch.InconclusiveLimit {
-					end.Outcome = runbook.OutcomeInconclusive
-					end.Reason = fmt.Sprintf("check %s inconclusive %d times (limit %d)", name, inconc, ch.InconclusiveLimit)
-					return end
-				}
-			case runbook.VerdictError:
-				consecErr++
-				if consecErr > ch.ErrorLimit {
-					end.Outcome = runbook.OutcomeError
-					end.Reason = fmt.Sprintf("check %s: probe failed %d times in a row: %s", name, consecErr, s.Error)
-					return end
-				}
-			}
-		} else if g.Kind == runbook.GateCheck {
-			return end
-		}
-		if g.Kind != runbook.GateCheck {
-			if count > 0 && seq >= count {
-				return end
-			}
-			if g.Duration > 0 && !workflow.Now(c).Before(start.Add(g.Duration)) {
-				return end
-			}
-		}
-		wait := every
-		if g.Kind != runbook.GateCheck && g.Duration > 0 {
-			if rest := start.Add(g.Duration).Sub(workflow.Now(c)); rest < wait && count <= 0 {
-				wait = rest
-			}
-		}
-		if workflow.Sleep(c, wait) != nil {
-			return stopped()
+		last = s.Value
+		var done bool
+		if done, wait = m.Observe(s.Verdict, s.Value, s.Error, workflow.Now(c)); done {
+			break
 		}
 	}
+	return checkEnd{Check: k, Outcome: m.Outcome(), Reason: m.Reason(), Last: last}
 }
 
-func displayValue(v any) string {
-	if v == nil {
-		return "(none)"
+// stop says why the gate's checks were stopped.
+func (st *gateState) stop() engine.Stop {
+	switch {
+	case st.decided:
+		return engine.StopDecided
+	case st.spanEnded:
+		return engine.StopSpanEnded
+	case st.timedOut:
+		return engine.StopTimeout
 	}
-	return fmt.Sprint(v)
+	return engine.StopCancelled
 }
 
 // finish compensates if needed and builds the result.
@@ -964,24 +852,26 @@ func (w *wfRun) result(status runbook.Status, pending []string) *Result {
 // compensationOrder: the failed steps that opted into their own rollback,
 // then completed steps in reverse completion order.
 func (w *wfRun) compensationOrder() []int {
-	var out []int
-	for k := len(w.ownFail) - 1; k >= 0; k-- {
-		out = append(out, w.ownFail[k])
-	}
-	for k := len(w.done) - 1; k >= 0; k-- {
-		out = append(out, w.done[k])
-	}
-	return out
+	return engine.CompensationOrder(w.ownFail, w.done)
 }
 
+// pendingNames names the compensations of order that are still owed: those
+// the engine would run.
 func (w *wfRun) pendingNames(order []int) []string {
-	var out []string
-	for _, i := range order {
-		if n := w.nodes[i]; n.Step != nil && n.Step.Rollbacks > 0 {
-			out = append(out, n.Name)
-		}
+	_, names, _ := engine.Compensations(order, w.undo)
+	if len(names) == 0 {
+		return nil
 	}
-	return out
+	return names
+}
+
+// undo describes node i to the engine's choice of compensations.
+func (w *wfRun) undo(i int) engine.Undo {
+	n := w.nodes[i]
+	if n.Step == nil {
+		return engine.Undo{Name: n.Name}
+	}
+	return engine.Undo{Name: n.Name, Rollbacks: n.Step.Rollbacks, Irreversible: n.Step.Irreversible}
 }
 
 // compensate runs the rollbacks in order, best effort, on a context the
@@ -989,24 +879,8 @@ func (w *wfRun) pendingNames(order []int) []string {
 func (w *wfRun) compensate(order []int, reason string) (runbook.Status, []string) {
 	w.status = "rolling_back"
 	ctx, _ := workflow.NewDisconnectedContext(w.ctx)
-	var todo []int
-	for _, i := range order {
-		n := w.nodes[i]
-		if n.Step == nil {
-			continue
-		}
-		if n.Step.Rollbacks == 0 {
-			if n.Step.Irreversible {
-				w.warnings = append(w.warnings, fmt.Sprintf("%s: irreversible, not compensated", n.Name))
-			}
-			continue
-		}
-		todo = append(todo, i)
-	}
-	names := make([]string, len(todo))
-	for k, i := range todo {
-		names[k] = w.nodes[i].Name
-	}
+	todo, names, warnings := engine.Compensations(order, w.undo)
+	w.warnings = append(w.warnings, warnings...)
 	w.emit(runbook.RollbackStarted{Header: w.header(""), Reason: w.r.red.Redact(reason), Pending: names})
 	var left []string
 	for _, i := range todo {
@@ -1023,20 +897,9 @@ func (w *wfRun) compensate(order []int, reason string) (runbook.Status, []string
 func (w *wfRun) compensateOne(ctx workflow.Context, i int) bool {
 	n := w.nodes[i]
 	s := n.Step
-	retry := runbook.Retry{Attempts: 3, Delay: time.Second, Backoff: 2}
-	if w.in.RollbackRetry != nil {
-		retry = *w.in.RollbackRetry
-	}
-	if s.RollbackRetry != nil {
-		retry = *s.RollbackRetry
-	}
-	timeout := w.in.RollbackTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Minute
-	}
-	if s.RollbackTimeout > 0 {
-		timeout = s.RollbackTimeout
-	}
+	retry := engine.Override(runbook.Retry{Attempts: engine.DefaultRollbackAttempts, Delay: engine.DefaultRollbackDelay, Backoff: engine.DefaultRollbackBackoff},
+		w.in.RollbackRetry, s.RollbackRetry)
+	timeout := engine.RollbackTimeout(w.in.RollbackTimeout, s.RollbackTimeout)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
 		HeartbeatTimeout:    w.heartbeat(),
@@ -1055,46 +918,4 @@ func (w *wfRun) compensateOne(ctx workflow.Context, i int) bool {
 	}
 	w.res[i].Status = runbook.StateCompensationFailed
 	return false
-}
-
-// intHeap is a min-heap of node indexes.
-type intHeap []int
-
-func (h intHeap) Len() int { return len(h) }
-
-func (h *intHeap) push(v int) {
-	*h = append(*h, v)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if s[p] <= s[i] {
-			break
-		}
-		s[p], s[i] = s[i], s[p]
-		i = p
-	}
-}
-
-func (h *intHeap) pop() int {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		l, m := 2*i+1, i
-		if l < len(s) && s[l] < s[m] {
-			m = l
-		}
-		if l+1 < len(s) && s[l+1] < s[m] {
-			m = l + 1
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run.sh — wall time of whole `handrail validate` and `handrail plan`
-# processes (issue #9's benchmark), with hyperfine when it is installed
+# processes, with hyperfine when it is installed
 # (apt-get install -y hyperfine), else a date +%s%N loop.
 #
 #   bench/cli/run.sh                 # from the repository root

@@ -133,7 +133,7 @@ scale = 200 / tasks  # Ansible figures scaled to 200 commands when fewer tasks r
 acmd200, araw200 = a_cmd * scale, a_raw * scale
 L = []
 w = L.append
-w("## SSH and local exec (issue #5)")
+w("## SSH and local exec")
 w("")
 w(f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} on this machine ({os.cpu_count()} cores), all in one run of")
 w("`bench/ssh/run.sh` (after `scripts/test-services start`). Same sshd (" + sv + "), same user (shell /bin/sh), same")

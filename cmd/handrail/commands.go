@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/handrail-dev/handrail/hcl"
-	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/journal/filejournal"
 	"github.com/handrail-dev/handrail/journal/pgjournal"
+	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/sandbox"
 )
 
 func (a *app) cmdValidate(ctx context.Context, args []string) int {
@@ -24,7 +25,7 @@ func (a *app) cmdValidate(ctx context.Context, args []string) int {
 	fs.Var(&vf.varFiles, "var-file", "read variables from a file; repeatable")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitInvalid
+		return flagExit(err)
 	}
 	if len(pos) != 1 {
 		a.errorf("validate takes one FILE or DIR")
@@ -46,6 +47,9 @@ func (a *app) cmdValidate(ctx context.Context, args []string) int {
 	}
 	bad := 0
 	for _, f := range files {
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
 		rb := a.load(ctx, f, &vf, reg)
 		if rb == nil {
 			bad++
@@ -68,7 +72,7 @@ func (a *app) cmdPlan(ctx context.Context, args []string) int {
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitInvalid
+		return flagExit(err)
 	}
 	if len(pos) != 1 {
 		a.errorf("plan takes one runbook FILE")
@@ -84,6 +88,9 @@ func (a *app) cmdPlan(ctx context.Context, args []string) int {
 		return exitInvalid
 	}
 	defer rb.Close()
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
 	if *asJSON {
 		return a.writeJSON(planJSON(rb))
 	}
@@ -111,7 +118,7 @@ func (a *app) cmdGraph(ctx context.Context, args []string) int {
 	format := fs.String("format", "dot", "dot or mermaid")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitInvalid
+		return flagExit(err)
 	}
 	if len(pos) != 1 {
 		a.errorf("graph takes one runbook FILE")
@@ -131,6 +138,9 @@ func (a *app) cmdGraph(ctx context.Context, args []string) int {
 		return exitInvalid
 	}
 	defer rb.Close()
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
 	if *format == "mermaid" {
 		err = writeMermaid(a.stdout, rb.Plan())
 	} else {
@@ -143,12 +153,13 @@ func (a *app) cmdGraph(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-func (a *app) cmdFmt(_ context.Context, args []string) int {
+func (a *app) cmdFmt(ctx context.Context, args []string) int {
 	fs := newFlagSet("fmt", a.stderr, "fmt [-check] [-diff] FILE|DIR")
 	check := fs.Bool("check", false, "do not write; exit 1 and list the files that are not formatted")
+	showDiff := fs.Bool("diff", false, "print the formatting changes as a unified diff (with -check, only print them)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitInvalid
+		return flagExit(err)
 	}
 	if len(pos) == 0 {
 		pos = []string{"."}
@@ -161,6 +172,9 @@ func (a *app) cmdFmt(_ context.Context, args []string) int {
 			return exitInvalid
 		}
 		for _, f := range files {
+			if ctx.Err() != nil {
+				return exitInterrupted
+			}
 			src, err := os.ReadFile(f)
 			if err != nil {
 				a.errorf("%v", err)
@@ -174,7 +188,11 @@ func (a *app) cmdFmt(_ context.Context, args []string) int {
 			if bytes.Equal(src, out) {
 				continue
 			}
-			fmt.Fprintln(a.stdout, f)
+			if *showDiff {
+				fmt.Fprint(a.stdout, unifiedDiff(f, src, out))
+			} else {
+				fmt.Fprintln(a.stdout, f)
+			}
 			if *check {
 				bad++
 				continue
@@ -196,12 +214,18 @@ type applyFlags struct {
 	vf          varFlags
 	state       stateFlags
 	autoApprove bool
-	parallelism int
-	asJSON      bool
-	sandbox     bool
-	fails       multiFlag
-	force       bool
-	verbose     bool
+	// confirmManual lets the CLI confirm manual tasks (a person's
+	// checklist) without asking; -auto-approve alone never does.
+	confirmManual bool
+	parallelism   int
+	asJSON        bool
+	sandbox       bool
+	fails         multiFlag
+	crashAfter    string
+	force         bool
+	verbose       bool
+	ui            uiFlags
+	otel          bool
 }
 
 func (a *app) cmdApply(ctx context.Context, args []string) int {
@@ -209,27 +233,35 @@ func (a *app) cmdApply(ctx context.Context, args []string) int {
 	var af applyFlags
 	fs.Var(&af.vf.vars, "var", "set a variable (name=value); repeatable")
 	fs.Var(&af.vf.varFiles, "var-file", "read variables from a file; repeatable")
-	fs.BoolVar(&af.autoApprove, "auto-approve", false, "approve every approval gate without asking")
+	fs.BoolVar(&af.autoApprove, "auto-approve", false, "approve every approval gate without asking (not manual tasks)")
+	fs.BoolVar(&af.confirmManual, "confirm-manual", false, "confirm every manual task (a person's checklist) without asking")
 	fs.IntVar(&af.parallelism, "parallelism", 10, "nodes running at once")
 	af.state.register(fs)
 	fs.BoolVar(&af.asJSON, "json", false, "print one JSON event per line on stdout")
 	fs.BoolVar(&af.sandbox, "sandbox", false, "run against the stateful fakes of every provider on a simulated clock")
 	fs.Var(&af.fails, "fail", "with --sandbox: make the named step fail or gate breach (repeatable)")
+	fs.StringVar(&af.crashAfter, "crash-after", "", "with --sandbox: stop the process dead once the named node completed (resume or roll it back later)")
 	fs.BoolVar(&af.verbose, "verbose", false, "show every output line and sample")
+	af.ui.register(fs, "ui-")
+	fs.BoolVar(&af.otel, "otel", false, otelUsage)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitInvalid
+		return flagExit(err)
 	}
 	if len(pos) != 1 {
 		a.errorf("apply takes one runbook FILE")
 		return exitInvalid
 	}
-	if len(af.fails) > 0 && !af.sandbox {
-		a.errorf("--fail only works with --sandbox: it rehearses a failure against fakes")
+	if (len(af.fails) > 0 || af.crashAfter != "") && !af.sandbox {
+		a.errorf("--fail and --crash-after only work with --sandbox: they rehearse a failure against fakes")
 		return exitInvalid
 	}
 	if af.parallelism < 1 {
 		a.errorf("-parallelism must be at least 1")
+		return exitInvalid
+	}
+	if af.sandbox && af.ui.addr != "" {
+		a.errorf("-ui watches a run on the real clock; a --sandbox rehearsal finishes in milliseconds: use 'handrail report RUN' after it")
 		return exitInvalid
 	}
 	if af.sandbox {
@@ -245,6 +277,22 @@ func (a *app) cmdApply(ctx context.Context, args []string) int {
 		return exitInvalid
 	}
 	defer rb.Close()
+	// Checked before the lock is taken and anything is journaled.
+	problems := a.preflight(ctx, rb, &af)
+	notReady := rb.Preflight(ctx)
+	if len(problems) > 0 || notReady.HasErrors() {
+		if len(notReady) > 0 {
+			a.writeDiags(rb, notReady)
+		}
+		for _, p := range problems {
+			a.errorf("%s", p)
+		}
+		fmt.Fprintln(a.stderr, "Nothing was started, locked or written.")
+		if fix := a.applyAgain(pos[0], &af); len(problems) == 1 && len(notReady) == 0 && strings.HasPrefix(problems[0], "approval gates") {
+			fmt.Fprintf(a.stderr, "To run it without a terminal:\n  %s\n", fix)
+		}
+		return exitInvalid
+	}
 	st, closeStore, err := a.openStore(ctx, af.state, pos[0])
 	if err != nil {
 		a.errorf("%v", err)
@@ -254,9 +302,14 @@ func (a *app) cmdApply(ctx context.Context, args []string) int {
 	abs, _ := filepath.Abs(pos[0])
 	inputs := append([]runbook.Input{{Name: inputFile, Value: abs}}, rb.Inputs()...)
 	ex := a.executor(rb.Plan(), rb.Redactor(), st, &af, runbook.RealClock{}, nil)
-	return a.execute(ctx, rb, func(ctx context.Context, stop <-chan struct{}) (*runbook.Result, error) {
-		return ex.Run(ctx, rb.Plan(), runbook.RunOptions{Inputs: inputs, StopRollback: stop})
-	}, &af)
+	stopUI, ok := a.startUI(ctx, &af.ui, rb.Plan(), rb.Redactor(), ex)
+	if !ok {
+		return exitInvalid
+	}
+	defer stopUI()
+	return a.execute(ctx, rb, "run", func(ctx context.Context, stop <-chan struct{}) (*runbook.Result, error) {
+		return ex.Run(ctx, rb.Plan(), runbook.RunOptions{Inputs: inputs, StopRollback: stop, StartedBy: currentUser()})
+	})
 }
 
 // executor builds the executor for a run with the CLI's observer and
@@ -264,161 +317,73 @@ func (a *app) cmdApply(ctx context.Context, args []string) int {
 func (a *app) executor(plan *runbook.Plan, red *runbook.Redactor, j runbook.Journal, af *applyFlags, clock runbook.Clock, extra runbook.Observer) *runbook.Executor {
 	var obs runbook.Observer
 	if af.asJSON {
-		obs = runbook.NewJSONObserver(a.stdout)
+		obs = runbook.NewJSONObserver(&versionedLines{w: a.stdout})
+		a.jsonEvents = true
 	} else {
-		p := newProgress(a.stdout, plan, a.tty(a.stdout) && a.env("CI") == "", a.color(a.stdout))
+		// Progress is not a result: it goes to stderr, like diagnostics.
+		p := newProgress(a.stderr, plan, a.tty(a.stderr) && a.env("CI") == "", a.color(a.stderr))
 		p.verbose = af.verbose
 		obs = p
 	}
 	if extra != nil {
 		obs = runbook.MultiObserver{extra, obs}
 	}
+	if af.otel {
+		if tr := a.tracer(); tr != nil {
+			obs = runbook.MultiObserver{tr, obs}
+		}
+	}
 	var appr runbook.Approver
 	switch {
-	case af.autoApprove:
-		appr = autoApprover{}
 	case a.ttyIn():
 		appr = newTerminalApprover(a.stdin, a.stderr)
 	default:
 		appr = noApprover{}
 	}
+	if af.autoApprove || af.confirmManual {
+		appr = autoApprover{gates: af.autoApprove, manual: af.confirmManual, next: appr}
+	}
 	return &runbook.Executor{Clock: clock, Journal: j, Observer: obs, Approver: appr, Redactor: red, Parallelism: af.parallelism}
 }
 
-// execute runs fn with Ctrl-C handling: the first interrupt stops the run
-// and rolls back; the second stops the rollback after the compensation in
-// progress and leaves the journal ready for `handrail rollback RUN`.
-func (a *app) execute(ctx context.Context, rb *hcl.Runbook, fn func(ctx context.Context, stop <-chan struct{}) (*runbook.Result, error), af *applyFlags) int {
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-done:
-				return
-			case <-a.signals:
-				n++
-				if n == 1 {
-					fmt.Fprintln(a.stderr, "\nInterrupted: stopping the run and rolling back what it did. Press Ctrl-C again to stop the rollback after the current compensation.")
-					cancel()
-				} else if n == 2 {
-					fmt.Fprintln(a.stderr, "\nStopping the rollback after the current compensation; finish it later with 'handrail rollback RUN'.")
-					close(stop)
-				}
-			}
-		}
-	}()
-	res, err := fn(runCtx, stop)
-	if res == nil && errors.Is(err, runbook.ErrNothingToUndo) {
-		fmt.Fprintf(a.stderr, "Nothing to undo: %v\n", err)
-		return exitOK
-	}
-	if res == nil {
-		a.errorf("%v", err)
-		var le *journal.LockedError
-		if errors.As(err, &le) {
-			return exitPerson
-		}
-		if errors.Is(err, runbook.ErrPlanChanged) || errors.Is(err, runbook.ErrRunNotFound) {
-			return exitInvalid
-		}
-		return exitPerson
-	}
-	return a.summarize(rb, res)
-}
-
-// summarize prints what to do next and maps the status to an exit code.
-func (a *app) summarize(rb *hcl.Runbook, res *runbook.Result) int {
-	red := rb.Redactor()
-	if rb != nil && res.Status == runbook.StatusSucceeded {
-		if outs, diags := rb.Outputs(res.Run, func(n string) (runbook.Outputs, bool) {
-			nr, ok := res.Nodes[n]
-			if !ok || nr.Outputs == nil {
-				return nil, false
-			}
-			return nr.Outputs, true
-		}); !diags.HasErrors() && len(outs) > 0 {
-			fmt.Fprintln(a.stderr, "Outputs:")
-			for _, o := range outs {
-				v := o.Value
-				if o.Sensitive {
-					v = "(sensitive)"
-				}
-				fmt.Fprintf(a.stderr, "  %s = %s\n", o.Name, red.Redact(fmt.Sprint(v)))
-			}
-		}
-	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(a.stderr, "Warning: %s\n", red.Redact(w.Error()))
-	}
-	switch res.Status {
-	case runbook.StatusSucceeded:
-		return exitOK
-	case runbook.StatusRolledBack:
-		if errors.Is(res.Err, runbook.ErrCancelled) || errors.Is(res.Err, context.Canceled) {
-			fmt.Fprintf(a.stderr, "Run %s was interrupted and rolled back.\n", res.Run.ID)
-			return exitRolled
-		}
-		fmt.Fprintf(a.stderr, "Run %s failed and was rolled back: %s\n", res.Run.ID, red.Redact(errText(res.Err)))
-		return exitRolled
-	case runbook.StatusAborted:
-		if len(res.Pending) == 0 {
-			fmt.Fprintf(a.stderr, "Run %s aborted: %s (nothing to undo)\n", res.Run.ID, red.Redact(errText(res.Err)))
-			return exitRolled
-		}
-		fmt.Fprintf(a.stderr, "Run %s aborted: %s\nNothing was compensated. To undo, in order: %s\n  handrail rollback %s\n", res.Run.ID, red.Redact(errText(res.Err)), strings.Join(res.Pending, ", "), res.Run.ID)
-		return exitPerson
-	case runbook.StatusHalted:
-		fmt.Fprintf(a.stderr, "Run %s HALTED after its point of no return: %s\nNothing was compensated automatically. If you decide to roll back, these compensations run in this order: %s\n  handrail rollback %s\n", res.Run.ID, red.Redact(errText(res.Err)), strings.Join(res.Pending, ", "), res.Run.ID)
-		return exitPerson
-	case runbook.StatusRollbackIncomplete:
-		fmt.Fprintf(a.stderr, "Run %s failed and its ROLLBACK IS INCOMPLETE: %s\nStill to undo, in order: %s\nFix the cause, then: handrail rollback %s\n", res.Run.ID, red.Redact(errText(res.Err)), strings.Join(res.Pending, ", "), res.Run.ID)
-		return exitPerson
-	default:
-		if len(res.Compensated) > 0 || strings.Contains(errText(res.Err), "rollback stopped") {
-			fmt.Fprintf(a.stderr, "Run %s: the rollback was stopped before it finished: %s\nStill to undo, in order: %s\nFinish the rollback with: handrail rollback %s\n", res.Run.ID, red.Redact(errText(res.Err)), strings.Join(res.Pending, ", "), res.Run.ID)
-			return exitPerson
-		}
-		fmt.Fprintf(a.stderr, "Run %s stopped (%s): %s\nContinue with 'handrail resume %s' or undo with 'handrail rollback %s'.\n", res.Run.ID, res.Status, red.Redact(errText(res.Err)), res.Run.ID, res.Run.ID)
-		return exitPerson
-	}
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
 func (a *app) cmdResume(ctx context.Context, args []string, mode string) int {
-	fs := newFlagSet(mode, a.stderr, mode+" RUN [-state-dir D | -journal URL] [-var k=v]... [-auto-approve] [-force] [-json]")
+	usage := mode + " RUN [-runbook FILE] [-state-dir D | -journal URL] [-var k=v]... [-auto-approve] [-force -reason TEXT] [-json]"
+	if mode == "resume" {
+		usage = mode + " RUN [-runbook FILE] [-from NODE [-rerun NODE]...] [-state-dir D | -journal URL] [-var k=v]... [-auto-approve] [-force -reason TEXT] [-json]"
+	}
+	fs := newFlagSet(mode, a.stderr, usage)
 	var af applyFlags
 	fs.Var(&af.vf.vars, "var", "set a variable (sensitive variables are never journaled: give them again)")
 	fs.Var(&af.vf.varFiles, "var-file", "read variables from a file; repeatable")
-	fs.BoolVar(&af.autoApprove, "auto-approve", false, "approve every approval gate without asking")
+	fs.BoolVar(&af.autoApprove, "auto-approve", false, "approve every approval gate without asking (not manual tasks)")
+	fs.BoolVar(&af.confirmManual, "confirm-manual", false, "confirm every manual task (a person's checklist) without asking")
 	fs.IntVar(&af.parallelism, "parallelism", 10, "nodes running at once")
 	af.state.register(fs)
 	fs.BoolVar(&af.asJSON, "json", false, "print one JSON event per line on stdout")
-	fs.BoolVar(&af.force, "force", false, "go on even if the runbook changed since the run started")
-	file := fs.String("runbook", "", "the runbook file (default: the one the run recorded)")
+	fs.BoolVar(&af.force, "force", false, "accept unsafe changes of the runbook since the run started (needs -reason)")
+	file := fs.String("runbook", "", "the runbook file, edited or not (default: the one the run recorded); it is compared with the run's plan before anything runs")
+	var ef editFlags
+	ef.register(fs, mode)
+	fs.BoolVar(&af.otel, "otel", false, otelUsage)
+	af.ui.register(fs, "ui-")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitInvalid
+		return flagExit(err)
 	}
 	if len(pos) != 1 {
 		a.errorf("%s takes one run id (list them with 'handrail runs')", mode)
 		return exitInvalid
 	}
-	recs, st, closeStore, ok := a.loadRun(ctx, af.state, *file, pos[0])
+	id, recs, st, closeStore, ok := a.loadRun(ctx, af.state, pos[0])
 	if !ok {
 		return exitInvalid
 	}
 	defer closeStore()
+	if mode == "resume" {
+		if code, done := a.nothingToResume(ctx, recs, id, *file != "" || ef.from != ""); done {
+			return code
+		}
+	}
 	path := *file
 	if path == "" {
 		path = inputValue(recs, inputFile)
@@ -428,8 +393,7 @@ func (a *app) cmdResume(ctx context.Context, args []string, mode string) int {
 		return exitInvalid
 	}
 	if inputValue(recs, inputSandbox) != "" {
-		a.errorf("run %s was a sandbox rehearsal: its fakes are gone; rehearse again with 'handrail apply --sandbox'", pos[0])
-		return exitInvalid
+		return a.resumeSandbox(ctx, mode, id, path, recs, st, &af, &ef)
 	}
 	// Non-sensitive inputs come back from the journal; -var overrides.
 	vars := map[string]string{}
@@ -468,19 +432,35 @@ func (a *app) cmdResume(ctx context.Context, args []string, mode string) int {
 	}
 	defer rb.Close()
 	ex := a.executor(rb.Plan(), rb.Redactor(), st, &af, runbook.RealClock{}, nil)
-	return a.execute(ctx, rb, func(ctx context.Context, stop <-chan struct{}) (*runbook.Result, error) {
-		opts := runbook.RunOptions{Force: af.force, StopRollback: stop}
+	eopts := ef.options(af.force)
+	if code, ok := a.checkEdit(ctx, ex, rb.Plan(), id, mode, path, eopts, a.ttyIn() || af.ui.addr != ""); !ok {
+		return code
+	}
+	stopUI, ok := a.startUI(ctx, &af.ui, rb.Plan(), rb.Redactor(), ex)
+	if !ok {
+		return exitInvalid
+	}
+	defer stopUI()
+	return a.execute(ctx, rb, mode, func(ctx context.Context, stop <-chan struct{}) (*runbook.Result, error) {
+		opts := eopts
+		opts.StopRollback = stop
 		if mode == "rollback" {
-			return ex.Rollback(ctx, rb.Plan(), pos[0], opts)
+			return ex.Rollback(ctx, rb.Plan(), id, opts)
 		}
-		return ex.Resume(ctx, rb.Plan(), pos[0], opts)
-	}, &af)
+		return ex.Resume(ctx, rb.Plan(), id, opts)
+	})
 }
 
 // openStore opens the journal the flags select: PostgreSQL when -journal
-// is given, else the file journal in -state-dir (default: .handrail next to
-// the runbook).
+// (or $HANDRAIL_JOURNAL) is given, else the file journal in -state-dir
+// (default: $HANDRAIL_STATE_DIR, else .handrail next to the runbook). A
+// state directory is added to the per-user index so that its runs are found
+// from anywhere. a.where is set to flags selecting the same journal, for
+// the hints printed later.
 func (a *app) openStore(ctx context.Context, sf stateFlags, runbookPath string) (store, func(), error) {
+	if sf.journal == "" && sf.stateDir == "" {
+		sf.journal = a.env("HANDRAIL_JOURNAL")
+	}
 	if sf.journal != "" {
 		if !strings.HasPrefix(sf.journal, "postgres://") && !strings.HasPrefix(sf.journal, "postgresql://") {
 			return nil, nil, fmt.Errorf("-journal must be a postgres:// URL")
@@ -489,6 +469,7 @@ func (a *app) openStore(ctx context.Context, sf stateFlags, runbookPath string) 
 		if err != nil {
 			return nil, nil, err
 		}
+		a.where = stateFlags{journal: sf.journal}
 		return j, j.Close, nil
 	}
 	dir := sf.stateDir
@@ -502,18 +483,20 @@ func (a *app) openStore(ctx context.Context, sf stateFlags, runbookPath string) 
 	if err != nil {
 		return nil, nil, err
 	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	a.where = stateFlags{stateDir: abs, indexed: a.remember(abs) == nil}
 	return j, func() { _ = j.Close() }, nil
 }
 
-// planForRun rebuilds a run's plan from the runbook it recorded, for the
-// report's budgets; nil when that is not possible.
+// planForRun rebuilds a run's plan from the runbook it recorded (for a
+// rehearsal: against the fakes, with its injected failures), for the
+// report's budgets and the undo order; nil when that is not possible.
 func (a *app) planForRun(ctx context.Context, recs []runbook.Record) *runbook.Plan {
 	path := inputValue(recs, inputFile)
 	if path == "" {
-		return nil
-	}
-	reg, err := realRegistry()
-	if err != nil {
 		return nil
 	}
 	vars := map[string]string{}
@@ -527,10 +510,40 @@ func (a *app) planForRun(ctx context.Context, recs []runbook.Record) *runbook.Pl
 			break
 		}
 	}
+	var reg *provider.Registry
+	var err error
+	rehearsal := inputValue(recs, inputSandbox) != ""
+	if rehearsal {
+		start, perr := time.Parse(time.RFC3339Nano, inputValue(recs, inputSandbox))
+		if perr != nil {
+			return nil
+		}
+		w, werr := sandbox.ForRunbook(path, start)
+		if werr != nil {
+			return nil
+		}
+		for k, v := range w.Vars {
+			if _, ok := vars[k]; !ok {
+				vars[k] = v
+			}
+		}
+		reg, err = w.Registry()
+	} else {
+		reg, err = realRegistry()
+	}
+	if err != nil {
+		return nil
+	}
 	rb, diags := hcl.Load(ctx, path, hcl.Options{Registry: reg, Vars: vars, Environ: a.environ, Version: version})
 	if diags.HasErrors() {
 		return nil
 	}
 	defer rb.Close()
-	return rb.Plan()
+	plan := rb.Plan()
+	if f := inputValue(recs, inputFail); rehearsal && f != "" {
+		if plan, err = sandbox.Fail(plan, strings.Split(f, ",")); err != nil {
+			return nil
+		}
+	}
+	return plan
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/handrail-dev/handrail/internal/testenv"
 )
@@ -26,6 +28,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin = filepath.Join(dir, "handrail")
+	// The per-user index of state directories lives in the test's own
+	// folder: every binary the tests run inherits it.
+	if err := os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "xdg")); err != nil {
+		panic(err)
+	}
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		os.Stderr.Write(out)
@@ -33,6 +40,13 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
+	// No goroutine started by the tests may outlive them.
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
@@ -139,11 +153,15 @@ func TestApprovalRunbookLifecycle(t *testing.T) {
 	assert.Equal(t, "cli-demo", doc["runbook"])
 	assert.NotContains(t, r.stdout, "very-secret")
 
-	// No terminal and no -auto-approve: the approval cannot be answered.
+	// No terminal and no -auto-approve: the approval cannot be answered,
+	// and that is found before anything is locked or written.
 	r = run(t, dir, "apply", rbPath, "-state-dir", state)
-	assert.Equal(t, 2, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, "approval gates go_no_go need an answer")
 	assert.Contains(t, r.stderr, "-auto-approve")
 	assert.NotContains(t, r.stdout+r.stderr, "very-secret")
+	_, err := os.Stat(state)
+	assert.True(t, os.IsNotExist(err), "nothing written: %v", err)
 
 	r = run(t, dir, "apply", rbPath, "-auto-approve", "-state-dir", state, "-json")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -165,19 +183,24 @@ func TestApprovalRunbookLifecycle(t *testing.T) {
 
 	r = run(t, dir, "runs", "-state-dir", state, "-json")
 	require.Equal(t, 0, r.code, r.stderr)
-	var runs []map[string]any
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &runs))
-	require.Len(t, runs, 2)
-	id := runs[0]["ID"].(string)
+	var doc2 struct {
+		FormatVersion string           `json:"format_version"`
+		Runs          []map[string]any `json:"runs"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc2))
+	assert.Equal(t, "1", doc2.FormatVersion)
+	require.Len(t, doc2.Runs, 1, "the apply refused by preflight left no run")
+	id := doc2.Runs[0]["id"].(string)
 
 	r = run(t, dir, "show", id, "-state-dir", state)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "go_no_go")
 
 	report := filepath.Join(dir, "report.html")
+	var html []byte
 	r = run(t, dir, "report", id, "-state-dir", state, "-o", report)
 	require.Equal(t, 0, r.code, r.stderr)
-	html, err := os.ReadFile(report)
+	html, err = os.ReadFile(report)
 	require.NoError(t, err)
 	assert.Contains(t, string(html), "<svg")
 	assert.NotContains(t, string(html), "very-secret")

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	hhcl "github.com/hashicorp/hcl/v2"
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/handrail-dev/handrail/hcl"
 	"github.com/handrail-dev/handrail/provider"
@@ -24,10 +24,16 @@ type varFlags struct {
 
 func (v *varFlags) values() (map[string]string, error) {
 	out := map[string]string{}
-	for _, kv := range v.vars {
+	for i, kv := range v.vars {
 		k, val, ok := strings.Cut(kv, "=")
 		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("invalid -var %q: use -var name=value", kv)
+			// Never echo the argument: it may be a secret typed wrong
+			// ("-var token:VALUE").
+			what := `it has no "="`
+			if ok {
+				what = `the name before "=" is empty`
+			}
+			return nil, fmt.Errorf("invalid -var (the %s -var given, %d characters long): %s; use -var name=value (its text is not shown, as it may hold a secret)", ordinal(i+1), len(kv), what)
 		}
 		out[strings.TrimSpace(k)] = val
 	}
@@ -47,7 +53,16 @@ func (a *app) load(ctx context.Context, path string, vf *varFlags, reg *provider
 		opts.Vars = vars
 		opts.VarFiles = vf.varFiles
 	}
+	if a.heapFor != nil {
+		if st, err := os.Stat(path); err == nil {
+			a.heapFor(st.Size())
+		}
+	}
 	rb, diags := hcl.Load(ctx, path, opts)
+	if ctx.Err() != nil {
+		// Interrupted while it compiled: the command says so.
+		return nil
+	}
 	if len(diags) > 0 {
 		a.writeDiags(rb, diags)
 	}
@@ -88,8 +103,7 @@ func (a *app) tty(w io.Writer) bool {
 // isTerminal reports whether f is a terminal (not merely a character
 // device such as /dev/null).
 func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return term.IsTerminal(int(f.Fd()))
 }
 
 // ttyIn reports whether standard input is a terminal (for prompts).
@@ -162,4 +176,19 @@ func hclFiles(path string) ([]string, error) {
 	})
 	sort.Strings(out)
 	return out, err
+}
+
+// ordinal returns "1st", "2nd", "3rd", "4th"...
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return fmt.Sprintf("%d%s", n, suffix)
 }

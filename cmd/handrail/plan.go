@@ -133,7 +133,8 @@ func writePlanText(w io.Writer, rb *hcl.Runbook, color bool) {
 	phase := "\x00"
 	var cum time.Duration
 	ponrShown := false
-	for i, n := range p.Nodes() {
+	nodes := p.Nodes()
+	for i, n := range nodes {
 		if n.Phase != phase {
 			phase = n.Phase
 			if phase != "" {
@@ -162,7 +163,7 @@ func writePlanText(w io.Writer, rb *hcl.Runbook, color bool) {
 				meta = append(meta, "retry "+r)
 			}
 			meta = append(meta, stepFlags(s)...)
-			if len(n.Deps) > 1 || (len(n.Deps) == 1 && i > 0 && p.Nodes()[i-1].Name != n.Deps[0]) {
+			if len(n.Deps) > 1 || (len(n.Deps) == 1 && i > 0 && nodes[i-1].Name != n.Deps[0]) {
 				meta = append(meta, "after "+strings.Join(n.Deps, ", "))
 			}
 			if len(meta) > 0 {

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // progress renders the core's events for people: one plain line per event
@@ -43,6 +46,9 @@ type progress struct {
 	last, lastWall time.Time
 	// ticking is closed to stop the refresher (at the end of the run).
 	ticking chan struct{}
+	// over lists the nodes that took longer than their budget ("deploy 8s
+	// / 5s"), for the run's last line.
+	over []string
 }
 
 func newProgress(w io.Writer, plan *runbook.Plan, tty, color bool) *progress {
@@ -234,15 +240,23 @@ func (p *progress) line(ev runbook.Event) string {
 		return fmt.Sprintf("%s %s %s%s%s", p.paint(cBlue, "▶"), e.NodeKind, h.Node, where, att)
 	case runbook.NodeSucceeded:
 		took := ""
+		mark := p.paint(cGreen, "✔")
 		if st, ok := p.running[h.Node]; ok {
-			took = " in " + fmtDur(h.Time.Sub(st))
+			d := h.Time.Sub(st)
+			took = " in " + fmtDur(d)
 			if b := p.budget(h.Node); b > 0 {
 				took += " (budget " + fmtDur(b) + ")"
+				if d > b {
+					// Over budget: it succeeded, but not as planned.
+					mark = p.paint(cYellow, "⚠")
+					took = fmt.Sprintf(" in %s / %s: over budget", fmtDur(d), fmtDur(b))
+					p.over = append(p.over, fmt.Sprintf("%s %s / %s", h.Node, fmtDur(d), fmtDur(b)))
+				}
 			}
 		}
 		delete(p.running, h.Node)
 		delete(p.latest, h.Node)
-		return fmt.Sprintf("%s %s%s", p.paint(cGreen, "✔"), h.Node, took)
+		return fmt.Sprintf("%s %s%s", mark, h.Node, took)
 	case runbook.NodeSkipped:
 		delete(p.running, h.Node)
 		return fmt.Sprintf("%s %s skipped: %s", p.paint(cDim, "∅"), h.Node, e.Reason)
@@ -269,14 +283,14 @@ func (p *progress) line(ev runbook.Event) string {
 		return p.paint(cDim, fmt.Sprintf("  %s: %s", h.Node, e.Message))
 	case runbook.GateSampled:
 		p.latest[h.Node] = e.Sample
-		if e.Sample.Verdict == runbook.VerdictPass && !p.verbose && !e.Sample.DryRun {
+		if e.Sample.Verdict == engine.VerdictPass && !p.verbose && !e.Sample.DryRun {
 			return ""
 		}
 		mark := p.paint(cCyan, "·")
 		switch e.Sample.Verdict {
-		case runbook.VerdictFail:
+		case engine.VerdictFail:
 			mark = p.paint(cRed, "×")
-		case runbook.VerdictError, runbook.VerdictInconclusive, runbook.VerdictNoData:
+		case engine.VerdictError, engine.VerdictInconclusive, engine.VerdictNoData:
 			mark = p.paint(cYellow, "?")
 		}
 		dry := ""
@@ -349,6 +363,9 @@ func (p *progress) line(ev runbook.Event) string {
 			col = cRed
 		}
 		s := p.paint(col+cBold, fmt.Sprintf("run %s %s after %s", h.Run, e.Status, fmtDur(h.Time.Sub(p.start))))
+		if len(p.over) > 0 {
+			s += "\n  " + p.paint(cYellow, "⚠") + fmt.Sprintf(" over budget (%d): %s", len(p.over), strings.Join(p.over, ", "))
+		}
 		if len(e.Pending) > 0 {
 			s += "\n  left to undo: " + strings.Join(e.Pending, ", ")
 		}
@@ -370,6 +387,10 @@ func (p *progress) statusLine(now time.Time) string {
 		// Whole seconds: the line is redrawn every second.
 		el := now.Sub(st).Round(time.Second)
 		if b := p.budget(name); b > 0 {
+			if el > b {
+				// Over budget while it runs, as in the event line.
+				part = "⚠ " + part
+			}
 			part += fmt.Sprintf(" %s/%s", fmtDur(el), fmtDur(b))
 			if n, ok := p.plan.Node(name); ok && n.Gate != nil {
 				switch {
@@ -394,8 +415,8 @@ func (p *progress) statusLine(now time.Time) string {
 // width is the terminal's width in columns (80 when it cannot be told).
 func (p *progress) width() int {
 	if f, ok := p.w.(interface{ Fd() uintptr }); ok {
-		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
-			return int(ws.Col)
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
 		}
 	}
 	return 80
@@ -457,22 +478,31 @@ func fmtDur(d time.Duration) string {
 	}
 }
 
+// fmtValue renders a sample value on one line (an HTTP body's newlines
+// and indentation become single spaces), at most 60 characters.
 func fmtValue(v any) string {
+	var s string
 	switch x := v.(type) {
 	case nil:
 		return "(none)"
 	case float64:
 		return fmt.Sprintf("%.4g", x)
 	case string:
-		if len(x) > 60 {
-			return x[:57] + "..."
+		s = x
+	case map[string]any, []any:
+		// A parsed JSON body reads as JSON, not as Go's map[...].
+		if b, err := json.Marshal(x); err == nil {
+			s = string(b)
+		} else {
+			s = fmt.Sprint(x)
 		}
-		return x
 	default:
-		s := fmt.Sprint(x)
-		if len(s) > 60 {
-			return s[:57] + "..."
-		}
-		return s
+		s = fmt.Sprint(x)
 	}
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > 60 {
+		r := []rune(s)
+		return string(r[:57]) + "..."
+	}
+	return s
 }

@@ -15,20 +15,29 @@ import (
 	"github.com/handrail-dev/handrail/sandbox/manual"
 )
 
-// realRegistry returns the standard providers, acting on the real world.
-// Providers connect lazily: loading, validating and planning touch nothing.
-func realRegistry() (*provider.Registry, error) {
-	return provider.NewRegistry(
-		ssh.Provider{},
-		exec.Provider{},
-		aws.NewProvider(),
+// realRegistry returns the standard providers, acting on the real world;
+// an override replaces the standard provider of its type. Providers connect
+// lazily: loading, validating and planning touch nothing.
+func realRegistry(overrides ...provider.Provider) (*provider.Registry, error) {
+	ps := []provider.Provider{
+		&ssh.Provider{},
+		&exec.Provider{},
+		&aws.Provider{},
 		&httpprov.Provider{},
 		&prometheus.Provider{},
 		&slack.Provider{},
 		&statuspage.Provider{},
 		&email.Provider{},
-		docker.New(),
-		postgres.NewProvider(),
-		manual.Provider{},
-	)
+		&docker.Provider{},
+		&postgres.Provider{},
+		&manual.Provider{},
+	}
+	for i, p := range ps {
+		for _, o := range overrides {
+			if o.Type() == p.Type() {
+				ps[i] = o
+			}
+		}
+	}
+	return provider.NewRegistry(ps...)
 }

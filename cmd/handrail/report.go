@@ -5,13 +5,17 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"regexp"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/handrail-dev/handrail/internal/lazyre"
+
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // reportRow is one node of the report's timeline.
@@ -42,11 +46,14 @@ func (r reportRow) BudgetText() string { return fmtDur(r.Budget) }
 
 type reportChart struct {
 	Gate, Check, Threshold string
-	SVG                    template.HTML
-	Samples                int
-	Breaches               int
-	Last                   string
-	LastVerdict            string
+	// Why is how the check ended and the rule that decided it, from the
+	// gate's recorded decision.
+	Why         string
+	SVG         template.HTML
+	Samples     int
+	Breaches    int
+	Last        string
+	LastVerdict string
 }
 
 type reportData struct {
@@ -68,6 +75,14 @@ type reportData struct {
 	StatusClass                                 string
 	Counts                                      []reportCount
 	Processes                                   []string
+	// Versions: the plan versions of a run resumed or rolled back with an
+	// edited runbook (or from a node), oldest first.
+	Versions []runbook.PlanVersion
+	// Rehearsal marks a sandbox run: its banner says nothing real changed.
+	Rehearsal bool
+	// Progress holds the latest state of each unit steps recorded (the
+	// hosts of a fan-out).
+	Progress []reportProgress
 }
 
 type reportCount struct {
@@ -94,6 +109,12 @@ func writeReport(w io.Writer, recs []runbook.Record, plan *runbook.Plan) error {
 	if d.Status == "" {
 		d.Status = "unfinished"
 	}
+	if len(st.Versions) > 1 {
+		d.Versions = st.Versions
+	}
+	d.Rehearsal = inputValue(recs, inputSandbox) != ""
+	d.Progress = progressRows(recs)
+	d.Pending = leftToUndo(st, plan)
 	d.StatusClass = map[string]string{"succeeded": "ok", "rolled_back": "warn"}[d.Status]
 	if d.StatusClass == "" {
 		d.StatusClass = "bad"
@@ -237,7 +258,7 @@ func writeReport(w io.Writer, recs []runbook.Record, plan *runbook.Plan) error {
 		nRetries += len(r.Retries)
 		nSamples += len(r.Samples)
 		for _, s := range r.Samples {
-			if s.Verdict == runbook.VerdictFail {
+			if s.Verdict == engine.VerdictFail {
 				nBreaches++
 			}
 		}
@@ -263,7 +284,8 @@ func writeReport(w io.Writer, recs []runbook.Record, plan *runbook.Plan) error {
 	}
 	d.Timeline = template.HTML(timelineSVG(d.Rows, st.Run.StartedAt, st.LastTime, markers))
 	d.Charts, d.Checks = sampleCharts(st.Samples, st.Run.StartedAt)
-	return reportTmpl.Execute(w, d)
+	explainCharts(recs, d.Charts, d.Checks)
+	return reportTmpl().Execute(w, d)
 }
 
 // marker is a vertical line across the timeline (the failure, a later
@@ -350,16 +372,16 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 	h := y + 26
 	full := left + width + right
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" class="timeline" role="img" aria-label="timeline">`, full, h)
+	svgf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" class="timeline" role="img" aria-label="timeline">`, full, h)
 	// Zebra and phase bands first, grid over them.
 	for i, l := range lines {
 		if l.row == nil {
-			fmt.Fprintf(&b, `<rect x="0" y="%.0f" width="%.0f" height="%.0f" class="phaseband"/>`, l.y, full, phaseH)
-			fmt.Fprintf(&b, `<text x="8" y="%.0f" class="phase">%s</text>`, l.y+16, template.HTMLEscapeString(strings.ToUpper(l.phase)))
+			svgf(&b, `<rect x="0" y="%.0f" width="%.0f" height="%.0f" class="phaseband"/>`, l.y, full, phaseH)
+			svgf(&b, `<text x="8" y="%.0f" class="phase">%s</text>`, l.y+16, strings.ToUpper(l.phase))
 			continue
 		}
 		if i%2 == 0 {
-			fmt.Fprintf(&b, `<rect x="0" y="%.0f" width="%.0f" height="%.0f" class="zebra"/>`, l.y, full, rowH)
+			svgf(&b, `<rect x="0" y="%.0f" width="%.0f" height="%.0f" class="zebra"/>`, l.y, full, rowH)
 		}
 	}
 	tick := clock
@@ -368,11 +390,11 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 	}
 	for t := time.Duration(0); t <= total; t += step {
 		xx := x(t)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" class="grid"/>`, xx, top-6, xx, h-22)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="tick" text-anchor="middle">T+%s</text>`, xx, 14.0, tick(t))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="tick" text-anchor="middle">T+%s</text>`, xx, h-8, tick(t))
+		svgf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" class="grid"/>`, xx, top-6, xx, h-22)
+		svgf(&b, `<text x="%.1f" y="%.0f" class="tick" text-anchor="middle">T+%s</text>`, xx, 14.0, tick(t))
+		svgf(&b, `<text x="%.1f" y="%.0f" class="tick" text-anchor="middle">T+%s</text>`, xx, h-8, tick(t))
 	}
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="tick colhead" text-anchor="end">took / budget</text>`, full-8, 14.0)
+	svgf(&b, `<text x="%.0f" y="%.0f" class="tick colhead" text-anchor="end">took / budget</text>`, full-8, 14.0)
 	for _, l := range lines {
 		if l.row == nil {
 			continue
@@ -386,7 +408,7 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 		if r.GateKind != "" {
 			name = r.GateKind + " · " + r.Name
 		}
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="%s">%s</text>`, 18.0, y+15, cls, template.HTMLEscapeString(ellipsize(name, 34)))
+		svgf(&b, `<text x="%.0f" y="%.0f" class="%s">%s</text>`, 18.0, y+15, cls, ellipsize(name, 34))
 		// The budget: a hollow box from the node's actual start (so an
 		// overrun shows past its end).
 		if r.Budget > 0 && !r.Start.IsZero() {
@@ -394,10 +416,10 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 			if x1 > left+width {
 				// Cut at the edge; an arrow says it goes on.
 				x1 = left + width
-				fmt.Fprintf(&b, `<path d="M%.1f %.0f l5 7 l-5 7 z" class="cut"/>`, x1, y+4)
+				svgf(&b, `<path d="M%.1f %.0f l5 7 l-5 7 z" class="cut"/>`, x1, y+4)
 			}
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="14" rx="3" class="planned"><title>%s: budget %s</title></rect>`,
-				x0, y+4, math.Max(2, x1-x0), template.HTMLEscapeString(r.Name), fmtDur(r.Budget))
+			svgf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="14" rx="3" class="planned"><title>%s: budget %s</title></rect>`,
+				x0, y+4, math.Max(2, x1-x0), r.Name, fmtDur(r.Budget))
 		}
 		if !r.Start.IsZero() {
 			e := r.End
@@ -415,24 +437,24 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 			x0, x1 := xt(r.Start), xt(e)
 			if x1-x0 < 3 {
 				// Took (almost) no time at this scale: a diamond.
-				fmt.Fprintf(&b, `<path d="M%.1f %.1f l4 4 l-4 4 l-4 -4 z" class="%s"><title>%s</title></path>`, x0, y+7, cls, template.HTMLEscapeString(tip))
+				svgf(&b, `<path d="M%.1f %.1f l4 4 l-4 4 l-4 -4 z" class="%s"><title>%s</title></path>`, x0, y+7, cls, tip)
 			} else {
-				fmt.Fprintf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="8" rx="2" class="%s"><title>%s</title></rect>`, x0, y+7, x1-x0, cls, template.HTMLEscapeString(tip))
+				svgf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="8" rx="2" class="%s"><title>%s</title></rect>`, x0, y+7, x1-x0, cls, tip)
 				if r.Over && r.Budget > 0 {
 					ox := xt(r.Start.Add(r.Budget))
-					fmt.Fprintf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="8" class="overrun"><title>over budget by %s</title></rect>`, ox, y+7, math.Max(1, x1-ox), fmtDur(r.Took-r.Budget))
+					svgf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="8" class="overrun"><title>over budget by %s</title></rect>`, ox, y+7, math.Max(1, x1-ox), fmtDur(r.Took-r.Budget))
 				}
 			}
 			for _, rt := range r.Retries {
-				fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" class="retrytick"><title>attempt failed, retried</title></line>`, xt(rt), xt(rt), y+3, y+19)
+				svgf(&b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" class="retrytick"><title>attempt failed, retried</title></line>`, xt(rt), xt(rt), y+3, y+19)
 			}
 			if r.Attempts > 1 {
-				fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="retry">↻ %d attempts</text>`, math.Max(x1, x0+4)+6, y+15, r.Attempts)
+				svgf(&b, `<text x="%.1f" y="%.0f" class="retry">↻ %d attempts</text>`, math.Max(x1, x0+4)+6, y+15, r.Attempts)
 			}
 		}
 		for _, s := range r.Samples {
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.0f" r="2.2" class="dot v-%s"><title>%s #%d at T+%s: %s → %s</title></circle>`,
-				xt(s.Time), y+18, s.Verdict, template.HTMLEscapeString(s.Check), s.Seq, clock(s.Time.Sub(start)), template.HTMLEscapeString(fmtValue(s.Value)), s.Verdict)
+			svgf(&b, `<circle cx="%.1f" cy="%.0f" r="2.2" class="dot v-%s"><title>%s #%d at T+%s: %s → %s</title></circle>`,
+				xt(s.Time), y+18, s.Verdict, s.Check, s.Seq, clock(s.Time.Sub(start)), fmtValue(s.Value), s.Verdict)
 		}
 		if len(r.Decisions) > 0 {
 			// One label per row: the last decision, and how many there were.
@@ -448,7 +470,7 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 			if n := len(r.Decisions); n > 1 {
 				who += fmt.Sprintf(" (%d answers)", n)
 			}
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="%s">%s %s</text>`, xt(dec.At)+7, y+15, cls, glyph, template.HTMLEscapeString(who))
+			svgf(&b, `<text x="%.1f" y="%.0f" class="%s">%s %s</text>`, xt(dec.At)+7, y+15, cls, glyph, who)
 		}
 		if !r.CompStart.IsZero() {
 			ce := r.CompEnd
@@ -461,8 +483,8 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 			}
 			x0, x1 := xt(r.CompStart), xt(ce)
 			tip := fmt.Sprintf("rollback of %s at T+%s, took %s", r.Name, clock(r.CompStart.Sub(start)), fmtDur(ce.Sub(r.CompStart)))
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="12" rx="2" class="%s"><title>%s</title></rect>`, x0, y+5, math.Max(4, x1-x0), cls, template.HTMLEscapeString(tip))
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="rbglyph">⟲</text>`, math.Max(x1, x0+4)+3, y+15)
+			svgf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="12" rx="2" class="%s"><title>%s</title></rect>`, x0, y+5, math.Max(4, x1-x0), cls, tip)
+			svgf(&b, `<text x="%.1f" y="%.0f" class="rbglyph">⟲</text>`, math.Max(x1, x0+4)+3, y+15)
 		}
 		// Right column: took / budget.
 		took := ""
@@ -481,18 +503,18 @@ func timelineSVG(rows []reportRow, start, end time.Time, markers []marker) strin
 		if r.Over {
 			cls += " over"
 		}
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="%s" text-anchor="end">%s</text>`, full-8, y+15, cls, template.HTMLEscapeString(took))
+		svgf(&b, `<text x="%.0f" y="%.0f" class="%s" text-anchor="end">%s</text>`, full-8, y+15, cls, took)
 	}
 	sort.SliceStable(markers, func(i, j int) bool { return markers[i].At.Before(markers[j].At) })
 	for i, m := range markers {
 		xx := xt(m.At)
 		ly := 26 + 14*float64(i) + 8
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" class="marker %s"/>`, xx, xx, ly-9, h-22, m.Class)
+		svgf(&b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" class="marker %s"/>`, xx, xx, ly-9, h-22, m.Class)
 		anchor, lx := "start", xx+4
 		if xx > left+width*0.75 {
 			anchor, lx = "end", xx-4
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="mklabel %s" text-anchor="%s">%s</text>`, lx, ly, m.Class, anchor, template.HTMLEscapeString(m.Label))
+		svgf(&b, `<text x="%.1f" y="%.0f" class="mklabel %s" text-anchor="%s">%s</text>`, lx, ly, m.Class, anchor, m.Label)
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
@@ -507,10 +529,33 @@ func ellipsize(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-var thresholdRe = regexp.MustCompile(`(<=|>=|<|>|==)\s*(-?[0-9.]+(?:e-?[0-9]+)?)`)
+var thresholdRe = lazyre.New(`(<=|>=|<|>|==)\s*(-?[0-9.]+(?:e-?[0-9]+)?)`)
 
 // sampleCharts plots each check's numeric samples (two or more) against
 // its threshold; the other checks are listed.
+// explainCharts gives each chart the recorded decision of its check
+// (handrail show RUN -gate NAME has the whole of it).
+func explainCharts(recs []runbook.Record, lists ...[]reportChart) {
+	why := map[[2]string]string{}
+	for _, rec := range recs {
+		if rec.Kind != runbook.RecGateDecided || rec.Gate == nil {
+			continue
+		}
+		for _, c := range rec.Gate.Checks {
+			text := fmt.Sprintf("%s (%s): %s", c.Outcome, c.Rule, c.Explanation)
+			if rec.Gate.Decider == c.Check {
+				text = "decided the gate: " + text
+			}
+			why[[2]string{rec.Node, c.Check}] = text
+		}
+	}
+	for _, l := range lists {
+		for i := range l {
+			l[i].Why = why[[2]string{l[i].Gate, l[i].Check}]
+		}
+	}
+}
+
 func sampleCharts(samples []runbook.SampleRecord, start time.Time) (charts, others []reportChart) {
 	type key struct{ gate, check string }
 	groups := map[key][]runbook.SampleRecord{}
@@ -526,7 +571,7 @@ func sampleCharts(samples []runbook.SampleRecord, start time.Time) (charts, othe
 		ss := groups[k]
 		c := reportChart{Gate: k.gate, Check: k.check, Threshold: ss[0].Threshold, Samples: len(ss)}
 		for _, s := range ss {
-			if s.Verdict == runbook.VerdictFail {
+			if s.Verdict == engine.VerdictFail {
 				c.Breaches++
 			}
 		}
@@ -595,13 +640,13 @@ func chartSVG(ss []runbook.SampleRecord, start time.Time) string {
 		return padL + (w-padL-padR)*float64(t.Sub(t0))/float64(span)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" class="chart">`, w, h)
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="tick">T+%s</text><text x="%.0f" y="%.0f" class="tick" text-anchor="end">T+%s</text>`,
+	svgf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" class="chart">`, w, h)
+	svgf(&b, `<text x="%.0f" y="%.0f" class="tick">T+%s</text><text x="%.0f" y="%.0f" class="tick" text-anchor="end">T+%s</text>`,
 		padL, h-6, clock(t0.Sub(start)), w-padR, h-6, clock(t1.Sub(start)))
 	if n == 0 {
 		// Non-numeric samples: a strip of verdicts.
 		for i, s := range ss {
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.0f" r="5" class="v-%s"><title>#%d %s → %s</title></circle>`, xOf(i, s.Time), (h-padB)/2, s.Verdict, s.Seq, template.HTMLEscapeString(fmtValue(s.Value)), s.Verdict)
+			svgf(&b, `<circle cx="%.1f" cy="%.0f" r="5" class="v-%s"><title>#%d %s → %s</title></circle>`, xOf(i, s.Time), (h-padB)/2, s.Verdict, s.Seq, fmtValue(s.Value), s.Verdict)
 		}
 		b.WriteString(`</svg>`)
 		return b.String()
@@ -618,9 +663,9 @@ func chartSVG(ss []runbook.SampleRecord, start time.Time) string {
 	lo -= pad
 	y := func(f float64) float64 { return padT + (h-padT-padB)*(hi-f)/(hi-lo) }
 	// Frame and y ticks.
-	fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" class="plot"/>`, padL, padT, w-padL-padR, h-padT-padB)
+	svgf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" class="plot"/>`, padL, padT, w-padL-padR, h-padT-padB)
 	for _, f := range []float64{hi - pad, lo + pad} {
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" class="tick" text-anchor="end">%s</text><line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" class="grid"/>`,
+		svgf(&b, `<text x="%.0f" y="%.1f" class="tick" text-anchor="end">%s</text><line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" class="grid"/>`,
 			padL-5, y(f)+3, fmtNum(f), padL, w-padR, y(f), y(f))
 	}
 	if hasThr {
@@ -628,12 +673,12 @@ func chartSVG(ss []runbook.SampleRecord, start time.Time) string {
 		// Shade the failing side.
 		switch op {
 		case "<", "<=":
-			fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.1f" class="failzone"/>`, padL, padT, w-padL-padR, math.Max(0, yt-padT))
+			svgf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.1f" class="failzone"/>`, padL, padT, w-padL-padR, math.Max(0, yt-padT))
 		case ">", ">=":
-			fmt.Fprintf(&b, `<rect x="%.0f" y="%.1f" width="%.0f" height="%.1f" class="failzone"/>`, padL, yt, w-padL-padR, math.Max(0, h-padB-yt))
+			svgf(&b, `<rect x="%.0f" y="%.1f" width="%.0f" height="%.1f" class="failzone"/>`, padL, yt, w-padL-padR, math.Max(0, h-padB-yt))
 		}
-		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" class="threshold"/><text x="%.0f" y="%.1f" class="tick thr">threshold %s %s</text>`,
-			padL, w-padR, yt, yt, padL+6, yt-4, template.HTMLEscapeString(op), fmtNum(thr))
+		svgf(&b, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" class="threshold"/><text x="%.0f" y="%.1f" class="tick thr">threshold %s %s</text>`,
+			padL, w-padR, yt, yt, padL+6, yt-4, op, fmtNum(thr))
 	}
 	var pts []string
 	for i, s := range ss {
@@ -642,15 +687,15 @@ func chartSVG(ss []runbook.SampleRecord, start time.Time) string {
 		}
 	}
 	if len(pts) > 1 {
-		fmt.Fprintf(&b, `<polyline points="%s" class="series"/>`, strings.Join(pts, " "))
+		svgf(&b, `<polyline points="%s" class="series"/>`, strings.Join(pts, " "))
 	}
 	for i, s := range ss {
 		if f, ok := numeric(s.Value); ok {
 			r := 3.0
-			if s.Verdict != runbook.VerdictPass {
+			if s.Verdict != engine.VerdictPass {
 				r = 4.5
 			}
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="%.1f" class="v-%s"><title>#%d at T+%s: %s (%s)</title></circle>`, xOf(i, s.Time), y(f), r, s.Verdict, s.Seq, clock(s.Time.Sub(start)), fmtNum(f), s.Verdict)
+			svgf(&b, `<circle cx="%.1f" cy="%.1f" r="%.1f" class="v-%s"><title>#%d at T+%s: %s (%s)</title></circle>`, xOf(i, s.Time), y(f), r, s.Verdict, s.Seq, clock(s.Time.Sub(start)), fmtNum(f), s.Verdict)
 		}
 	}
 	b.WriteString(`</svg>`)
@@ -662,16 +707,6 @@ func fmtNum(f float64) string {
 	return strconv.FormatFloat(f, 'g', 4, 64)
 }
 
-func shortDur(d time.Duration) string {
-	h := int(d.Hours())
-	m := int(d.Minutes()) % 60
-	s := int(d.Seconds()) % 60
-	if h > 0 {
-		return fmt.Sprintf("%d:%02d", h, m)
-	}
-	return fmt.Sprintf("%d:%02d", m, s)
-}
-
 func sortedKeys[M ~map[string]V, V any](m M) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -681,7 +716,9 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	return out
 }
 
-var reportTmpl = template.Must(template.New("report").Parse(`<!doctype html>
+// reportTmpl is parsed on first use (not when the program starts).
+var reportTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 }}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Handrail run {{.Run}} — {{.Runbook}}</title>
@@ -720,9 +757,10 @@ td.over{color:var(--warn);font-weight:600}td.err{font-family:"DejaVu Sans Mono",
 .legend{margin:0 0 8px}.legend span{display:inline-block;margin-right:16px;font-size:12px;color:var(--mute)}.legend i{display:inline-block;width:18px;height:9px;margin-right:5px;vertical-align:middle;border-radius:2px}
 .pending{color:var(--bad);font-weight:600}code{font-size:12px;background:#eef2f6;padding:1px 5px;border-radius:4px}
 .order{display:flex;flex-wrap:wrap;gap:6px;align-items:center}.order span.step{background:#f1f7f3;border:1px solid #cfe3d6;border-radius:4px;padding:1px 7px;font-size:12.5px}.order span.step.failed{background:#fdeaea;border-color:#f0b8b8}.order .arrow{color:var(--mute)}
+.rehearsal{background:#fff4d6;border:1px solid #e8c766;color:#6b5000;font-weight:700;letter-spacing:.04em;padding:6px 12px;border-radius:6px;margin:0 0 10px}
 footer{color:var(--mute);font-size:12px;padding:0 32px 24px}
 </style></head><body>
-<header><h1>{{.Runbook}} <span class="badge {{.StatusClass}}">{{.Status}}</span></h1>
+<header>{{if .Rehearsal}}<p class="rehearsal">REHEARSAL — a sandbox run against the fakes of every provider on a simulated clock: nothing real was changed</p>{{end}}<h1>{{.Runbook}} <span class="badge {{.StatusClass}}">{{.Status}}</span></h1>
 {{if .Description}}<p class="desc">{{.Description}}</p>{{end}}
 <div class="meta"><span>run <code>{{.Run}}</code></span><span>started {{.Started.Format "2006-01-02 15:04:05 MST"}}</span><span>took <b>{{.Duration}}</b></span>{{if .Window}}<span>planned {{.Budget}} of a {{.Window}} window</span>{{end}}<span>plan <code>{{printf "%.12s" .PlanHash}}</code></span></div></header>
 <main>
@@ -733,12 +771,37 @@ footer{color:var(--mute);font-size:12px;padding:0 32px 24px}
 {{.Timeline}}</section>
 {{if .Pending}}<section><h2>Left to undo</h2><p class="pending">{{range $i, $p := .Pending}}{{if $i}} → {{end}}{{$p}}{{end}}</p><p>Run <code>handrail rollback {{.Run}}</code> to compensate these, in this order.</p></section>{{end}}
 {{if .Compensated}}<section><h2>Rollback — compensations in the order they ran</h2><div class="order">{{range $i, $p := .Compensated}}{{if $i}}<span class="arrow">→</span>{{end}}<span class="step">⟲ {{$p}}</span>{{end}}{{range .CompensationFailed}}<span class="arrow">→</span><span class="step failed">✘ {{.}}</span>{{end}}</div></section>{{end}}
-{{if .Charts}}<section><h2>Gate samples against their thresholds</h2><div class="charts">{{range .Charts}}<div class="chartbox"><h3>{{.Gate}} · {{.Check}}</h3><p class="sub">{{if .Threshold}}<code>{{.Threshold}}</code> · {{end}}{{.Samples}} sample(s){{if .Breaches}}, <b class="bad">{{.Breaches}} breach(es)</b>{{end}} · last {{.Last}}</p>{{.SVG}}</div>{{end}}</div></section>{{end}}
-{{if .Checks}}<section><h2>Other checks</h2><table><tr><th>Gate · check</th><th>Condition</th><th class="num">Samples</th><th>Last value</th><th>Verdict</th></tr>{{range .Checks}}<tr><td>{{.Gate}} · {{.Check}}</td><td>{{if .Threshold}}<code>{{.Threshold}}</code>{{end}}</td><td class="num">{{.Samples}}</td><td>{{.Last}}</td><td class="{{if eq .LastVerdict "pass"}}ok{{else}}bad{{end}}">{{.LastVerdict}}{{if .Breaches}} ({{.Breaches}} breaches){{end}}</td></tr>{{end}}</table></section>{{end}}
+{{if .Charts}}<section><h2>Gate samples against their thresholds</h2><div class="charts">{{range .Charts}}<div class="chartbox"><h3>{{.Gate}} · {{.Check}}</h3><p class="sub">{{if .Threshold}}<code>{{.Threshold}}</code> · {{end}}{{.Samples}} sample(s){{if .Breaches}}, <b class="bad">{{.Breaches}} breach(es)</b>{{end}} · last {{.Last}}</p>{{if .Why}}<p class="sub why">{{.Why}}</p>{{end}}{{.SVG}}</div>{{end}}</div></section>{{end}}
+{{if .Checks}}<section><h2>Other checks</h2><table><tr><th>Gate · check</th><th>Condition</th><th class="num">Samples</th><th>Last value</th><th>Verdict</th></tr>{{range .Checks}}<tr><td>{{.Gate}} · {{.Check}}</td><td>{{if .Threshold}}<code>{{.Threshold}}</code>{{end}}</td><td class="num">{{.Samples}}</td><td>{{.Last}}</td><td class="{{if eq .LastVerdict "pass"}}ok{{else}}bad{{end}}">{{.LastVerdict}}{{if .Breaches}} ({{.Breaches}} breaches){{end}}{{if .Why}}<br><span class="sub">{{.Why}}</span>{{end}}</td></tr>{{end}}</table></section>{{end}}
 {{if .Decisions}}<section><h2>Approvals and decisions</h2><table><tr><th>Gate</th><th>Answer</th><th>By</th><th>At</th><th>Comment</th></tr>{{range .Decisions}}<tr><td>{{.Node}}</td><td class="{{.Class}}">{{.Answer}}</td><td>{{.By}}</td><td>{{.At}}</td><td>{{.Comment}}</td></tr>{{end}}</table></section>{{end}}
 <section><h2>Nodes</h2><table><tr><th>Node</th><th>Kind</th><th>Status</th><th>Attempts</th><th class="num">Budget</th><th class="num">Took</th><th>Error</th></tr>
 {{range .Rows}}<tr><td>{{if .Phase}}<span style="color:var(--mute)">{{.Phase}} ›</span> {{end}}{{.Name}}</td><td>{{.Kind}}{{if .GateKind}} ({{.GateKind}}){{end}}</td><td class="st-{{.Status}}">{{.Status}}</td><td>{{if .Attempts}}{{.Attempts}}{{end}}</td><td class="num">{{if .Budget}}{{.BudgetText}}{{end}}</td><td class="num{{if .Over}} over{{end}}">{{if not .End.IsZero}}{{.TookText}}{{end}}</td><td class="err">{{.Error}}</td></tr>{{end}}</table></section>
+{{if .Progress}}<section><h2>Per host (fan-outs) and other units, as last recorded</h2><table><tr><th>Step</th><th>Host or unit</th><th>State</th><th>Attempt</th><th>Error</th></tr>
+{{range .Progress}}<tr><td>{{.Node}}</td><td>{{.Item}}</td><td class="{{.Class}}">{{.State}}</td><td>{{.Attempt}}</td><td class="err">{{.Error}}</td></tr>{{end}}</table></section>{{end}}
+{{if .Versions}}<section><h2>Plan versions — one run across edits of its runbook</h2><table><tr><th>#</th><th>Plan</th><th>How</th><th>By</th><th>At</th><th>Why</th><th>What changed</th></tr>{{range $i, $v := .Versions}}<tr><td class="num">{{inc $i}}</td><td><code>{{printf "%.12s" $v.Hash}}</code></td><td>{{$v.Mode}}{{if $v.From}} from {{$v.From}}{{end}}{{if $v.Forced}} <b class="bad">forced</b>{{end}}</td><td>{{$v.By}}</td><td>{{$v.Time.UTC.Format "2006-01-02 15:04:05 MST"}}</td><td>{{$v.Reason}}</td><td>{{range $v.Changes}}{{.Node}}: {{.Change}}{{if .Edited}} (changed){{end}}{{if .Why}} — {{.Why}}{{end}}<br>{{end}}</td></tr>{{end}}</table></section>{{end}}
 {{if .Processes}}<section><h2>Later processes</h2><p>{{range $i, $p := .Processes}}{{if $i}}, {{end}}{{$p}}{{end}}</p></section>{{end}}
 {{if .Inputs}}<section><h2>Inputs</h2><table>{{range .Inputs}}<tr><td>{{.Name}}</td><td>{{if .Sensitive}}(sensitive){{else}}{{.Value}}{{end}}</td></tr>{{end}}</table></section>{{end}}
 </main><footer>Written by handrail report from the run's journal. Self-contained: no network, no script.</footer></body></html>
 `))
+})
+
+// svgf writes format to b with every argument that is text (a string, an
+// error, a Stringer) escaped for HTML and XML, so that nothing from a run
+// (names, messages, values, verdicts read from a journal) can close a tag
+// or an attribute. Numbers are written as they are.
+func svgf(b *strings.Builder, format string, args ...any) {
+	for i, a := range args {
+		switch v := a.(type) {
+		case error:
+			args[i] = template.HTMLEscapeString(v.Error())
+		case fmt.Stringer:
+			args[i] = template.HTMLEscapeString(v.String())
+		default:
+			// Named string types (verdicts, kinds) too.
+			if rv := reflect.ValueOf(a); rv.Kind() == reflect.String {
+				args[i] = template.HTMLEscapeString(rv.String())
+			}
+		}
+	}
+	fmt.Fprintf(b, format, args...)
+}

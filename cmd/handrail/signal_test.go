@@ -251,10 +251,12 @@ func onlyRun(t *testing.T, dir, state string) string {
 	t.Helper()
 	r := run(t, dir, "runs", "-state-dir", state, "-json")
 	require.Equal(t, 0, r.code, r.stderr)
-	var runs []map[string]any
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &runs))
-	require.Len(t, runs, 1)
-	return runs[0]["ID"].(string)
+	var doc struct {
+		Runs []map[string]any `json:"runs"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc))
+	require.Len(t, doc.Runs, 1)
+	return doc.Runs[0]["id"].(string)
 }
 
 func TestInterruptOnceRollsBack(t *testing.T) {
@@ -272,8 +274,9 @@ func TestInterruptOnceRollsBack(t *testing.T) {
 	require.Equal(t, 2, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	assert.Contains(t, errOut, "Interrupted: stopping the run and rolling back")
 	assert.Contains(t, errOut, "rolled back")
-	assert.Contains(t, out, "two compensated")
-	assert.Contains(t, out, "one compensated")
+	assert.Contains(t, errOut, "two compensated")
+	assert.Contains(t, errOut, "one compensated")
+	assert.Empty(t, out, "progress goes to stderr")
 	assert.Equal(t, []string{"POST /one", "POST /two", "GET /hang/wait", "DELETE /hold/two", "DELETE /one"}, svc.requests(),
 		"compensations run in reverse order of completion; the interrupted step had nothing to undo")
 
@@ -304,9 +307,9 @@ func TestInterruptTwiceStopsRollbackThenRollbackFinishes(t *testing.T) {
 	code := p.wait(t, 20*time.Second)
 	out, errOut := p.stdout.String(), p.stderr.String()
 	require.Equal(t, 3, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
-	assert.Contains(t, out, "two compensated")
-	assert.NotContains(t, out, "one compensated")
-	assert.Contains(t, out, "left to undo: one")
+	assert.Contains(t, errOut, "two compensated")
+	assert.NotContains(t, errOut, "one compensated")
+	assert.Contains(t, errOut, "left to undo: one")
 	assert.Contains(t, errOut, "handrail rollback ")
 	assert.NotContains(t, svc.requests(), "DELETE /one")
 
@@ -318,8 +321,9 @@ func TestInterruptTwiceStopsRollbackThenRollbackFinishes(t *testing.T) {
 
 	r = run(t, dir, "rollback", id, "-state-dir", state)
 	assert.Equal(t, 2, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-	assert.Contains(t, r.stdout, "one compensated")
-	assert.NotContains(t, r.stdout, "two compensated", "what was compensated stays compensated")
+	assert.Contains(t, r.stderr, "one compensated")
+	assert.NotContains(t, r.stderr, "two compensated", "what was compensated stays compensated")
+	assert.Contains(t, r.stderr, "rolled back as requested (handrail rollback): compensated in this order: one.", "a requested rollback gives its reason")
 	reqs := svc.requests()
 	assert.Equal(t, "DELETE /one", reqs[len(reqs)-1])
 	assert.Equal(t, 1, count(reqs, "DELETE /hold/two"))

@@ -1,7 +1,9 @@
 package main_test
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -70,8 +72,46 @@ scenario "wrong" {
 	r := run(t, dir, "test", ".")
 	require.Equal(t, 1, r.code, r.stdout+r.stderr)
 	assert.Contains(t, r.stdout, "--- FAIL: wrong (")
-	assert.Contains(t, r.stdout, "status = rolled_back, want succeeded")
+	assert.Contains(t, r.stdout, "tiny.test.hcl:5: status = rolled_back, want succeeded")
 	assert.Regexp(t, `(?m)^FAIL$`, r.stdout)
+
+	// Every failing expectation names the line it is written on.
+	located := `
+scenario "many" {
+  deny = ["gate.go", "gate.nope"]
+  expect {
+    status         = "succeeded"
+    executed       = ["go", "ready"]
+    error_contains = "never said"
+    world {
+      docker_container {
+        name = "api"
+      }
+      slack_messages = 3
+    }
+  }
+}
+`
+	writeFile(t, dir, "tiny.test.hcl", located)
+	r = run(t, dir, "test", ".")
+	require.Equal(t, 1, r.code, r.stdout+r.stderr)
+	for _, want := range []struct{ line, msg string }{
+		{`deny = ["gate.go", "gate.nope"]`, `deny: "gate.nope" names no step or gate`},
+	} {
+		assert.Contains(t, r.stdout, fmt.Sprintf("tiny.test.hcl:%d: %s", lineOf(t, located, want.line), want.msg))
+	}
+	writeFile(t, dir, "tiny.test.hcl", strings.Replace(located, `, "gate.nope"`, "", 1))
+	r = run(t, dir, "test", ".")
+	require.Equal(t, 1, r.code, r.stdout+r.stderr)
+	for _, want := range []struct{ line, msg string }{
+		{`status         = "succeeded"`, "status = rolled_back, want succeeded"},
+		{`executed       = ["go", "ready"]`, "executed order:"},
+		{`error_contains = "never said"`, `error "`},
+		{`docker_container {`, "docker container api does not exist"},
+		{`slack_messages = 3`, "slack: 0 messages, want 3"},
+	} {
+		assert.Contains(t, r.stdout, fmt.Sprintf("tiny.test.hcl:%d: %s", lineOf(t, located, want.line), want.msg))
+	}
 
 	writeFile(t, dir, "tiny.test.hcl", `scenario "no_expect" {}`)
 	r = run(t, dir, "test")
@@ -86,4 +126,12 @@ scenario "wrong" {
 	r = run(t, dir, "test", filepath.Join(dir, "tiny.hcl"))
 	require.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "is not a test file")
+}
+
+// lineOf is the line (from 1) of src on which text is written.
+func lineOf(t *testing.T, src, text string) int {
+	t.Helper()
+	i := strings.Index(src, text)
+	require.GreaterOrEqual(t, i, 0, "%q is not in the source", text)
+	return strings.Count(src[:i], "\n") + 1
 }

@@ -225,11 +225,23 @@ func NewFlagSet(inst *FlagsInstance, flag string, to FlagState) (*FlagSet, error
 	return &FlagSet{inst: inst, flag: flag, to: to}, nil
 }
 
-// Do captures the flag's state, then sets it.
+// Do captures the flag's state and checkpoints it in the journal before
+// setting the flag, so that a lost answer, a retry or a crash after the
+// change still rolls back to the state before the first attempt (a retry
+// reuses the checkpoint instead of reading what its own attempt set).
 func (a *FlagSet) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
-	prev, err := a.inst.svc.Get(ctx, a.flag)
-	if err != nil {
-		return nil, err
+	var prev FlagState
+	if cp := env.Checkpointed(); cp != nil {
+		prev.Enabled, _ = cp["previous_enabled"].(bool)
+		prev.Percentage = toInt(cp["previous_percentage"])
+	} else {
+		var err error
+		if prev, err = a.inst.svc.Get(ctx, a.flag); err != nil {
+			return nil, err
+		}
+		if err := env.Checkpoint(ctx, runbook.Outputs{"previous_enabled": prev.Enabled, "previous_percentage": prev.Percentage}); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.inst.svc.Set(ctx, a.flag, a.to); err != nil {
 		return nil, err
@@ -269,3 +281,17 @@ func (r flagRestore) Compensate(ctx context.Context, env *runbook.Env) error {
 }
 
 func (r flagRestore) Describe() runbook.Description { return r.a.Describe() }
+
+// toInt reads a share from outputs (an int in memory, a float64 once
+// through JSON).
+func toInt(v any) int {
+	switch x := v.(type) {
+	case int:
+		return x
+	case int64:
+		return int(x)
+	case float64:
+		return int(x)
+	}
+	return 0
+}

@@ -173,8 +173,8 @@ variable "approvers" {
 }
 
 locals {
-  image_new = "dcmms/backend:${var.version}"
-  image_old = "dcmms/backend:${var.previous_version}"
+  image_new     = "dcmms/backend:${var.version}"
+  image_old     = "dcmms/backend:${var.previous_version}"
   backup_prefix = "production/pre-release-2/"
 }
 
@@ -307,12 +307,14 @@ phase "backup" {
     dir = var.backup_dir
   }
 
-  # The backup is kept on rollback: it is what a rollback may need.
+  # The backup is kept on rollback: it is what a rollback may need, so the
+  # rollback matrix allows it to stay.
   step "s3_upload" "backup_upload" {
-    bucket = var.backup_bucket
-    source = step.db_backup.file
-    prefix = local.backup_prefix
-    keep   = true
+    bucket  = var.backup_bucket
+    source  = step.db_backup.file
+    prefix  = local.backup_prefix
+    keep    = true
+    lasting = ["aws/buckets/${var.backup_bucket}/objects/${local.backup_prefix}"]
   }
 
   step "s3_object_exists" "backup_in_s3" {

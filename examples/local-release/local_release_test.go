@@ -186,14 +186,14 @@ func (w *world) vars() map[string]string {
 func registry(t *testing.T) *provider.Registry {
 	t.Helper()
 	reg, err := provider.NewRegistry(
-		ssh.Provider{},
+		&ssh.Provider{},
 		&httpprov.Provider{},
 		&prometheus.Provider{},
 		&slack.Provider{},
 		&statuspage.Provider{},
-		docker.New(),
-		postgres.NewProvider(),
-		aws.NewProvider(),
+		&docker.Provider{},
+		&postgres.Provider{},
+		&aws.Provider{},
 	)
 	require.NoError(t, err)
 	return reg
@@ -213,7 +213,7 @@ func (w *world) load(t *testing.T) *hcl.Runbook {
 }
 
 // run executes the runbook on the real clock, approving every Go/No-Go.
-func run(t *testing.T, rb *hcl.Runbook, obs runbook.Observer) (*runbook.Result, error, *events) {
+func run(t *testing.T, rb *hcl.Runbook, obs runbook.Observer) (*runbook.Result, *events, error) {
 	t.Helper()
 	ev := &events{next: obs}
 	ex := &runbook.Executor{
@@ -221,7 +221,8 @@ func run(t *testing.T, rb *hcl.Runbook, obs runbook.Observer) (*runbook.Result, 
 		Observer: ev,
 		Approver: gates.Func(func(_ context.Context, req runbook.ApprovalRequest) (runbook.Decision, error) {
 			ev.approval(req.Node)
-			return runbook.Decision{Approved: true, By: "local-release test", At: time.Now()}, nil
+			// A test's scripted answer stands for the configuration, like -auto-approve.
+			return runbook.Decision{Approved: true, By: "local-release test", Override: true, At: time.Now()}, nil
 		}),
 		RollbackTimeout: time.Minute,
 	}
@@ -231,7 +232,7 @@ func run(t *testing.T, rb *hcl.Runbook, obs runbook.Observer) (*runbook.Result, 
 	res, err := ex.Run(ctx, rb.Plan(), runbook.RunOptions{Inputs: rb.Inputs()})
 	t.Logf("run ended %s after %s: %v", res.Status, time.Since(start).Round(time.Millisecond), err)
 	ev.log(t)
-	return res, err, ev
+	return res, ev, err
 }
 
 // TestLocalRelease is the happy release: 0.3.0 runs and serves, the schema
@@ -241,7 +242,7 @@ func TestLocalRelease(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	rb := w.load(t)
-	res, err, _ := run(t, rb, nil)
+	res, _, err := run(t, rb, nil)
 	require.NoError(t, err)
 	require.Equal(t, runbook.StatusSucceeded, res.Status)
 
@@ -295,7 +296,7 @@ func TestLocalReleaseRollback(t *testing.T) {
 			})
 		}
 	})
-	res, err, ev := run(t, rb, inject)
+	res, ev, err := run(t, rb, inject)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, runbook.ErrGateFailed)
 	require.Equal(t, runbook.StatusRolledBack, res.Status, "pending: %v", res.Pending)

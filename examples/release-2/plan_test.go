@@ -27,8 +27,8 @@ import (
 // providers (which connect lazily: nothing is touched) and renders its
 // plan, as `handrail validate` and `handrail plan` do.
 func TestValidatesWithTheRealProviders(t *testing.T) {
-	reg, err := provider.NewRegistry(ssh.Provider{}, &httpprov.Provider{}, &prometheus.Provider{}, &slack.Provider{},
-		&statuspage.Provider{}, &email.Provider{}, docker.New(), postgres.NewProvider(), aws.NewProvider(), exec.Provider{}, manual.Provider{})
+	reg, err := provider.NewRegistry(&ssh.Provider{}, &httpprov.Provider{}, &prometheus.Provider{}, &slack.Provider{},
+		&statuspage.Provider{}, &email.Provider{}, &docker.Provider{}, &postgres.Provider{}, &aws.Provider{}, &exec.Provider{}, &manual.Provider{})
 	require.NoError(t, err)
 	rb, diags := hcl.Load(context.Background(), "release-2.hcl", hcl.Options{Registry: reg})
 	require.False(t, diags.HasErrors(), diags.Error())

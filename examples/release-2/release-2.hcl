@@ -1,5 +1,5 @@
-# dCMMS Release 2 (v0.3.0): the production deployment runbook of
-# ../../../shared/seed/release-2-runbook.md, whole, as a Handrail runbook.
+# dCMMS Release 2 (v0.3.0): the production deployment runbook (a Markdown
+# document of the dCMMS team), whole, as a Handrail runbook.
 #
 #   handrail validate examples/release-2
 #   handrail plan     examples/release-2/release-2.hcl
@@ -94,6 +94,11 @@ variable "p95_query" {
   description = "PromQL: the API's p95 latency in seconds."
 }
 
+variable "p95_by_version_query" {
+  type        = string
+  description = "PromQL: the API's p95 latency in seconds of one version (%s stands for the version)."
+}
+
 variable "request_rate_query" {
   type        = string
   description = "PromQL: the API's request rate (req/s)."
@@ -103,6 +108,12 @@ variable "migrations_dir" {
   type        = string
   description = "NNN_name.up.sql / .down.sql files of the release (relative paths are the runbook's folder in the sandbox)."
   default     = "migrations"
+}
+
+variable "migration_failure" {
+  type        = string
+  description = "What a failed migration does: rollback (migrate down and roll the release back, the seed's \"run migrate:down and ABORT\") or abort (stop where it failed, schema and site as they are, to fix the migration and go on: handrail resume RUN -runbook FILE -from step.migrate)."
+  default     = "rollback"
 }
 
 variable "statuspage_page_id" { type = string }
@@ -428,6 +439,9 @@ phase "backup" {
     budget       = "4m"
     irreversible = true
     on_fail      = "rollback"
+    # The backup stays in S3 after a rollback: the rollback matrix does
+    # not count it against "restored".
+    lasting = ["aws/buckets/${var.backup_bucket}/objects/${local.backup_prefix}"]
   }
 
   step "ssh_exec" "config_snapshot" {
@@ -443,6 +457,7 @@ phase "backup" {
     command      = ["aws", "s3", "cp", "/tmp/dcmms-config-snapshot-${formatdate("YYYYMMDD", run.started_at)}.tar.gz", "s3://${var.backup_bucket}/${local.backup_prefix}"]
     irreversible = true
     budget       = "1m"
+    lasting      = ["aws/buckets/${var.backup_bucket}/objects/${local.backup_prefix}"]
   }
 
   step "s3_object_exists" "backup_in_s3" {
@@ -477,6 +492,7 @@ phase "migrations" {
     timeout             = "30m"
     budget              = "20m"
     rollback_on_failure = true
+    on_fail             = var.migration_failure
   }
 
   step "postgres_query" "schema_after" {
@@ -720,6 +736,23 @@ phase "ramp" {
       query         = var.error_rate_query
       condition     = self.value < 0.01
       error_message = "error rate is above 1%"
+    }
+    # The new version against the old one over the last 5 minutes. At 100 %
+    # the old version serves nothing: the comparison is shown, not enforced.
+    check "p95_vs_baseline" {
+      probe     = "prometheus_compare"
+      canary    = format(var.p95_by_version_query, var.version)
+      baseline  = format(var.p95_by_version_query, var.previous_version)
+      window    = "5m"
+      step      = "15s"
+      tolerance = 0.1
+      # A shift in progress is inconclusive for a while: tolerate 5 minutes.
+      inconclusive_limit = 10
+      success            = self.verdict == "pass"
+      failure            = self.verdict == "fail"
+      threshold          = "p95 of the new version at most 10% above the old one's (Mann-Whitney, 95% confidence)"
+      dry_run            = each.value == 100
+      error_message      = "the new version's p95 is more than 10% above the old version's"
     }
   }
 }

@@ -21,6 +21,19 @@
 #     deny        = ["gate.go_no_go_start"]  # the approver says no (approval gates, manual tasks)
 #     silence     = ["gate.go_no_go_health"] # nobody answers: the gate times out
 #     crash_after = "step.traffic[50]"   # the process dies after that node; a new one resumes
+#     resume {                           # fails at X, edited, resumed: once the run ended,
+#       runbook      = "fixed.hcl"       #   a new process resumes it (default: this runbook)
+#       from         = "step.migrate"    #   from a node (rerun = [...] for completed ones)
+#       force        = true              #   accept unsafe changes, with
+#       reason       = "..."             #   a reason
+#       first_status = "aborted"         #   how the first run must have ended
+#       world { ... }                    #   what the fix changed outside the runbook
+#     }                                  # expect is then about the resumed process
+#     fault {                            # repeatable: a node-level fault
+#       node    = "step.traffic[10]"
+#       mode    = "after_effect"           # before_effect, after_effect, timeout, latency
+#       latency = "30s"                    # with mode = "latency"
+#     }
 #     expect {
 #       status         = "succeeded"   # rolled_back, aborted, halted, rollback_incomplete, interrupted
 #       executed       = [...]         # nodes in the order they started
@@ -37,7 +50,7 @@
 #   docker_images = [refs]  docker_unhealthy = [refs]  docker_pull_fails = { ref = "message" }
 #   docker_container { name, image, project, service, logs = [lines] }
 #   docker_exec { container, command = [argv] (absent: any), exit_code, stdout, stderr }
-#   postgres { version, fail_migrations = { "16" = "message" }, fail_migrations_down, unreachable,
+#   postgres { version, fail_migrations = { "16" = "message" }, fail_migrations_down, fixed_migrations, unreachable,
 #              query { sql, columns, rows } }
 #   s3_bucket { name, versioned }   s3_object { bucket, key, content, age = "3h" }
 #   elbv2_rule { arn, weights = { tg_arn = weight } }
@@ -123,6 +136,15 @@ world {
   prometheus {
     query = var.request_rate_query
     value = 850
+  }
+  # The new version's p95 and the old one's, for the canary comparison.
+  prometheus {
+    query = format(var.p95_by_version_query, var.version)
+    value = 0.118
+  }
+  prometheus {
+    query = format(var.p95_by_version_query, var.previous_version)
+    value = 0.121
   }
 
   http {
@@ -317,6 +339,41 @@ scenario "migration_016_fails" {
   }
 }
 
+scenario "migration_016_fixed_and_resumed" {
+  description = "Migration 016 fails on a typo; the release stops there (migration_failure = abort), the SQL is fixed, and the release resumes from the migration: 016 and 017 apply, the backup is not taken again, the release succeeds."
+  variables {
+    migration_failure = "abort"
+  }
+  world {
+    postgres {
+      fail_migrations = { "16" = "syntax error at or near \"VEIW\"" }
+    }
+  }
+  resume {
+    from         = "step.migrate"
+    first_status = "aborted"
+    reason       = "016: VEIW -> VIEW"
+    # The fix is in the migration's SQL file, outside the runbook.
+    world {
+      postgres {
+        fixed_migrations = ["16"]
+      }
+    }
+  }
+  expect {
+    status       = "succeeded"
+    not_executed = ["db_backup", "backup_verify", "backup_upload", "config_snapshot", "maintenance_page", "migrate_dry_run"]
+    compensated  = []
+    world {
+      postgres_version = 17
+      docker_container {
+        name  = "dcmms-backend"
+        image = "dcmms/backend:0.3.0"
+      }
+    }
+  }
+}
+
 scenario "image_unhealthy" {
   description = "Image 0.3.0 of the backend never becomes healthy: its update restores 0.2.9, the other services and the schema roll back."
   world {
@@ -385,6 +442,55 @@ scenario "health_check_fails" {
         exists = false
       }
       statuspage_open = 0
+    }
+  }
+}
+
+scenario "canary_slower_than_baseline_at_10" {
+  description = "Four minutes into the 10% soak the new version's p95 rises to 160 ms: under the 200 ms limit, but a third above the old version's, so the canary comparison fails the soak and everything is undone."
+  world {
+    prometheus {
+      query = format(var.p95_by_version_query, var.version)
+      value = 0.118
+      at {
+        node  = "soak[10]"
+        after = "4m"
+        value = 0.16
+      }
+    }
+  }
+  expect {
+    status         = "rolled_back"
+    error_contains = "p95_vs_baseline breached"
+    compensated    = ["traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "maintenance_page", "status_incident", "kickoff"]
+    not_executed   = ["traffic[50]", "maintenance_off"]
+    world {
+      elbv2_rule {
+        arn     = var.rule_arn
+        weights = { (var.old_tg_arn) = 100, (var.new_tg_arn) = 0 }
+      }
+      postgres_version = 14
+    }
+  }
+}
+
+scenario "lost_answer_at_10" {
+  description = "The load balancer applies the 90/10 weights and the answer is lost: the step fails after its effect. Its own rollback restores 100/0 from the weights checkpointed before the change, and everything before it is undone."
+  fault {
+    node = "step.traffic[10]"
+    mode = "after_effect"
+  }
+  expect {
+    status         = "rolled_back"
+    error_contains = "the effect happened, the answer was lost"
+    compensated    = ["traffic[10]", "nginx_reload", "deploy_frontend", "frontend_assets", ["deploy_backend", "deploy_ml_service", "deploy_mqtt_bridge"], "migrate", "maintenance_page", "status_incident", "kickoff"]
+    not_executed   = ["soak[10]", "traffic[50]", "maintenance_off"]
+    world {
+      elbv2_rule {
+        arn     = var.rule_arn
+        weights = { (var.old_tg_arn) = 100, (var.new_tg_arn) = 0 }
+      }
+      postgres_version = 14
     }
   }
 }

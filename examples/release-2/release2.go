@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/handrail-dev/handrail/gates/compare"
 	"github.com/handrail-dev/handrail/providers/aws"
 	"github.com/handrail-dev/handrail/providers/docker"
 	"github.com/handrail-dev/handrail/providers/email"
@@ -40,8 +41,9 @@ type Config struct {
 	Ramp []int
 	// MigrationsDir holds NNN_name.up.sql / .down.sql.
 	MigrationsDir string
-	// Queries (PromQL).
+	// Queries (PromQL). P95ByVersionQuery has %s for the version.
 	ErrorRateQuery, P95Query, RequestRateQuery string
+	P95ByVersionQuery                          string
 	SmokeUser                                  string
 	SmokePassword                              runbook.Secret
 	Stakeholders                               []string
@@ -76,6 +78,7 @@ func SeedConfig() Config {
 		ErrorRateQuery:    `sum(rate(http_requests_total{job="dcmms-backend",status=~"5.."}[5m])) / sum(rate(http_requests_total{job="dcmms-backend"}[5m]))`,
 		P95Query:          `histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{job="dcmms-backend"}[5m])) by (le))`,
 		RequestRateQuery:  `sum(rate(http_requests_total{job="dcmms-backend"}[5m]))`,
+		P95ByVersionQuery: `histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{job="dcmms-backend",version="%s"}[5m])) by (le))`,
 		SmokeUser:         "admin@dcmms.local",
 		SmokePassword:     runbook.NewSecret("placeholder-smoke-password"),
 		Stakeholders:      []string{"Stakeholders <stakeholders@dcmms.com>", "devops@dcmms.com"},
@@ -239,6 +242,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 		p.Step(runbook.Step{Name: "backup_verify", Budget: time.Minute,
 			Action: b.ssh(in.DB, ssh.ExecOptions{Command: []string{"ls", "-1t", backupDir}, ReadOnly: true})})
 		p.Step(runbook.Step{Name: "backup_upload", Timeout: 15 * time.Minute, Budget: 4 * time.Minute, Irreversible: true, OnFail: runbook.PolicyRollback, Uses: []string{"backup_verify"},
+			Lasting: []string{"aws/buckets/" + c.BackupBucket + "/objects/" + backupPrefix},
 			Action: b.lazySSH(in.DB, func(env *runbook.Env) (ssh.ExecOptions, error) {
 				out, _ := env.Output("backup_verify")
 				lines, _ := out["stdout_lines"].([]any)
@@ -252,6 +256,7 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 				return ssh.ExecOptions{Sudo: true, Command: []string{"tar", "-czf", snapshot(env), "/etc/dcmms/", "/opt/dcmms/.env", "/opt/dcmms/docker-compose.yml"}}, nil
 			})})
 		p.Step(runbook.Step{Name: "config_upload", Irreversible: true, Budget: time.Minute,
+			Lasting: []string{"aws/buckets/" + c.BackupBucket + "/objects/" + backupPrefix},
 			Action: b.lazySSH(in.App, func(env *runbook.Env) (ssh.ExecOptions, error) {
 				return ssh.ExecOptions{Command: []string{"aws", "s3", "cp", snapshot(env), "s3://" + c.BackupBucket + "/" + backupPrefix}}, nil
 			})})
@@ -371,6 +376,11 @@ func Plan(c Config, in Instances) (*runbook.Plan, error) {
 			p.Gate(runbook.Gate{Name: fmt.Sprintf("soak[%d]", pct), Kind: runbook.GateSoak, Duration: 15 * time.Minute, Every: 30 * time.Second, Budget: 15 * time.Minute, Checks: []runbook.Check{
 				{Name: "p95", Probe: b.query(c.P95Query), Threshold: "self.value < 0.2", Success: below(0.2), Message: "API latency p95 is above 200 ms"},
 				{Name: "error_rate", Probe: b.query(c.ErrorRateQuery), Threshold: "self.value < 0.01", Success: below(0.01), Message: "error rate is above 1%"},
+				// The new version against the old one; at 100 % the old
+				// version serves nothing, so the comparison is only shown.
+				{Name: "p95_vs_baseline", Probe: b.compare(c, 0.1), Success: compare.Passed, Failure: compare.Failed, DryRun: pct == 100, InconclusiveLimit: 10,
+					Threshold: "p95 of the new version at most 10% above the old one's (Mann-Whitney, 95% confidence)",
+					Message:   "the new version's p95 is more than 10% above the old version's"},
 			}})
 		}
 	})
@@ -545,6 +555,17 @@ func (b *build) update(service string) runbook.Action {
 
 func (b *build) inspect(t docker.Target) runbook.Probe {
 	x, err := docker.NewInspect(b.in.Docker, docker.Inspect{Target: t})
+	if err != nil {
+		b.fail(err)
+		return nil
+	}
+	return x
+}
+
+func (b *build) compare(c Config, tolerance float64) runbook.Probe {
+	x, err := prometheus.NewCompare(b.in.Prometheus, prometheus.CompareConfig{
+		Canary: fmt.Sprintf(c.P95ByVersionQuery, c.Version), Baseline: fmt.Sprintf(c.P95ByVersionQuery, c.PreviousVersion),
+		Window: 5 * time.Minute, Step: 15 * time.Second, Options: compare.Options{Tolerance: tolerance}})
 	if err != nil {
 		b.fail(err)
 		return nil

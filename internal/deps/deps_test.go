@@ -53,7 +53,7 @@ func TestRepositoryFollowsTheDependencyRule(t *testing.T) {
 		_, ok := g[deps.Module+"/"+must]
 		assert.True(t, ok, "package %s not found by go list", must)
 	}
-	assert.Empty(t, deps.Check(g), "dependency rule (DESIGN.md)")
+	assert.Empty(t, deps.Check(g), "dependency rule (docs/design.md)")
 }
 
 func TestCheck(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package deps holds the test that enforces Handrail's dependency rule
-// (DESIGN.md, "Layout and dependency rule") with `go list -deps`:
+// (docs/design.md, "Packages and the dependency rule") with `go list -deps`:
 //
 //   - runbook/... reaches only the standard library;
 //   - steps/... and gates/... reach only runbook/... and the standard library;

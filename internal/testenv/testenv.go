@@ -50,6 +50,12 @@ const (
 	// EnvSSHKnownHosts is the path of a known_hosts file holding the test
 	// sshd's host key for [127.0.0.1]:2222.
 	EnvSSHKnownHosts = "HANDRAIL_TEST_SSH_KNOWN_HOSTS"
+	// EnvSSHSudoLog is the file where sudo logs every command it runs for
+	// EnvSSHUser (sudoers "logfile"), the auth log the tests read.
+	EnvSSHSudoLog = "HANDRAIL_TEST_SSH_SUDO_LOG"
+	// EnvSSHMultiKeyAddr is the host:port of a second test sshd (same user
+	// and client key) that offers an RSA and an ed25519 host key.
+	EnvSSHMultiKeyAddr = "HANDRAIL_TEST_SSH_MULTIKEY_ADDR"
 	// EnvPrometheusBin is the path of the prometheus server binary. No
 	// server is running: tests start their own.
 	EnvPrometheusBin = "HANDRAIL_TEST_PROMETHEUS_BIN"
@@ -192,6 +198,38 @@ func SSH(tb testing.TB) SSHTarget {
 	}
 	if err != nil {
 		unavailable(tb, "SSH server", err)
+		return SSHTarget{}
+	}
+	return t
+}
+
+// SSHSudoLog returns the file where sudo logs the commands it runs for the
+// test sshd's user. scripts/test-services configures it (sudoers
+// "logfile"), since the machine may have no syslog daemon.
+func SSHSudoLog(tb testing.TB) string {
+	tb.Helper()
+	p, err := Lookup(EnvSSHSudoLog)
+	if err != nil {
+		unavailable(tb, "sudo log of the SSH server", err)
+		return ""
+	}
+	return p
+}
+
+// SSHMultiKey returns the second test SSH server, which offers an RSA and
+// an ed25519 host key; KnownHostsPath is the main server's file (it has
+// the ed25519 key under the main address only).
+func SSHMultiKey(tb testing.TB) SSHTarget {
+	tb.Helper()
+	t, err := lookupSSH()
+	if err == nil {
+		t.Addr, err = Lookup(EnvSSHMultiKeyAddr)
+	}
+	if err == nil {
+		err = checkSSH(t)
+	}
+	if err != nil {
+		unavailable(tb, "multi-key SSH server", err)
 		return SSHTarget{}
 	}
 	return t

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -140,11 +142,21 @@ type floorJournal struct {
 }
 
 func (j *floorJournal) Append(ctx context.Context, recs ...runbook.Record) error {
+	return j.withFloor(func() error { return j.Journal.Append(ctx, recs...) })
+}
+
+// AppendFenced is what the executor calls, holding the journal's run lock:
+// without it the embedded journal's would be called and no floor measured.
+func (j *floorJournal) AppendFenced(ctx context.Context, l runbook.Lease, recs ...runbook.Record) error {
+	return j.withFloor(func() error { return j.Journal.AppendFenced(ctx, l, recs...) })
+}
+
+func (j *floorJournal) withFloor(appendRecs func() error) error {
 	// Alternate which goes first, so that neither always follows the
 	// other's file system commit.
 	j.n++
 	if j.n%2 == 0 {
-		if err := j.Journal.Append(ctx, recs...); err != nil {
+		if err := appendRecs(); err != nil {
 			return err
 		}
 	}
@@ -157,7 +169,7 @@ func (j *floorJournal) Append(ctx context.Context, recs ...runbook.Record) error
 	}
 	j.floor += time.Since(s)
 	if j.n%2 == 1 {
-		return j.Journal.Append(ctx, recs...)
+		return appendRecs()
 	}
 	return nil
 }
@@ -217,43 +229,157 @@ func BenchmarkExecutorStep(b *testing.B) {
 	}
 }
 
-// BenchmarkParallelGroup runs a 100-wide parallel group (parallelism 100)
-// through the executor with the file journal with group commit and without,
-// alternately in one loop, next to the fsync floor of the 202 records
-// written one by one. It reports the time and the commits (write+fsync) per
-// step of each.
+// BenchmarkParallelGroup runs a parallel group of 100 no-op steps through
+// the executor at parallelism 10 (the CLI's default) and 100, with the file
+// journal with group commit and without, alternately in one loop next to
+// the fsync floor: the 202 records of a run written and fsync'ed one by one
+// to a plain file. It reports, per step, the wall and CPU time and the
+// commits (write+fsync) of each, the records per commit of group commit, and
+// the floor per record.
 func BenchmarkParallelGroup(b *testing.B) {
 	const n = 100
 	p := stepPlan(b, n, true)
-	dir := b.TempDir()
-	open := func(name string, opts *filejournal.Options) *filejournal.Journal {
-		j, err := filejournal.Open(filepath.Join(dir, name), opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = j.Close() })
-		return j
+	for _, width := range []int{10, 100} {
+		b.Run(fmt.Sprintf("width=%d", width), func(b *testing.B) {
+			dir := b.TempDir()
+			open := func(name string, opts *filejournal.Options) *filejournal.Journal {
+				j, err := filejournal.Open(filepath.Join(dir, name), opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = j.Close() })
+				return j
+			}
+			group, single := open("group", nil), open("single", &filejournal.Options{NoGroupCommit: true})
+			exGroup := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: group, Parallelism: width}
+			exSingle := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: single, Parallelism: width}
+			f, err := os.Create(filepath.Join(dir, "floor"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			buf := make([]byte, frameSize(benchRecord("bench", 0)))
+			var tg, ts, tf, cg, cs time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				tf += floorLoop(b, f, buf, 2*n+2)
+				c := cpuTime()
+				tg += runPlan(b, exGroup, p, fmt.Sprint("run-", i))
+				c2 := cpuTime()
+				ts += runPlan(b, exSingle, p, fmt.Sprint("run-", i))
+				cg += c2 - c
+				cs += cpuTime() - c2
+			}
+			steps := float64(b.N * n)
+			gs := group.Stats()
+			b.ReportMetric(float64(tf.Nanoseconds())/float64(b.N*(2*n+2)), "floor-ns/rec")
+			b.ReportMetric(float64(tg.Nanoseconds())/steps, "group-ns/step")
+			b.ReportMetric(float64(cg.Nanoseconds())/steps, "group-cpu-ns/step")
+			b.ReportMetric(float64(gs.Commits)/steps, "group-fsyncs/step")
+			b.ReportMetric(float64(gs.Records)/float64(gs.Commits), "group-recs/fsync")
+			b.ReportMetric(float64(ts.Nanoseconds())/steps, "nogroup-ns/step")
+			b.ReportMetric(float64(cs.Nanoseconds())/steps, "nogroup-cpu-ns/step")
+			b.ReportMetric(float64(single.Stats().Commits)/steps, "nogroup-fsyncs/step")
+		})
 	}
-	group, single := open("group", nil), open("single", &filejournal.Options{NoGroupCommit: true})
-	exGroup := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: group, Parallelism: n}
-	exSingle := &runbook.Executor{Clock: runbook.NewSimClock(t0), Journal: single, Parallelism: n}
-	f, err := os.Create(filepath.Join(dir, "floor"))
+}
+
+// BenchmarkAppendFenced is the cost of fencing: one AppendFenced (guard
+// flock, lock file read, write, fsync) next to one plain Append of the same
+// record to another run, alternately in the same loop.
+func BenchmarkAppendFenced(b *testing.B) {
+	j, err := filejournal.Open(filepath.Join(b.TempDir(), "state"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	buf := make([]byte, frameSize(benchRecord("bench", 0)))
-	var tg, ts, tf time.Duration
+	defer j.Close()
+	ctx := context.Background()
+	lease, err := j.Lock(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lease.Release()
+	for _, run := range []string{"plain", "fenced"} {
+		if err := j.Append(ctx, runbook.Record{Run: run, Kind: runbook.RecRunStarted, Time: t0}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var plain, fenced time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		tf += floorLoop(b, f, buf, 2*n+2)
-		tg += runPlan(b, exGroup, p, fmt.Sprint("run-", i))
-		ts += runPlan(b, exSingle, p, fmt.Sprint("run-", i))
+		for k := 0; k < 2; k++ {
+			s := time.Now()
+			if (i+k)%2 == 0 {
+				if err := j.Append(ctx, benchRecord("plain", i)); err != nil {
+					b.Fatal(err)
+				}
+				plain += time.Since(s)
+			} else {
+				if err := j.AppendFenced(ctx, lease, benchRecord("fenced", i)); err != nil {
+					b.Fatal(err)
+				}
+				fenced += time.Since(s)
+			}
+		}
 	}
-	steps := float64(b.N * n)
-	b.ReportMetric(float64(tf.Nanoseconds())/steps, "floor-ns/step")
-	b.ReportMetric(float64(tg.Nanoseconds())/steps, "group-ns/step")
-	b.ReportMetric(float64(ts.Nanoseconds())/steps, "nogroup-ns/step")
-	b.ReportMetric(float64(group.Stats().Commits)/steps, "group-fsyncs/step")
-	b.ReportMetric(float64(single.Stats().Commits)/steps, "nogroup-fsyncs/step")
+	b.ReportMetric(float64(plain.Nanoseconds())/float64(b.N), "plain-ns/rec")
+	b.ReportMetric(float64(fenced.Nanoseconds())/float64(b.N), "fenced-ns/rec")
+	b.ReportMetric(float64(fenced)/float64(plain), "ratio")
+}
+
+// BenchmarkRollback is the realistic configuration of a rollback: 100
+// steps in sequence, each with a rollback, through the executor with the
+// file journal and a JSON event observer; the last step fails, so the run
+// compensates the 99 before it. The forward steps and the compensations of
+// the same run are timed apart (the failing step's action marks the
+// boundary), wall and CPU time per step; each is two records, two
+// write+fsync, so comp/fwd should be about 1.
+func BenchmarkRollback(b *testing.B) {
+	const n = 100
+	var mid, midCPU = time.Time{}, time.Duration(0)
+	boom := errors.New("boom")
+	bl := runbook.NewBuilder("bench")
+	rb := runbook.RollbackFunc(func(context.Context, *runbook.Env) error { return nil })
+	for i := 0; i < n; i++ {
+		act := runbook.ActionFunc(func(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
+			return runbook.Outputs{"previous_image": "dcmms/backend:0.2.9", "image": "dcmms/backend:0.3.0"}, nil
+		})
+		if i == n-1 {
+			act = func(context.Context, *runbook.Env) (runbook.Outputs, error) {
+				mid, midCPU = time.Now(), cpuTime()
+				return nil, boom
+			}
+		}
+		bl.Step(runbook.Step{Name: fmt.Sprint("s", i), Action: act, Rollbacks: []runbook.Rollback{rb}})
+	}
+	p, err := bl.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	fj, err := filejournal.Open(filepath.Join(b.TempDir(), "state"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fj.Close()
+	ex := &runbook.Executor{Journal: fj, Observer: runbook.NewJSONObserver(io.Discard)}
+	var fwd, comp, fwdCPU, compCPU time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start, startCPU := time.Now(), cpuTime()
+		res, err := ex.Run(context.Background(), p, runbook.RunOptions{RunID: fmt.Sprint("run-", i)})
+		end, endCPU := time.Now(), cpuTime()
+		if !errors.Is(err, boom) || res.Status != runbook.StatusRolledBack {
+			b.Fatalf("want a rollback, got %v, %v", res.Status, err)
+		}
+		fwd += mid.Sub(start)
+		comp += end.Sub(mid)
+		fwdCPU += midCPU - startCPU
+		compCPU += endCPU - midCPU
+	}
+	steps := float64(b.N * (n - 1))
+	b.ReportMetric(float64(fwd.Nanoseconds())/steps, "fwd-ns/step")
+	b.ReportMetric(float64(comp.Nanoseconds())/steps, "comp-ns/step")
+	b.ReportMetric(float64(comp)/float64(fwd), "comp/fwd")
+	b.ReportMetric(float64(fwdCPU.Nanoseconds())/steps, "fwd-cpu-ns/step")
+	b.ReportMetric(float64(compCPU.Nanoseconds())/steps, "comp-cpu-ns/step")
 }

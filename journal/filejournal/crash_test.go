@@ -33,6 +33,12 @@ func TestCrashMatrix(t *testing.T) {
 	crashworld.Matrix(t, newSite)
 }
 
+// TestCrashEditedResume: a resume with an edited plan dies after every
+// durable append; resuming again keeps exactly once.
+func TestCrashEditedResume(t *testing.T) {
+	crashworld.EditedResume(t, newSite)
+}
+
 // TestCrashInDoubt kills the run between a step's side effect and its
 // record, for every step.
 func TestCrashInDoubt(t *testing.T) {

@@ -52,7 +52,7 @@ func Example() {
 	unlock, _ := j.Lock(ctx, "release-2")
 	_, err = ex.Run(ctx, p, runbook.RunOptions{})
 	fmt.Println("second apply refused:", errors.Is(err, journal.ErrLocked))
-	_ = unlock()
+	_ = unlock.Release()
 
 	// Later (the bake window showed a problem), in another process.
 	later := &runbook.Executor{Journal: j, Clock: runbook.NewSimClock(start.Add(2 * time.Hour))}

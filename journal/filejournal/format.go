@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sync"
 
 	"github.com/handrail-dev/handrail/runbook"
 )
@@ -27,7 +28,9 @@ const (
 	maxFrame = 64 << 20
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is the CRC-32C table, built on first use rather than at start
+// (every CLI command links this package; few read or write a journal).
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // ErrCorrupt is wrapped by the error of a journal file damaged anywhere but
 // in its last record (a torn last record is not corruption: it is ignored).
@@ -44,7 +47,7 @@ func appendFrame(buf []byte, rec runbook.Record) ([]byte, error) {
 	}
 	var h [frameHeader]byte
 	binary.LittleEndian.PutUint32(h[0:4], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(h[4:8], crc32.Checksum(payload, castagnoli))
+	binary.LittleEndian.PutUint32(h[4:8], crc32.Checksum(payload, castagnoli()))
 	buf = append(buf, h[:]...)
 	return append(buf, payload...), nil
 }
@@ -75,6 +78,7 @@ func parse(data []byte, name string, stopAfter int) (scanResult, error) {
 	}
 	off := len(magic)
 	res.valid = int64(off)
+	var fence int64 // highest fencing epoch so far
 	for off < len(data) {
 		if stopAfter > 0 && len(res.recs) >= stopAfter {
 			return res, nil
@@ -93,7 +97,7 @@ func parse(data []byte, name string, stopAfter int) (scanResult, error) {
 				bad = fmt.Sprintf("bad frame length %d", n)
 			case len(rest) < frameHeader+n:
 				bad = "incomplete frame"
-			case crc32.Checksum(rest[frameHeader:frameHeader+n], castagnoli) != sum:
+			case crc32.Checksum(rest[frameHeader:frameHeader+n], castagnoli()) != sum:
 				bad = "checksum mismatch"
 			}
 		}
@@ -114,6 +118,12 @@ func parse(data []byte, name string, stopAfter int) (scanResult, error) {
 		}
 		if want := int64(len(res.recs) + 1); rec.Seq != want {
 			return res, fmt.Errorf("%w: %s: record at byte %d has seq %d, want %d", ErrCorrupt, name, off, rec.Seq, want)
+		}
+		if rec.Fence != 0 {
+			if rec.Fence < fence {
+				return res, fmt.Errorf("%w: %s: record %d (%s) was appended under run lock epoch %d, after a record of epoch %d: a process that had lost its run lock wrote it; check the run with 'handrail show' and decide by hand", ErrCorrupt, name, rec.Seq, rec.Kind, rec.Fence, fence)
+			}
+			fence = rec.Fence
 		}
 		res.recs = append(res.recs, rec)
 		off += frameHeader + n

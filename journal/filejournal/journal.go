@@ -5,8 +5,10 @@
 // fsync'ed before Append returns, so the executor never starts a side effect
 // before the record announcing it is durable. The directory is fsync'ed when
 // a run's file is created. Concurrent appends (parallel steps) are committed
-// together: one write and one fsync per file for all the records that
-// arrived while the previous commit was on disk. After a crash, a torn last
+// together (group commit): one write and one fsync per file for all the
+// records that arrived while the previous commit was on disk and for the
+// callers that commit released if they append again within a quarter of a
+// commit's time. After a crash, a torn last
 // record is detected by its checksum or length, ignored by Load and cut off
 // before the next append; damage anywhere else is reported as [ErrCorrupt],
 // never misread.
@@ -15,12 +17,18 @@
 // [runbook.Locker]: a lock file per runbook and target keeps a second apply
 // out, names the holder (pid, host, start time), is taken over when its
 // holder is provably gone (same host, process dead or host rebooted), and can
-// be broken deliberately with [Journal.BreakLock].
+// be broken deliberately with [Journal.BreakLock]. A lock is a lease
+// ([runbook.Lease]) lost when its file is broken or replaced, and a
+// [runbook.FencedJournal]: [Journal.AppendFenced] writes only while the lock
+// file still holds the lease's token, and stamps records with the lock's
+// fencing epoch, which Load checks.
 //
 // Layout of the state directory:
 //
 //	runs/<run id>.journal   one log per run
 //	locks/<key>.lock        the holder of a run lock (JSON)
+//	locks/<key>.guard       flocked while the lock is inspected, changes hands or fences a commit
+//	locks/fencing.epoch     the last fencing epoch handed out
 //
 // One process should open a directory once; the run lock keeps processes
 // from writing the same run.
@@ -40,6 +48,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/runbook"
 )
 
@@ -61,34 +70,49 @@ type Options struct {
 	NoGroupCommit bool
 	// Host names this machine in lock files (default os.Hostname).
 	Host string
+	// LeaseCheck is how often a held run lock's file is checked (default
+	// [DefaultLeaseCheck]): a lock broken or taken over is noticed within
+	// about this long, and appends are refused at once.
+	LeaseCheck time.Duration
 }
 
 // Journal is a durable [runbook.Journal] in a directory. It is safe for
 // concurrent use. Open it with [Open]; Close it when done.
 type Journal struct {
-	dir  string
-	opts Options
-	host string
-	boot string
-
-	// wmu serializes commits when group commit is off.
-	wmu sync.Mutex
+	dir        string
+	opts       Options
+	host       string
+	boot       string
+	leaseCheck time.Duration
 
 	commits atomic.Int64
 	records atomic.Int64
 	appends atomic.Int64
+	waits   atomic.Int64
+	// commitTime is a moving average of a commit's duration (write and
+	// fsync), in nanoseconds: it bounds how long a batch waits for callers.
+	commitTime atomic.Int64
 
-	mu       sync.Mutex
-	files    map[string]*runFile
+	// mu serializes commits and guards the open files; it is held across
+	// write and fsync, never while a batch gathers.
+	mu     sync.Mutex
+	files  map[string]*runFile
+	closed bool
+
+	// bmu guards the gathering of batches; it is never held during I/O, so
+	// appends join the next batch while a commit is on disk.
+	bmu      sync.Mutex
 	cur      *batch
 	flushing bool
-	closed   bool
+	// timer bounds a leader's wait for callers; only the leader uses it.
+	timer *time.Timer
 }
 
 var (
-	_ runbook.Journal   = (*Journal)(nil)
-	_ runbook.RunLister = (*Journal)(nil)
-	_ runbook.Locker    = (*Journal)(nil)
+	_ runbook.Journal       = (*Journal)(nil)
+	_ runbook.RunLister     = (*Journal)(nil)
+	_ runbook.Locker        = (*Journal)(nil)
+	_ runbook.FencedJournal = (*Journal)(nil)
 )
 
 // runFile is an open run log.
@@ -99,14 +123,25 @@ type runFile struct {
 }
 
 type request struct {
-	recs []runbook.Record
-	err  error
+	recs  []runbook.Record
+	lease *lease // fences the request, if not nil
+	err   error
 }
 
+// batch is the requests committed together. Its leader, one of its
+// callers, commits it; the others wait for done, or for lead if the leader
+// hands the next batch to them.
 type batch struct {
 	reqs []*request
 	done chan struct{}
 	lead chan struct{}
+	// want is how many requests the batch's leader waits for before
+	// committing, until a quarter of a commit's time after released, the
+	// end of the commit before (0: no wait); full is closed when that many
+	// have joined.
+	want     int
+	released time.Time
+	full     chan struct{}
 }
 
 // Open opens (creating it if needed) the state directory dir. opts may be
@@ -127,7 +162,14 @@ func Open(dir string, opts *Options) (*Journal, error) {
 		}
 		j.host = h
 	}
-	j.boot = bootID()
+	j.boot = journal.BootID()
+	j.leaseCheck = j.opts.LeaseCheck
+	if j.leaseCheck < 0 {
+		return nil, fmt.Errorf("filejournal: negative LeaseCheck %s", j.leaseCheck)
+	}
+	if j.leaseCheck == 0 {
+		j.leaseCheck = DefaultLeaseCheck
+	}
 	for _, sub := range []string{"runs", "locks"} {
 		if err := mkdirDurable(filepath.Join(dir, sub)); err != nil {
 			return nil, fmt.Errorf("filejournal: state directory %s: %w", dir, err)
@@ -145,17 +187,21 @@ type Stats struct {
 	// Commits is the number of write+fsync of a run file: with group
 	// commit, concurrent appends share one.
 	Commits int64
+	// Waits is the number of group commits that waited for the callers
+	// released by the commit before them to append again.
+	Waits int64
 }
 
 // Stats returns the journal's counters.
 func (j *Journal) Stats() Stats {
-	return Stats{Appends: j.appends.Load(), Records: j.records.Load(), Commits: j.commits.Load()}
+	return Stats{Appends: j.appends.Load(), Records: j.records.Load(), Commits: j.commits.Load(), Waits: j.waits.Load()}
 }
 
 // Dir returns the state directory.
 func (j *Journal) Dir() string { return j.dir }
 
-// Close closes the open run files. Appends after Close fail.
+// Close closes the open run files, after the commit under way if any.
+// Appends after Close fail.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -226,14 +272,21 @@ func (j *Journal) runPath(id string) string { return filepath.Join(j.dir, "runs"
 // their Seq here, numbered per run from 1. Concurrent calls are committed
 // together unless [Options.NoGroupCommit]. Sensitive inputs are stored
 // without their value and [runbook.Secret] outputs as "(sensitive)".
+// Append is not fenced: a run holding a lease appends with
+// [Journal.AppendFenced].
 func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
+	return j.append(ctx, nil, recs)
+}
+
+// append writes recs, fenced by l unless it is nil.
+func (j *Journal) append(ctx context.Context, l *lease, recs []runbook.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("filejournal: append: %w", err)
 	}
-	req := &request{recs: make([]runbook.Record, len(recs))}
+	req := &request{recs: make([]runbook.Record, len(recs)), lease: l}
 	for i, r := range recs {
 		if err := checkRunID(r.Run); err != nil {
 			return err
@@ -248,6 +301,9 @@ func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
 			}
 			r.Inputs = in
 		}
+		if l != nil {
+			r.Fence = l.epoch
+		}
 		req.recs[i] = r
 	}
 	defer func() {
@@ -256,25 +312,27 @@ func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
 		}
 	}()
 	if j.opts.NoGroupCommit {
-		j.wmu.Lock()
 		j.commit([]*request{req})
-		j.wmu.Unlock()
 		return req.err
 	}
-	j.mu.Lock()
+	j.bmu.Lock()
 	if j.cur == nil {
-		j.cur = &batch{done: make(chan struct{}), lead: make(chan struct{}, 1)}
+		j.cur = newBatch()
 	}
 	b := j.cur
 	b.reqs = append(b.reqs, req)
+	if b.full != nil && len(b.reqs) >= b.want {
+		close(b.full)
+		b.full = nil
+	}
 	if !j.flushing {
+		// No commit is under way: lead this batch.
 		j.flushing = true
-		j.cur = nil
-		j.mu.Unlock()
+		j.bmu.Unlock()
 		j.lead(b)
 		return req.err
 	}
-	j.mu.Unlock()
+	j.bmu.Unlock()
 	select {
 	case <-b.done:
 	case <-b.lead:
@@ -283,24 +341,82 @@ func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
 	return req.err
 }
 
-// lead commits b, then hands the next batch to one of its waiters.
+func newBatch() *batch {
+	return &batch{done: make(chan struct{}), lead: make(chan struct{}, 1)}
+}
+
+// lead commits b, then hands the next batch, which gathered meanwhile, to
+// one of its callers.
+//
+// A commit that releases several callers usually sees most of them append
+// again at once (parallel steps record their start, run, record their end),
+// but by then the next batch, made of those that arrived during the commit
+// (or of the first to come back), would already be on its way to disk: the
+// callers would split into cohorts that take turns, each paying an fsync.
+// So the batch that follows a commit of several requests waits until it
+// holds as many requests as that commit released plus those that were
+// already waiting, or until a quarter of a commit's time has passed since
+// the release, whichever comes first. A caller that does not append again
+// costs the others at most that quarter; a lone caller (a sequence of steps)
+// never waits.
 func (j *Journal) lead(b *batch) {
-	j.mu.Lock()
+	j.bmu.Lock()
+	if len(b.reqs) < b.want {
+		if wait := time.Until(b.released.Add(time.Duration(j.commitTime.Load() / 4))); wait > 0 {
+			full := make(chan struct{})
+			b.full = full
+			j.bmu.Unlock()
+			j.waits.Add(1)
+			if j.timer == nil {
+				j.timer = time.NewTimer(wait)
+			} else {
+				j.timer.Reset(wait)
+			}
+			select {
+			case <-full:
+				j.timer.Stop()
+			case <-j.timer.C:
+			}
+			j.bmu.Lock()
+			b.full = nil
+		}
+	}
 	if j.cur == b {
 		j.cur = nil
 	}
-	j.mu.Unlock()
+	j.bmu.Unlock()
+	start := time.Now()
 	j.commit(b.reqs)
+	end := time.Now()
+	j.noteCommitTime(end.Sub(start))
 	close(b.done)
-	j.mu.Lock()
+	j.bmu.Lock()
 	next := j.cur
 	if next == nil {
 		j.flushing = false
-		j.mu.Unlock()
+		if len(b.reqs) > 1 {
+			// Keep the released callers together: the first to append
+			// again waits for the others.
+			next = newBatch()
+			next.want, next.released = len(b.reqs), end
+			j.cur = next
+		}
+		j.bmu.Unlock()
 		return
 	}
-	j.mu.Unlock()
+	next.want, next.released = len(b.reqs)+len(next.reqs), end
+	j.bmu.Unlock()
 	next.lead <- struct{}{}
+}
+
+// noteCommitTime folds a commit's duration into the moving average.
+func (j *Journal) noteCommitTime(d time.Duration) {
+	old := j.commitTime.Load()
+	if old == 0 {
+		j.commitTime.Store(int64(d))
+		return
+	}
+	j.commitTime.Store((3*old + int64(d)) / 4)
 }
 
 // pending is what one commit writes to one file.
@@ -314,7 +430,9 @@ type pending struct {
 	final   bool
 }
 
-// commit writes the records of reqs, one write and one fsync per file.
+// commit writes the records of reqs, one write and one fsync per file,
+// under j.mu: commits never overlap, and the run-lock fence of their fenced
+// requests is checked and held until their records are on disk.
 func (j *Journal) commit(reqs []*request) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -324,9 +442,16 @@ func (j *Journal) commit(reqs []*request) {
 		}
 		return
 	}
+	// Fenced requests are checked, and their locks kept from changing
+	// hands, until their records are on disk.
+	unfence := j.fence(reqs)
+	defer unfence()
 	byRun := map[string]*pending{}
 	var order []*pending
 	for _, req := range reqs {
+		if req.err != nil {
+			continue
+		}
 		// Encode the whole request first: it is committed all or nothing.
 		type enc struct {
 			p   *pending

@@ -58,7 +58,7 @@ func lockHelper() int {
 		if os.Getenv(envLockHelper) == "hold" {
 			_, _ = io.Copy(io.Discard, os.Stdin)
 		}
-		if err := unlock(); err != nil {
+		if err := unlock.Release(); err != nil {
 			return exit(err)
 		}
 		fmt.Println("unlocked")
@@ -162,7 +162,7 @@ func TestLockTwoProcesses(t *testing.T) {
 	assert.Equal(t, 0, a.exitCode(t))
 	unlock, err := j.Lock(context.Background(), "release-2@production")
 	require.NoError(t, err)
-	require.NoError(t, unlock())
+	require.NoError(t, unlock.Release())
 }
 
 // TestLockStaleTakeover: a holder killed with SIGKILL on this host leaves a
@@ -180,7 +180,7 @@ func TestLockStaleTakeover(t *testing.T) {
 	assert.Equal(t, a.cmd.Process.Pid, h.PID)
 	unlock, err := j.Lock(context.Background(), "release-2")
 	require.NoError(t, err, "a lock whose holder died on this host is stale")
-	require.NoError(t, unlock())
+	require.NoError(t, unlock.Release())
 }
 
 // TestLockOtherHostNeedsBreak: a lock from another host cannot be proven
@@ -195,23 +195,23 @@ func TestLockOtherHostNeedsBreak(t *testing.T) {
 	_, err := j.Lock(context.Background(), "release-2")
 	require.True(t, errors.Is(err, journal.ErrLocked), "got %v", err)
 	assert.Contains(t, err.Error(), "host build-07")
-	h, err := j.BreakLock(context.Background(), "release-2")
+	h, err := j.BreakLock(context.Background(), "release-2", false)
 	require.NoError(t, err)
 	assert.Equal(t, "build-07", h.Host)
 	assert.Equal(t, a.cmd.Process.Pid, h.PID)
 	unlock, err := j.Lock(context.Background(), "release-2")
 	require.NoError(t, err)
-	require.NoError(t, unlock())
-	_, err = j.BreakLock(context.Background(), "release-2")
+	require.NoError(t, unlock.Release())
+	_, err = j.BreakLock(context.Background(), "release-2", false)
 	assert.True(t, errors.Is(err, journal.ErrNotLocked), "got %v", err)
 
 	// Breaking a live holder's lock: its unlock reports it.
 	other := open(t, dir, &filejournal.Options{Host: "build-08"})
 	unlock, err = other.Lock(context.Background(), "release-2")
 	require.NoError(t, err)
-	_, err = j.BreakLock(context.Background(), "release-2")
+	_, err = j.BreakLock(context.Background(), "release-2", false)
 	require.NoError(t, err)
-	assert.ErrorContains(t, unlock(), "was broken")
+	assert.ErrorContains(t, unlock.Release(), "was broken")
 }
 
 // TestApplyTwoProcesses: a second apply of the same runbook is refused while

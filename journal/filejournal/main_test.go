@@ -7,6 +7,7 @@ import (
 
 	"github.com/handrail-dev/handrail/journal/filejournal"
 	"github.com/handrail-dev/handrail/journal/internal/crashworld"
+	"github.com/handrail-dev/handrail/journal/internal/leasetest"
 )
 
 // envStateDir is the state directory of a helper process.
@@ -22,6 +23,14 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 		os.Exit(crashworld.Main(j, os.Stdout))
+	}
+	if mode := os.Getenv(leasetest.EnvMode); mode != "" {
+		j, err := filejournal.Open(os.Getenv(envStateDir), &filejournal.Options{LeaseCheck: leasetest.CheckInterval()})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(leasetest.Main(j, mode, os.Stdout, os.Stderr))
 	}
 	if os.Getenv(envLockHelper) != "" {
 		os.Exit(lockHelper())

@@ -1,8 +1,9 @@
 // Package journaltest is the conformance suite every [runbook.Journal] must
 // pass: order and numbering of records, concurrent appends, unknown runs,
 // outputs that round-trip as JSON, secrets never stored in plain text,
-// listing ([runbook.RunLister]), run locks ([runbook.Locker]), and resume
-// and rollback-later through a real [runbook.Executor].
+// listing ([runbook.RunLister]), run locks ([runbook.Locker]), resume and
+// rollback-later through a real [runbook.Executor], and a step's progress
+// ([runbook.Env.RecordProgress]) read back by a resumed run.
 //
 // It is intended for use only in test code:
 //
@@ -27,6 +28,7 @@ import (
 
 	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 )
 
 // Factory returns a fresh, empty journal for one subtest; it registers its
@@ -70,6 +72,8 @@ func (s Suite) Run(t *testing.T, new Factory) {
 		{"listing", testListing},
 		{"locking", testLocking},
 		{"executor_resume_and_rollback", testExecutor},
+		{"progress_resume", testProgress},
+		{"edited_resume", testEdits},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -302,7 +306,7 @@ func testFields(t *testing.T, _ Suite, new Factory) {
 	failed := runbook.Record{Run: run, Kind: runbook.RecNodeFailed, Time: t0.Add(time.Second), Node: "migrate", Attempt: 3, Final: true,
 		Error: "migrate: 016_add_index.up.sql line 4: syntax error"}
 	sample := runbook.Record{Run: run, Kind: runbook.RecGateSample, Time: t0.Add(2 * time.Second), Node: "soak",
-		Sample: &runbook.SampleRecord{Gate: "soak", Check: "error_rate", Seq: 3, Time: t0.Add(2 * time.Second), Value: 0.004, Verdict: runbook.VerdictPass, Threshold: "< 0.01"}}
+		Sample: &runbook.SampleRecord{Gate: "soak", Check: "error_rate", Seq: 3, Time: t0.Add(2 * time.Second), Value: 0.004, Verdict: engine.VerdictPass, Threshold: "< 0.01"}}
 	decision := runbook.Record{Run: run, Kind: runbook.RecDecision, Time: t0.Add(3 * time.Second), Node: "go_no_go",
 		Decision: &runbook.Decision{Approved: true, By: "alice", Comment: "go", At: t0.Add(3 * time.Second), Choice: "rerun"}}
 	fin := runbook.Record{Run: run, Kind: runbook.RecRunFinished, Time: t0.Add(4 * time.Second), Status: runbook.StatusHalted, Error: "smoke failed"}
@@ -359,6 +363,8 @@ func testLocking(t *testing.T, _ Suite, new Factory) {
 	if !ok {
 		t.Skipf("%T does not implement runbook.Locker", j)
 	}
+	_, fenced := j.(runbook.FencedJournal)
+	assert.True(t, fenced, "%T has run locks: its appends must be fenced (runbook.FencedJournal)", j)
 	unlock, err := l.Lock(ctx(t), "release-2@production")
 	require.NoError(t, err)
 	// A second run of the same runbook and target is refused, naming the
@@ -375,13 +381,19 @@ func testLocking(t *testing.T, _ Suite, new Factory) {
 	// Other keys are independent.
 	unlockStaging, err := l.Lock(ctx(t), "release-2@staging")
 	require.NoError(t, err)
-	require.NoError(t, unlockStaging())
+	require.NoError(t, unlockStaging.Release())
 	// The first holder is unharmed: it releases normally, once.
-	require.NoError(t, unlock())
-	require.NoError(t, unlock(), "a second unlock is a no-op")
+	select {
+	case <-unlock.Lost():
+		t.Fatalf("the first lease was lost by another's attempt: %v", unlock.Err())
+	default:
+	}
+	require.NoError(t, unlock.Err(), "a lease held is not lost")
+	require.NoError(t, unlock.Release())
+	require.NoError(t, unlock.Release(), "a second release is a no-op")
 	unlock2, err := l.Lock(ctx(t), "release-2@production")
 	require.NoError(t, err, "the lock is free again after unlock")
-	require.NoError(t, unlock2())
+	require.NoError(t, unlock2.Release())
 
 	// The executor takes the lock: a second apply is refused while the
 	// first goes on unharmed.
@@ -472,4 +484,76 @@ func testExecutor(t *testing.T, _ Suite, new Factory) {
 	assert.Equal(t, string(runbook.StatusRolledBack), sum.State)
 	assert.Empty(t, sum.LeftToUndo)
 	assert.Equal(t, []string{"run", "rollback"}, sum.Modes)
+}
+
+// deadJournal stores records until the first one stop matches (which is
+// stored), then refuses every append: the journal of a process that died
+// right after that record.
+type deadJournal struct {
+	runbook.Journal
+	mu   sync.Mutex
+	stop func(runbook.Record) bool
+	dead bool
+}
+
+func (d *deadJournal) Append(ctx context.Context, recs ...runbook.Record) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dead {
+		return errors.New("the process is dead")
+	}
+	for i, r := range recs {
+		if d.stop(r) {
+			d.dead = true
+			return d.Journal.Append(ctx, recs[:i+1]...)
+		}
+	}
+	return d.Journal.Append(ctx, recs...)
+}
+
+func testProgress(t *testing.T, _ Suite, new Factory) {
+	j := new(t)
+	var mu sync.Mutex
+	var ops []string
+	units := []string{"web-1", "web-2", "web-3"}
+	b := runbook.NewBuilder("conformance-progress")
+	b.Step(runbook.Step{Name: "fleet", Idempotent: true, Irreversible: true,
+		Action: runbook.ActionFunc(func(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
+			done := env.Progress()
+			for _, u := range units {
+				if v, _ := done[u].(map[string]any); v["state"] == "succeeded" {
+					continue
+				}
+				mu.Lock()
+				ops = append(ops, u)
+				mu.Unlock()
+				item := map[string]any{"state": "succeeded", "attempt": env.Attempt(), "token": env.AddSecret(secretText)}
+				if err := env.RecordProgress(ctx, runbook.Outputs{u: item}); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		})})
+	p, err := b.Build()
+	require.NoError(t, err)
+	dead := &deadJournal{Journal: j, stop: func(r runbook.Record) bool { return r.Kind == runbook.RecProgress && r.Outputs["web-2"] != nil }}
+	_, err = (&runbook.Executor{Journal: dead, Clock: runbook.NewSimClock(t0)}).Run(ctx(t), p, runbook.RunOptions{RunID: "run-progress"})
+	require.Error(t, err)
+	recs, err := j.Load(ctx(t), "run-progress")
+	require.NoError(t, err)
+	assert.NotContains(t, jsonOf(t, recs), secretText)
+	st, err := runbook.Replay(recs)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"web-1":{"state":"succeeded","attempt":1,"token":"(sensitive)"},"web-2":{"state":"succeeded","attempt":1,"token":"(sensitive)"}}`,
+		jsonOf(t, st.Progress["fleet"]))
+
+	ops = nil
+	_, err = (&runbook.Executor{Journal: j, Clock: runbook.NewSimClock(t0.Add(time.Minute))}).Resume(ctx(t), p, "run-progress", runbook.RunOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"web-3"}, ops, "the resumed run reads the progress back from the journal")
+	recs, err = j.Load(ctx(t), "run-progress")
+	require.NoError(t, err)
+	st, err = runbook.Replay(recs)
+	require.NoError(t, err)
+	assert.Empty(t, st.Progress["fleet"], "forgotten once the step succeeded")
 }

@@ -127,3 +127,43 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendFenced is the cost of fencing: one AppendFenced (the lock's
+// row read FOR SHARE in the same statement) next to one plain Append of the
+// same record to another run, alternately in the same loop.
+func BenchmarkAppendFenced(b *testing.B) {
+	dsn, schema := benchSchema(b)
+	j := openJournal(b, dsn, schema, nil)
+	ctx := context.Background()
+	lease, err := j.Lock(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lease.Release()
+	for _, run := range []string{"plain", "fenced"} {
+		if err := j.Append(ctx, runbook.Record{Run: run, Kind: runbook.RecRunStarted, Time: bt0}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var plain, fenced time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 2; k++ {
+			s := time.Now()
+			if (i+k)%2 == 0 {
+				if err := j.Append(ctx, benchRecord("plain", int64(i))); err != nil {
+					b.Fatal(err)
+				}
+				plain += time.Since(s)
+			} else {
+				if err := j.AppendFenced(ctx, lease, benchRecord("fenced", int64(i))); err != nil {
+					b.Fatal(err)
+				}
+				fenced += time.Since(s)
+			}
+		}
+	}
+	b.ReportMetric(float64(plain.Nanoseconds())/float64(b.N), "plain-ns/rec")
+	b.ReportMetric(float64(fenced.Nanoseconds())/float64(b.N), "fenced-ns/rec")
+	b.ReportMetric(float64(fenced)/float64(plain), "ratio")
+}

@@ -5,7 +5,9 @@
 // each [Journal.Append] durable when it returns (one transaction per call),
 // sensitive inputs stored without value and [runbook.Secret] outputs as
 // "(sensitive)", runs listed newest first, and a run lock — here a
-// PostgreSQL advisory lock held by a session that lives as long as the run.
+// PostgreSQL advisory lock held by a session that lives as long as the run,
+// watched as a lease ([runbook.Lease]) and fencing every append of the run
+// ([Journal.AppendFenced]) with its token.
 //
 // The tables live in their own schema (default "handrail"), created on first
 // use and versioned in its schema_version table; migrations are idempotent
@@ -27,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/runbook"
 )
 
@@ -43,24 +46,31 @@ type Options struct {
 	Schema string
 	// Host names this machine in lock holders (default os.Hostname).
 	Host string
+	// LeaseCheck is how often a run lock's session is checked (default
+	// [DefaultLeaseCheck]). A lost session is noticed within about this
+	// long; a check that gets no answer within 5 times this (at least 5s)
+	// loses the lease.
+	LeaseCheck time.Duration
 }
 
 // Journal is a [runbook.Journal] in PostgreSQL. It is safe for concurrent
 // use.
 type Journal struct {
-	pool     *pgxpool.Pool
-	ownsPool bool
-	schema   string
-	host     string
+	pool       *pgxpool.Pool
+	ownsPool   bool
+	schema     string
+	host       string
+	leaseCheck time.Duration
 
 	mu    sync.Mutex
 	ready bool
 }
 
 var (
-	_ runbook.Journal   = (*Journal)(nil)
-	_ runbook.RunLister = (*Journal)(nil)
-	_ runbook.Locker    = (*Journal)(nil)
+	_ runbook.Journal       = (*Journal)(nil)
+	_ runbook.RunLister     = (*Journal)(nil)
+	_ runbook.Locker        = (*Journal)(nil)
+	_ runbook.FencedJournal = (*Journal)(nil)
 )
 
 // Open returns a journal on the database dsn names (a postgres:// URL or
@@ -86,12 +96,18 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Journal, error) {
 
 // New returns a journal using the caller's pool, which it does not close.
 func New(pool *pgxpool.Pool, opts *Options) (*Journal, error) {
-	j := &Journal{pool: pool, schema: DefaultSchema}
+	j := &Journal{pool: pool, schema: DefaultSchema, leaseCheck: DefaultLeaseCheck}
 	if opts != nil {
 		if opts.Schema != "" {
 			j.schema = opts.Schema
 		}
 		j.host = opts.Host
+		if opts.LeaseCheck < 0 {
+			return nil, fmt.Errorf("pgjournal: negative LeaseCheck %s", opts.LeaseCheck)
+		}
+		if opts.LeaseCheck > 0 {
+			j.leaseCheck = opts.LeaseCheck
+		}
 	}
 	if strings.TrimSpace(j.schema) == "" || len(j.schema) > 63 {
 		return nil, fmt.Errorf("pgjournal: schema name %q: want 1 to 63 characters", j.schema)
@@ -217,8 +233,30 @@ func (j *Journal) Version(ctx context.Context) (int, error) {
 }
 
 // Append stores recs in one transaction (one statement, one round trip);
-// they are committed when it returns. Records get their Seq here, numbered per run from 1.
+// they are committed when it returns. Records get their Seq here, numbered
+// per run from 1. Append is not fenced: a run holding a lease appends with
+// [Journal.AppendFenced].
 func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
+	return j.append(ctx, nil, recs)
+}
+
+// AppendFenced stores recs like [Journal.Append], only while lease (from
+// this journal's [Journal.Lock]) is the current holder of its lock. The
+// same statement that inserts the records reads the lock's row FOR SHARE and
+// inserts nothing unless the row still holds the lease's token: a new
+// holder's Lock, which rewrites the row, waits for appends in flight and
+// fences out every later one. A refused append stores nothing, loses the
+// lease and returns a [*journal.LostError] naming the new holder.
+func (j *Journal) AppendFenced(ctx context.Context, ls runbook.Lease, recs ...runbook.Record) error {
+	l, ok := ls.(*lease)
+	if !ok || l.j.schema != j.schema {
+		return fmt.Errorf("pgjournal: append fenced by a lease of another journal (%T)", ls)
+	}
+	return j.append(ctx, l, recs)
+}
+
+// append stores recs, fenced by l unless it is nil.
+func (j *Journal) append(ctx context.Context, l *lease, recs []runbook.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -273,12 +311,26 @@ func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
 	for i, r := range runs {
 		firsts[i], counts[i] = first[r], count[r]
 	}
-	// One statement, so one transaction and one round trip: reserve the
-	// sequence numbers on each run's row (locking it until commit), then
-	// insert the records numbered after it.
-	_, err := j.pool.Exec(ctx, `WITH c AS (
-			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) AS c(run, first_time, n)
-		), r AS (
+	// One statement, so one transaction and one round trip: check the
+	// fence (locking the lock's row until commit), reserve the sequence
+	// numbers on each run's row (locking it until commit), then insert the
+	// records numbered after it.
+	fence, args := "", []any{runs, firsts, counts, cols.run, cols.idx, cols.kind, cols.node, cols.time, cols.data}
+	if l != nil {
+		fence = ` WHERE EXISTS (SELECT 1 FROM f)`
+		args = append(args, l.key, l.token)
+	}
+	sql := `WITH c AS (
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) AS c(run, first_time, n)` + fence + `
+		), r AS (`
+	if l != nil {
+		sql = `WITH f AS (
+			SELECT 1 FROM ` + j.t("locks") + ` WHERE key = $10 AND token = $11 FOR SHARE
+		), c AS (
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) AS c(run, first_time, n)` + fence + `
+		), r AS (`
+	}
+	tag, err := j.pool.Exec(ctx, sql+`
 			INSERT INTO `+j.t("runs")+` AS r (run, first_time, last_seq)
 			SELECT run, first_time, n FROM c ORDER BY run
 			ON CONFLICT (run) DO UPDATE SET last_seq = r.last_seq + EXCLUDED.last_seq
@@ -288,10 +340,17 @@ func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
 		SELECT u.run, r.last_seq - c.n + u.idx, u.kind, u.node, u.time,
 			jsonb_set(u.data::jsonb, '{seq}', to_jsonb(r.last_seq - c.n + u.idx))
 		FROM unnest($4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[], $9::text[]) AS u(run, idx, kind, node, time, data)
-		JOIN r ON r.run = u.run JOIN c ON c.run = u.run`,
-		runs, firsts, counts, cols.run, cols.idx, cols.kind, cols.node, cols.time, cols.data)
+		JOIN r ON r.run = u.run JOIN c ON c.run = u.run`, args...)
 	if err != nil {
 		return fmt.Errorf("pgjournal: append %d records to run %s: %w", n, strings.Join(runs, ", "), err)
+	}
+	if l != nil && tag.RowsAffected() == 0 {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.leaseTimeout())
+		defer cancel()
+		lerr := &journal.LostError{Key: l.key, Where: j.where(l.key), Holder: j.currentHolder(hctx, l.key),
+			Reason: fmt.Sprintf("an append of %d record(s) to run %s was refused: the lock's row no longer holds this run's token (the lock was broken or taken over)", n, strings.Join(runs, ", "))}
+		l.MarkLost(lerr)
+		return lerr
 	}
 	return nil
 }

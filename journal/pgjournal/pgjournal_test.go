@@ -23,6 +23,7 @@ import (
 	"github.com/handrail-dev/handrail/internal/testenv"
 	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/journal/internal/crashworld"
+	"github.com/handrail-dev/handrail/journal/internal/leasetest"
 	"github.com/handrail-dev/handrail/journal/journaltest"
 	"github.com/handrail-dev/handrail/journal/pgjournal"
 	"github.com/handrail-dev/handrail/runbook"
@@ -40,6 +41,16 @@ const exitLocked = 3
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(envHelper); mode != "" {
 		os.Exit(helperMain(mode))
+	}
+	if mode := os.Getenv(leasetest.EnvMode); mode != "" {
+		j, err := pgjournal.Open(context.Background(), os.Getenv(envDSN), &pgjournal.Options{Schema: os.Getenv(envSchema), LeaseCheck: leasetest.CheckInterval()})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		code := leasetest.Main(j, mode, os.Stdout, os.Stderr)
+		j.Close()
+		os.Exit(code)
 	}
 	if os.Getenv(crashworld.EnvMode) != "" {
 		j, err := pgjournal.Open(context.Background(), os.Getenv(envDSN), &pgjournal.Options{Schema: os.Getenv(envSchema)})
@@ -169,7 +180,7 @@ func helperMain(mode string) int {
 		}
 		fmt.Println("locked")
 		_, _ = io.Copy(io.Discard, os.Stdin)
-		if err := unlock(); err != nil {
+		if err := unlock.Release(); err != nil {
 			return exit(err)
 		}
 		fmt.Println("unlocked")
@@ -260,12 +271,12 @@ func TestLockTwoProcesses(t *testing.T) {
 
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
 	_ = a.cmd.Wait()
-	var unlock func() error
+	var unlock runbook.Lease
 	require.Eventually(t, func() bool {
 		unlock, err = j.Lock(ctx, "release-2")
 		return err == nil
 	}, 10*time.Second, 20*time.Millisecond, "the lock is released with the dead holder's session: %v", err)
-	require.NoError(t, unlock())
+	require.NoError(t, unlock.Release())
 }
 
 // TestApplyTwoProcesses: a second apply is refused while the first, in
@@ -294,16 +305,16 @@ func TestBreakLock(t *testing.T) {
 	unlock, err := holder.Lock(ctx, "release-2")
 	require.NoError(t, err)
 	j := openJournal(t, dsn, schema, nil)
-	_, err = j.BreakLock(ctx, "other")
+	_, err = j.BreakLock(ctx, "other", false)
 	assert.True(t, errors.Is(err, journal.ErrNotLocked), "got %v", err)
-	h, err := j.BreakLock(ctx, "release-2")
+	h, err := j.BreakLock(ctx, "release-2", false)
 	require.NoError(t, err)
 	assert.Equal(t, "build-07", h.Host)
-	var unlock2 func() error
+	var unlock2 runbook.Lease
 	require.Eventually(t, func() bool {
 		unlock2, err = j.Lock(ctx, "release-2")
 		return err == nil
 	}, 10*time.Second, 20*time.Millisecond)
-	require.NoError(t, unlock2())
-	assert.Error(t, unlock(), "the broken holder's unlock reports it")
+	require.NoError(t, unlock2.Release())
+	assert.Error(t, unlock.Release(), "the broken holder's unlock reports it")
 }

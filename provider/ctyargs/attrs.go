@@ -18,9 +18,8 @@ import (
 //	return cfg, a.Err()
 //
 // Absent and null attributes read as zero values; marks (such as
-// sensitivity) are removed from what it reads. Unlike [Args], a duration of
-// "0" reads as zero. The zero value reads nothing and records no error. An
-// Attrs is not safe for concurrent use.
+// sensitivity) are removed from what it reads. The zero value reads nothing
+// and records no error. An Attrs is not safe for concurrent use.
 type Attrs struct {
 	// V is the object or map to read.
 	V cty.Value
@@ -158,6 +157,7 @@ func (a *Attrs) Duration(name string) time.Duration {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
 		a.Fail(name, fmt.Sprintf("%q is not a duration such as \"30s\" or \"5m\"", s))
+		return 0
 	}
 	return d
 }
@@ -187,7 +187,7 @@ func (a *Attrs) Strs(name string) []string {
 	var out []string
 	for i, e := range a.List(name) {
 		if e.IsNull() || !e.IsKnown() || e.Type() != cty.String {
-			a.Fail(name, fmt.Sprintf("element %d is not a known string", i))
+			a.Fail(name, fmt.Sprintf("want a list of strings, element %d is %s", i, what(e)))
 			return nil
 		}
 		out = append(out, e.AsString())
@@ -200,14 +200,57 @@ func (a *Attrs) Ints(name string) []int {
 	var out []int
 	for i, e := range a.List(name) {
 		if e.IsNull() || !e.IsKnown() || e.Type() != cty.Number {
-			a.Fail(name, fmt.Sprintf("element %d is not a known number", i))
+			a.Fail(name, fmt.Sprintf("want a list of whole numbers, element %d is %s", i, what(e)))
 			return nil
 		}
 		n, acc := e.AsBigFloat().Int64()
 		if acc != big.Exact {
-			a.Fail(name, fmt.Sprintf("element %d is not a whole number", i))
+			a.Fail(name, fmt.Sprintf("want a list of whole numbers, element %d is %s", i, e.AsBigFloat().Text('g', -1)))
 		}
 		out = append(out, int(n))
+	}
+	return out
+}
+
+// IntMap reads a map or object of known whole numbers (nil when absent).
+func (a *Attrs) IntMap(name string) map[string]int {
+	x, ok := a.Get(name)
+	if !ok {
+		return nil
+	}
+	if !(x.Type().IsMapType() || x.Type().IsObjectType()) {
+		a.Fail(name, "want a map of numbers, got "+x.Type().FriendlyName())
+		return nil
+	}
+	out := map[string]int{}
+	for it := x.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		e, _ = e.Unmark()
+		if e.IsNull() || !e.IsKnown() || e.Type() != cty.Number {
+			a.Fail(name, fmt.Sprintf("want a map of whole numbers, %q is %s", k.AsString(), what(e)))
+			return nil
+		}
+		n, acc := e.AsBigFloat().Int64()
+		if acc != big.Exact {
+			a.Fail(name, fmt.Sprintf("want a map of whole numbers, %q is %s", k.AsString(), e.AsBigFloat().Text('g', -1)))
+			return nil
+		}
+		out[k.AsString()] = int(n)
+	}
+	return out
+}
+
+// Value reads an attribute of any type as plain JSON-compatible Go values
+// (nil when absent); see [GoValue].
+func (a *Attrs) Value(name string) any {
+	x, ok := a.Get(name)
+	if !ok {
+		return nil
+	}
+	out, err := GoValue(x)
+	if err != nil {
+		a.Fail(name, err.Error())
+		return nil
 	}
 	return out
 }
@@ -227,10 +270,22 @@ func (a *Attrs) StrMap(name string) map[string]string {
 		k, e := it.Element()
 		e, _ = e.Unmark()
 		if e.IsNull() || !e.IsKnown() || e.Type() != cty.String {
-			a.Fail(name, fmt.Sprintf("value of %s is not a known string", k.AsString()))
+			a.Fail(name, fmt.Sprintf("want a map of strings, %q is %s", k.AsString(), what(e)))
 			return nil
 		}
 		out[k.AsString()] = e.AsString()
 	}
 	return out
+}
+
+// what describes an element that is not what was wanted: "null", "not
+// known yet" or "a number".
+func what(e cty.Value) string {
+	switch {
+	case e.IsNull():
+		return "null"
+	case !e.IsKnown():
+		return "not known yet"
+	}
+	return "a " + e.Type().FriendlyName()
 }

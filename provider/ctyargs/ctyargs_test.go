@@ -15,52 +15,54 @@ import (
 )
 
 func TestReaders(t *testing.T) {
-	obj := ctyargs.Of(cty.ObjectVal(map[string]cty.Value{
+	v := cty.ObjectVal(map[string]cty.Value{
 		"s":       cty.StringVal("x"),
 		"b":       cty.True,
 		"n":       cty.NumberIntVal(42),
 		"frac":    cty.NumberFloatVal(1.5),
 		"d":       cty.StringVal("2m"),
-		"neg":     cty.StringVal("-1s"),
 		"list":    cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.StringVal("b")}),
-		"badlist": cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.NumberIntVal(1)}),
 		"map":     cty.MapVal(map[string]cty.Value{"k": cty.StringVal("v")}),
 		"ints":    cty.ObjectVal(map[string]cty.Value{"a": cty.NumberIntVal(1)}),
+		"badints": cty.ObjectVal(map[string]cty.Value{"a": cty.StringVal("one")}),
 		"null":    cty.NullVal(cty.String),
 		"unknown": cty.UnknownVal(cty.String),
-	}))
+		"obj":     cty.ObjectVal(map[string]cty.Value{"n": cty.NumberIntVal(1), "tags": cty.TupleVal([]cty.Value{cty.StringVal("x")})}),
+	})
 	tests := []struct {
 		name    string
-		read    func() (any, error)
+		read    func(a *ctyargs.Attrs) any
 		want    any
 		wantErr string
 	}{
-		{"string", func() (any, error) { return obj.Str("s") }, "x", ""},
-		{"absent string", func() (any, error) { return obj.Str("nope") }, "", ""},
-		{"null string", func() (any, error) { return obj.Str("null") }, "", ""},
-		{"wrong type", func() (any, error) { return obj.Str("b") }, "", "b: want a string, got bool"},
-		{"unknown", func() (any, error) { return obj.Str("unknown") }, "", "unknown: the value is not known yet"},
-		{"bool", func() (any, error) { return obj.Bool("b") }, true, ""},
-		{"bool wrong", func() (any, error) { return obj.Bool("s") }, false, "s: want a bool, got string"},
-		{"int", func() (any, error) { n, _, err := obj.Int("n"); return n, err }, int64(42), ""},
-		{"int fraction", func() (any, error) { n, _, err := obj.Int("frac"); return n, err }, int64(0), "frac: 1.5 is not a whole number"},
-		{"duration", func() (any, error) { return obj.Duration("d") }, 2 * time.Minute, ""},
-		{"negative duration", func() (any, error) { return obj.Duration("neg") }, time.Duration(0), `neg: "-1s" is not a duration such as "10s" or "2m"`},
-		{"list", func() (any, error) { return obj.StrList("list") }, []string{"a", "b"}, ""},
-		{"bad list", func() (any, error) { return obj.StrList("badlist") }, []string(nil), "badlist: want a list of strings, found a number"},
-		{"map", func() (any, error) { return obj.StrMap("map") }, map[string]string{"k": "v"}, ""},
-		{"int map", func() (any, error) { return obj.IntMap("ints") }, map[string]int64{"a": 1}, ""},
-		{"value", func() (any, error) { return obj.Value("list") }, []any{"a", "b"}, ""},
-		{"value number", func() (any, error) { return obj.Value("n") }, json.Number("42"), ""},
-		{"value unknown", func() (any, error) { return obj.Value("unknown") }, nil, "unknown: the value is not known yet"},
+		{"string", func(a *ctyargs.Attrs) any { return a.Str("s") }, "x", ""},
+		{"absent string", func(a *ctyargs.Attrs) any { return a.Str("nope") }, "", ""},
+		{"null string", func(a *ctyargs.Attrs) any { return a.Str("null") }, "", ""},
+		{"wrong type", func(a *ctyargs.Attrs) any { return a.Str("b") }, "", "x: b: want a string, got bool"},
+		{"unknown", func(a *ctyargs.Attrs) any { return a.Str("unknown") }, "", "x: unknown: value is not known yet"},
+		{"bool", func(a *ctyargs.Attrs) any { return a.Bool("b") }, true, ""},
+		{"bool wrong", func(a *ctyargs.Attrs) any { return a.Bool("s") }, false, "x: s: want a bool, got string"},
+		{"int", func(a *ctyargs.Attrs) any { return a.Int("n") }, 42, ""},
+		{"int fraction", func(a *ctyargs.Attrs) any { a.Int("frac"); return nil }, nil, "x: frac: want a whole number, got 1.5"},
+		{"float", func(a *ctyargs.Attrs) any { return a.Float("frac") }, 1.5, ""},
+		{"duration", func(a *ctyargs.Attrs) any { return a.Duration("d") }, 2 * time.Minute, ""},
+		{"list", func(a *ctyargs.Attrs) any { return a.Strs("list") }, []string{"a", "b"}, ""},
+		{"map", func(a *ctyargs.Attrs) any { return a.StrMap("map") }, map[string]string{"k": "v"}, ""},
+		{"int map", func(a *ctyargs.Attrs) any { return a.IntMap("ints") }, map[string]int{"a": 1}, ""},
+		{"bad int map", func(a *ctyargs.Attrs) any { return a.IntMap("badints") }, map[string]int(nil), `x: badints: want a map of whole numbers, "a" is a string`},
+		{"value", func(a *ctyargs.Attrs) any { return a.Value("list") }, []any{"a", "b"}, ""},
+		{"value object", func(a *ctyargs.Attrs) any { return a.Value("obj") }, map[string]any{"n": json.Number("1"), "tags": []any{"x"}}, ""},
+		{"value absent", func(a *ctyargs.Attrs) any { return a.Value("nope") }, nil, ""},
+		{"value unknown", func(a *ctyargs.Attrs) any { return a.Value("unknown") }, nil, "x: unknown: value is not known yet"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.read()
+			a := &ctyargs.Attrs{V: v, Where: "x"}
+			got := tc.read(a)
 			if tc.wantErr != "" {
-				require.EqualError(t, err, tc.wantErr)
+				require.EqualError(t, a.Err(), tc.wantErr)
 			} else {
-				require.NoError(t, err)
+				require.NoError(t, a.Err())
 			}
 			assert.Equal(t, tc.want, got)
 		})
@@ -69,36 +71,40 @@ func TestReaders(t *testing.T) {
 
 func TestAbsentArguments(t *testing.T) {
 	for _, v := range []cty.Value{cty.NilVal, cty.NullVal(cty.DynamicPseudoType), cty.DynamicVal, cty.StringVal("not an object"), cty.EmptyObjectVal} {
-		a := ctyargs.Of(v)
-		assert.False(t, a.Has("x"))
-		s, err := a.Str("x")
-		assert.NoError(t, err)
-		assert.Empty(t, s)
+		a := &ctyargs.Attrs{V: v, Where: "x"}
+		assert.False(t, a.IsSet("x"))
+		assert.Empty(t, a.Str("x"))
+		assert.Nil(t, a.Value("x"))
+		assert.NoError(t, a.Err())
 	}
-	var zero ctyargs.Args
-	assert.False(t, zero.Has("x"))
 }
 
 func TestMapArguments(t *testing.T) {
-	a := ctyargs.Of(cty.MapVal(map[string]cty.Value{"url": cty.StringVal("http://x")}))
-	assert.True(t, a.Has("url"))
-	assert.False(t, a.Has("other"))
+	a := &ctyargs.Attrs{V: cty.MapVal(map[string]cty.Value{"url": cty.StringVal("http://x")})}
+	assert.True(t, a.IsSet("url"))
+	assert.Equal(t, "http://x", a.Str("url"))
+	assert.False(t, a.IsSet("other"))
 }
 
-func ExampleArgs() {
-	a := ctyargs.Of(cty.ObjectVal(map[string]cty.Value{
+func TestGoValueRemovesMarks(t *testing.T) {
+	g, err := ctyargs.GoValue(cty.ObjectVal(map[string]cty.Value{"pw": cty.StringVal("s").Mark("sensitive")}))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"pw": "s"}, g)
+}
+
+func ExampleAttrs() {
+	a := &ctyargs.Attrs{V: cty.ObjectVal(map[string]cty.Value{
 		"url":     cty.StringVal("http://app:8080/health"),
 		"timeout": cty.StringVal("10s"),
 		"retries": cty.StringVal("three"),
-	}))
-	url, _ := a.Str("url")
-	timeout, _ := a.Duration("timeout")
-	_, _, err := a.Int("retries")
+	}), Where: "http_check"}
+	url, timeout := a.Str("url"), a.Duration("timeout")
+	a.Int("retries")
 	fmt.Println(url, timeout)
-	fmt.Println(err)
+	fmt.Println(a.Err())
 	// Output:
 	// http://app:8080/health 10s
-	// retries: want a number, got string
+	// http_check: retries: want a number, got string
 }
 
 var errBad = errors.New("bad config")
@@ -133,4 +139,29 @@ func TestAttrsRecordsTheFirstError(t *testing.T) {
 	b := ctyargs.Attrs{V: cty.EmptyObjectVal, Where: "x"}
 	b.Fail("y", "broken")
 	assert.EqualError(t, b.Err(), "x: y: broken")
+}
+
+func TestAttrsErrorsNameTheElement(t *testing.T) {
+	v := cty.ObjectVal(map[string]cty.Value{
+		"cmd":   cty.TupleVal([]cty.Value{cty.StringVal("ls"), cty.NumberIntVal(1)}),
+		"codes": cty.TupleVal([]cty.Value{cty.NumberIntVal(0), cty.NumberFloatVal(1.5)}),
+		"env":   cty.ObjectVal(map[string]cty.Value{"A": cty.NullVal(cty.String)}),
+		"when":  cty.StringVal("-1s"),
+	})
+	tests := []struct {
+		name, want string
+		read       func(a *ctyargs.Attrs)
+	}{
+		{"string list", "x: cmd: want a list of strings, element 1 is a number", func(a *ctyargs.Attrs) { a.Strs("cmd") }},
+		{"number list", "x: codes: want a list of whole numbers, element 1 is 1.5", func(a *ctyargs.Attrs) { a.Ints("codes") }},
+		{"string map", `x: env: want a map of strings, "A" is null`, func(a *ctyargs.Attrs) { a.StrMap("env") }},
+		{"negative duration", `x: when: "-1s" is not a duration such as "30s" or "5m"`, func(a *ctyargs.Attrs) { assert.Zero(t, a.Duration("when")) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &ctyargs.Attrs{V: v, Where: "x"}
+			tc.read(a)
+			assert.EqualError(t, a.Err(), tc.want)
+		})
+	}
 }

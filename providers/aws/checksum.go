@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
-	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/handrail-dev/handrail/internal/lazyre"
 )
 
 // MetaSHA256 is the user-metadata key under which s3_upload stores the hex
@@ -123,18 +123,9 @@ func digestReader(ctx context.Context, r io.Reader, size, partSize int64) (diges
 	return d, nil
 }
 
-// digestFile digests a file.
+// digestFile digests a file of the machine's disk.
 func digestFile(ctx context.Context, file string, partSize int64) (digest, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return digest{}, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return digest{}, err
-	}
-	return digestReader(ctx, f, st.Size(), partSize)
+	return digestLocal(ctx, osFiles{}, file, partSize)
 }
 
 // multipart reports whether the digest has parts.
@@ -171,7 +162,7 @@ func (d digest) sha256Hex() string { return hex.EncodeToString(d.sha256) }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-var md5ETag = regexp.MustCompile(`^[0-9a-f]{32}(-[0-9]+)?$`)
+var md5ETag = lazyre.New(`^[0-9a-f]{32}(-[0-9]+)?$`)
 
 // stripParts removes a "-<parts>" suffix.
 func stripParts(s string) string {

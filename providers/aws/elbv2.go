@@ -71,6 +71,9 @@ type WeightsAction struct {
 // NewWeights returns the elbv2_weights action. Outputs: rule_arn,
 // previous_weights and weights (maps of target group ARN to weight, every
 // group of the rule), target_groups (the rule's groups in order), changed.
+// previous_weights is checkpointed before ModifyRule, so that the rollback
+// of an attempt whose answer was lost, retried, or cut short by a crash
+// restores the weights from before the step's first attempt.
 func NewWeights(inst *Instance, a WeightsArgs) (*WeightsAction, error) {
 	const act = "elbv2_weights"
 	if !strings.HasPrefix(a.RuleARN, "arn:") {
@@ -100,8 +103,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// Do captures the rule's weights, checks the groups, and sets the new
-// weights (no call when they are already in place).
+// Do captures the rule's weights, checks the groups, checkpoints the
+// capture, and sets the new weights (no call when they are already in
+// place). A retried or resumed attempt restores from the first attempt's
+// checkpoint instead of re-capturing: after a ModifyRule whose answer was
+// lost, the rule already holds the new weights, and capturing them as
+// "previous" would make the rollback restore the new state.
 func (a *WeightsAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
 	a.inst.register(env)
 	wrap := func(err error) error { return permanentELB(fmt.Errorf("elbv2_weights %s: %w", a.args.RuleARN, err)) }
@@ -109,13 +116,13 @@ func (a *WeightsAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outpu
 	if err != nil {
 		return nil, wrap(err)
 	}
-	prev, err := c.ForwardWeights(ctx, a.args.RuleARN)
+	cur, err := c.ForwardWeights(ctx, a.args.RuleARN)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	in := map[string]bool{}
-	groups := make([]string, 0, len(prev))
-	for _, tw := range prev {
+	groups := make([]string, 0, len(cur))
+	for _, tw := range cur {
 		in[tw.TargetGroupARN] = true
 		groups = append(groups, tw.TargetGroupARN)
 	}
@@ -129,9 +136,18 @@ func (a *WeightsAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outpu
 		return nil, wrap(fmt.Errorf("%w: target group %s is not in the rule's forward action; the rule forwards to: %s",
 			ErrRule, strings.Join(missing, ", "), strings.Join(groups, ", ")))
 	}
-	next := make([]TargetWeight, len(prev))
+	prev := cur
+	if cp, err := checkpointedWeights(checkpointed(env)); err != nil {
+		return nil, wrap(err)
+	} else if cp != nil {
+		prev = cp
+		line(env, fmt.Sprintf("rule %s: an earlier attempt captured %s before its change; the rule now holds %s", a.args.RuleARN, formatWeights(prev), formatWeights(cur)))
+	} else if err := checkpoint(ctx, env, runbook.Outputs{"rule_arn": a.args.RuleARN, "previous_weights": weightMap(prev), "target_groups": groups}); err != nil {
+		return nil, runbook.Permanent(fmt.Errorf("elbv2_weights %s: recording the weights before the change: %w", a.args.RuleARN, err))
+	}
+	next := make([]TargetWeight, len(cur))
 	changed := false
-	for i, tw := range prev {
+	for i, tw := range cur {
 		next[i] = tw
 		if w, ok := a.args.Weights[tw.TargetGroupARN]; ok && w != tw.Weight {
 			next[i].Weight, changed = w, true
@@ -144,7 +160,54 @@ func (a *WeightsAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outpu
 	}
 	line(env, fmt.Sprintf("rule %s: %s -> %s", a.args.RuleARN, formatWeights(prev), formatWeights(next)))
 	return runbook.Outputs{"rule_arn": a.args.RuleARN, "previous_weights": weightMap(prev), "weights": weightMap(next),
-		"target_groups": groups, "changed": changed}, nil
+		"target_groups": targetGroups(prev), "changed": !sameWeights(prev, next)}, nil
+}
+
+// checkpointed returns the step's checkpoint (nil outside a run).
+func checkpointed(env *runbook.Env) runbook.Outputs {
+	if env == nil {
+		return nil
+	}
+	return env.Checkpointed()
+}
+
+// checkpoint records outs before a change (nothing outside a run).
+func checkpoint(ctx context.Context, env *runbook.Env, outs runbook.Outputs) error {
+	if env == nil {
+		return nil
+	}
+	return env.Checkpoint(ctx, outs)
+}
+
+// checkpointedWeights reads the weights an earlier attempt checkpointed, or
+// nil.
+func checkpointedWeights(cp runbook.Outputs) ([]TargetWeight, error) {
+	m := anyMap(cp["previous_weights"])
+	if len(m) == 0 {
+		return nil, nil
+	}
+	order := stringList(cp["target_groups"])
+	if len(order) != len(m) {
+		order = sortedKeys(m)
+	}
+	out := make([]TargetWeight, 0, len(order))
+	for _, tg := range order {
+		w, err := intValue(m[tg])
+		if err != nil {
+			return nil, fmt.Errorf("checkpointed previous_weights[%s]: %w", tg, err)
+		}
+		out = append(out, TargetWeight{TargetGroupARN: tg, Weight: w})
+	}
+	return out, nil
+}
+
+// targetGroups returns the groups of ws in order.
+func targetGroups(ws []TargetWeight) []string {
+	out := make([]string, len(ws))
+	for i, tw := range ws {
+		out[i] = tw.TargetGroupARN
+	}
+	return out
 }
 
 func weightMap(ws []TargetWeight) map[string]any {
@@ -181,8 +244,10 @@ type weightsBack struct{ a *WeightsAction }
 
 // Compensate sets the forward action back to exactly the groups and
 // weights of the step's previous_weights output (in the order of its
-// target_groups output). A step without outputs changed nothing: ModifyRule
-// is atomic.
+// target_groups output) — the checkpoint of a failed or interrupted
+// attempt holds them too. A step without them changed nothing: it
+// checkpoints before ModifyRule, which is atomic. Running it twice leaves
+// the rule as running it once.
 func (r *weightsBack) Compensate(ctx context.Context, env *runbook.Env) error {
 	self := env.Self()
 	prevMap := anyMap(self["previous_weights"])

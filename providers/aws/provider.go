@@ -65,11 +65,12 @@ type Clients struct {
 // use, never by Configure.
 type ClientFactory func(ctx context.Context, cfg Config) (Clients, error)
 
-// Option configures [NewProvider] and [NewInstance].
+// Option configures [NewInstance].
 type Option func(*options)
 
 type options struct {
 	factory ClientFactory
+	files   LocalFiles
 }
 
 // WithClientFactory replaces the real SDK adapters (the fake in awsfake
@@ -79,9 +80,12 @@ func WithClientFactory(f ClientFactory) Option {
 }
 
 func buildOptions(opts []Option) options {
-	o := options{factory: NewSDKClients}
+	o := options{factory: NewSDKClients, files: osFiles{}}
 	for _, f := range opts {
 		f(&o)
+	}
+	if o.files == nil {
+		o.files = osFiles{}
 	}
 	return o
 }
@@ -93,6 +97,7 @@ type Instance struct {
 	name    string
 	cfg     Config
 	factory ClientFactory
+	files   LocalFiles
 
 	mu      sync.Mutex
 	clients *Clients
@@ -132,7 +137,7 @@ func NewInstance(name string, cfg Config, opts ...Option) (*Instance, error) {
 	if cfg.RetryMaxBackoff < 0 {
 		return nil, fmt.Errorf("%s: retry_max_backoff %s is negative", full, cfg.RetryMaxBackoff)
 	}
-	return &Instance{name: name, cfg: cfg, factory: o.factory}, nil
+	return &Instance{name: name, cfg: cfg, factory: o.factory, files: o.files}, nil
 }
 
 // Name returns "aws.<name>".
@@ -188,17 +193,29 @@ func (i *Instance) register(env *runbook.Env) {
 	}
 }
 
-// Provider is the "aws" provider type.
+// Provider is the "aws" provider type. The zero value uses the real SDK
+// adapters and the machine's disk: &aws.Provider{}.
 type Provider struct {
-	opts []Option
+	// ClientFactory, if set, builds every instance's clients (the fake of
+	// package awsfake). Nil: [NewSDKClients].
+	ClientFactory ClientFactory
+	// Files, if set, is where every instance reads local files (s3_upload's
+	// source), as [WithLocalFiles]. Nil: the machine's disk.
+	Files LocalFiles
 }
 
 var _ provider.Provider = (*Provider)(nil)
 
-// NewProvider returns the aws provider, using the real SDK adapters unless
-// an option replaces them.
-func NewProvider(opts ...Option) *Provider {
-	return &Provider{opts: opts}
+// options returns the instance options of the provider's fields.
+func (p *Provider) options() []Option {
+	var opts []Option
+	if p.ClientFactory != nil {
+		opts = append(opts, WithClientFactory(p.ClientFactory))
+	}
+	if p.Files != nil {
+		opts = append(opts, WithLocalFiles(p.Files))
+	}
+	return opts
 }
 
 // Type returns "aws".
@@ -227,36 +244,21 @@ func (*Provider) ConfigSchema() provider.Schema {
 // Configure returns the instance of one provider block. It neither reads
 // credentials nor connects.
 func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := ctyargs.Of(config)
-	var cfg Config
-	var err error
-	wrap := func(err error) error { return fmt.Errorf("provider aws.%s: %w", name, err) }
-	for _, f := range []struct {
-		n string
-		d *string
-	}{{"region", &cfg.Region}, {"profile", &cfg.Profile}, {"role_arn", &cfg.RoleARN}, {"external_id", &cfg.ExternalID},
-		{"session_name", &cfg.SessionName}, {"access_key_id", &cfg.AccessKeyID}, {"secret_access_key", &cfg.SecretAccessKey},
-		{"session_token", &cfg.SessionToken}, {"endpoint", &cfg.Endpoint}, {"s3_endpoint", &cfg.S3Endpoint},
-		{"elbv2_endpoint", &cfg.ELBv2Endpoint}} {
-		if *f.d, err = a.Str(f.n); err != nil {
-			return nil, wrap(err)
-		}
+	a := &ctyargs.Attrs{V: config, Where: "provider aws." + name}
+	cfg := Config{
+		Region: a.Str("region"), Profile: a.Str("profile"), RoleARN: a.Str("role_arn"), ExternalID: a.Str("external_id"),
+		SessionName: a.Str("session_name"), AccessKeyID: a.Str("access_key_id"), SecretAccessKey: a.Str("secret_access_key"),
+		SessionToken: a.Str("session_token"), Endpoint: a.Str("endpoint"), S3Endpoint: a.Str("s3_endpoint"),
+		ELBv2Endpoint: a.Str("elbv2_endpoint"), S3UsePathStyle: a.Bool("s3_use_path_style"),
+		MaxAttempts: a.Int("max_attempts"), RetryMaxBackoff: a.Duration("retry_max_backoff"),
 	}
-	if cfg.S3UsePathStyle, err = a.Bool("s3_use_path_style"); err != nil {
-		return nil, wrap(err)
+	if n := cfg.MaxAttempts; a.IsSet("max_attempts") && (n < 1 || n > 100) {
+		a.Fail("max_attempts", fmt.Sprintf("%d is out of range: give 1 (no retry) to 100", n))
 	}
-	n, ok, err := a.Int("max_attempts")
-	if err != nil {
-		return nil, wrap(err)
+	if err := a.Err(); err != nil {
+		return nil, err
 	}
-	if ok && (n < 1 || n > 100) {
-		return nil, wrap(fmt.Errorf("max_attempts: %d is out of range: give 1 (no retry) to 100", n))
-	}
-	cfg.MaxAttempts = int(n)
-	if cfg.RetryMaxBackoff, err = a.Duration("retry_max_backoff"); err != nil {
-		return nil, wrap(err)
-	}
-	return NewInstance(name, cfg, p.opts...)
+	return NewInstance(name, cfg, p.options()...)
 }
 
 // Actions returns the provider's action types.

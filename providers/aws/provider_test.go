@@ -50,11 +50,11 @@ func TestConfigure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got aws.Config
 			calls := 0
-			p := aws.NewProvider(aws.WithClientFactory(func(_ context.Context, cfg aws.Config) (aws.Clients, error) {
+			p := &aws.Provider{ClientFactory: func(_ context.Context, cfg aws.Config) (aws.Clients, error) {
 				calls++
 				got = cfg
 				return awsfake.New().Instance("x").Clients(context.Background())
-			}))
+			}}
 			inst, err := p.Configure(context.Background(), "prod", cty.ObjectVal(tc.config))
 			if tc.err != "" {
 				require.Error(t, err)

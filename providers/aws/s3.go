@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/handrail-dev/handrail/internal/lazyre"
+
 	"github.com/handrail-dev/handrail/runbook"
 )
 
@@ -350,7 +352,7 @@ type uploadFile struct {
 }
 
 func (a *UploadAction) files() ([]uploadFile, error) {
-	st, err := os.Stat(a.args.Source)
+	st, err := a.inst.files.Stat(a.args.Source)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
@@ -368,7 +370,7 @@ func (a *UploadAction) files() ([]uploadFile, error) {
 		return nil, fmt.Errorf("source %s is a directory: give prefix (the keys' common start), not key", a.args.Source)
 	}
 	var out []uploadFile
-	err = filepath.WalkDir(a.args.Source, func(p string, d fs.DirEntry, err error) error {
+	err = walkFiles(a.inst.files, a.args.Source, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -401,10 +403,14 @@ type uploaded struct {
 	existed                     bool
 }
 
-// Do uploads every file. When an upload fails part-way, the objects this
-// attempt created are deleted again (unless keep) before the error is
-// returned: a failed step leaves nothing half-done behind, and a retry
-// starts clean.
+// Do uploads every file. Before the first upload it records (env.Checkpoint)
+// what the rollback needs: for each key, whether an object was there, its
+// version then (versioned buckets), and the SHA-256 of what the step
+// writes. A retried or resumed attempt reuses that capture, so an object
+// whose upload lost its answer is still known as the step's own. When an
+// upload fails, the objects this step put are removed again (unless keep)
+// before the error is returned: a failed step leaves nothing half-done
+// behind, and a retry starts clean.
 func (a *UploadAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
 	a.inst.register(env)
 	files, err := a.files()
@@ -415,13 +421,32 @@ func (a *UploadAction) Do(ctx context.Context, env *runbook.Env) (runbook.Output
 	if err != nil {
 		return nil, fmt.Errorf("s3_upload: %w", err)
 	}
+	digests := make([]digest, len(files))
+	for i, f := range files {
+		if digests[i], err = digestLocal(ctx, a.inst.files, f.path, PartSize(f.size, a.args.PartSize)); err != nil {
+			return nil, fmt.Errorf("s3_upload %s: %w", f.path, err)
+		}
+	}
+	capture, err := a.capture(ctx, env, c, files, digests)
+	if err != nil {
+		return nil, permanentIf(err)
+	}
 	var done []uploaded
-	for _, f := range files {
-		u, err := a.uploadOne(ctx, env, c, f)
+	for i, f := range files {
+		u, err := a.uploadOne(ctx, env, c, f, digests[i], capture.existed[f.key])
 		if err != nil {
 			err = fmt.Errorf("s3_upload %s to %s: %w", f.path, s3URI(a.args.Bucket, f.key), err)
 			if !a.args.Keep {
-				if cerr := a.cleanup(ctx, env, c, done); cerr != nil {
+				keys := make([]string, 0, i+1)
+				for _, d := range done {
+					keys = append(keys, d.key)
+				}
+				// The object whose upload failed may be there all the same
+				// (the answer was lost).
+				keys = append(keys, f.key)
+				self := capture.outputs(a.args.Bucket)
+				self["keys"] = keys
+				if cerr := undoUpload(ctx, env, c, a.args.Bucket, self); cerr != nil {
 					err = errors.Join(err, cerr)
 				}
 			}
@@ -429,32 +454,72 @@ func (a *UploadAction) Do(ctx context.Context, env *runbook.Env) (runbook.Output
 		}
 		done = append(done, u)
 	}
-	return uploadOutputs(a.args.Bucket, done), nil
+	out := uploadOutputs(a.args.Bucket, done)
+	out["previous_version_ids"] = capture.outputs(a.args.Bucket)["previous_version_ids"]
+	return out, nil
 }
 
-func (a *UploadAction) uploadOne(ctx context.Context, env *runbook.Env, c S3Client, f uploadFile) (uploaded, error) {
-	ps := PartSize(f.size, a.args.PartSize)
-	d, err := digestFile(ctx, f.path, ps)
-	if err != nil {
-		return uploaded{}, err
+// uploadCapture is what s3_upload records before its first upload.
+type uploadCapture struct {
+	keys     []string
+	existed  map[string]bool
+	versions map[string]string // version current before the step, by key
+	sha      map[string]string
+}
+
+func (u uploadCapture) outputs(bucket string) runbook.Outputs {
+	existed, versions, sha := map[string]any{}, map[string]any{}, map[string]any{}
+	for _, k := range u.keys {
+		existed[k], versions[k], sha[k] = u.existed[k], u.versions[k], u.sha[k]
 	}
-	existed := true
+	return runbook.Outputs{"bucket": bucket, "keys": append([]string(nil), u.keys...), "existed_before": existed,
+		"previous_version_ids": versions, "sha256": sha}
+}
+
+// capture returns the state of the keys before the step: from an earlier
+// attempt's checkpoint, or read now and checkpointed before any upload.
+func (a *UploadAction) capture(ctx context.Context, env *runbook.Env, c S3Client, files []uploadFile, digests []digest) (uploadCapture, error) {
+	u := uploadCapture{existed: map[string]bool{}, versions: map[string]string{}, sha: map[string]string{}}
+	for i, f := range files {
+		u.keys = append(u.keys, f.key)
+		u.sha[f.key] = digests[i].sha256Hex()
+	}
+	if cp := checkpointed(env); len(stringList(cp["keys"])) > 0 {
+		existed, versions := anyMap(cp["existed_before"]), anyMap(cp["previous_version_ids"])
+		for _, k := range stringList(cp["keys"]) {
+			u.existed[k], _ = existed[k].(bool)
+			u.versions[k], _ = versions[k].(string)
+		}
+		return u, nil
+	}
 	stamp := runStamp(env)
-	if prev, err := c.HeadObject(ctx, a.args.Bucket, f.key); errors.Is(err, ErrNotFound) {
-		existed = false
-	} else if err != nil {
-		return uploaded{}, fmt.Errorf("checking whether the object exists: %w", err)
-	} else if stamp != "" && prev.Metadata[MetaRun] == stamp {
-		// An earlier attempt of this very step (retried, or resumed after a
-		// crash before its outputs were journaled) created it: it is still
-		// the step's own object.
-		existed = false
+	for _, f := range files {
+		prev, err := c.HeadObject(ctx, a.args.Bucket, f.key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return u, fmt.Errorf("s3_upload: checking whether %s exists: %w", s3URI(a.args.Bucket, f.key), err)
+		case stamp != "" && prev.Metadata[MetaRun] == stamp:
+			// An earlier attempt of this very step (a run journaled before
+			// checkpoints) created it: it is still the step's own object.
+		default:
+			u.existed[f.key], u.versions[f.key] = true, prev.VersionID
+		}
 	}
+	if err := checkpoint(ctx, env, u.outputs(a.args.Bucket)); err != nil {
+		return u, runbook.Permanent(fmt.Errorf("s3_upload: recording the objects before the upload: %w", err))
+	}
+	return u, nil
+}
+
+func (a *UploadAction) uploadOne(ctx context.Context, env *runbook.Env, c S3Client, f uploadFile, d digest, existed bool) (uploaded, error) {
+	ps := PartSize(f.size, a.args.PartSize)
+	stamp := runStamp(env)
 	meta := map[string]string{MetaSHA256: d.sha256Hex()}
 	if stamp != "" {
 		meta[MetaRun] = stamp
 	}
-	fh, err := os.Open(f.path)
+	fh, err := a.inst.files.Open(f.path)
 	if err != nil {
 		return uploaded{}, err
 	}
@@ -492,23 +557,6 @@ func runStamp(env *runbook.Env) string {
 	return env.Run().ID + "/" + env.Node()
 }
 
-// cleanup deletes the objects of a failed attempt that did not exist
-// before it.
-func (a *UploadAction) cleanup(ctx context.Context, env *runbook.Env, c S3Client, done []uploaded) error {
-	var errs []error
-	for _, u := range done {
-		if u.existed {
-			continue
-		}
-		if err := c.DeleteObject(ctx, a.args.Bucket, u.key, u.version); err != nil {
-			errs = append(errs, fmt.Errorf("cleaning up %s: %w", s3URI(a.args.Bucket, u.key), err))
-			continue
-		}
-		line(env, "deleted "+s3URI(a.args.Bucket, u.key)+" (the upload failed part-way)")
-	}
-	return errors.Join(errs...)
-}
-
 func uploadOutputs(bucket string, done []uploaded) runbook.Outputs {
 	keys := make([]string, 0, len(done))
 	etags, shas, existed, versions, by := map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}
@@ -529,23 +577,27 @@ func (a *UploadAction) Describe() runbook.Description {
 	return runbook.Description{Provider: a.inst.Name(), Action: "s3_upload"}
 }
 
-// NaturalRollback deletes what the step uploaded, from its outputs alone:
-//   - an object that did not exist before the step is deleted, unless it
-//     changed since (another ETag: someone else wrote it);
-//   - an object that existed before is never deleted: in a bucket without
-//     versioning the step overwrote it, its old content is gone, and
+// NaturalRollback removes what the step uploaded, from its outputs (or
+// the checkpoint of an attempt that did not finish) alone:
+//   - an object that did not exist before the step is deleted while it is
+//     still the step's own (same ETag, or the SHA-256 the step recorded
+//     before uploading): someone else's later write is left alone;
+//   - an object that existed before is never deleted in a bucket without
+//     versioning: the step overwrote it, its old content is gone, and
 //     deleting it would lose the name as well (a backup someone relies
-//     on). In a versioned bucket the version the step created is deleted,
-//     which makes the previous version current again: an exact undo.
+//     on). In a versioned bucket the versions the step created are deleted
+//     until the version current before the step is current again: an
+//     exact undo, also when a retried upload created two.
 //
-// With keep = true the rollback keeps everything and says so.
+// Running it twice leaves the bucket as running it once. With keep = true
+// the rollback keeps everything and says so.
 func (a *UploadAction) NaturalRollback() runbook.Rollback {
 	return &uploadBack{a: a}
 }
 
 type uploadBack struct{ a *UploadAction }
 
-// Compensate deletes the uploaded objects (see NaturalRollback).
+// Compensate removes the uploaded objects (see NaturalRollback).
 func (r *uploadBack) Compensate(ctx context.Context, env *runbook.Env) error {
 	bucket := r.a.args.Bucket
 	if r.a.args.Keep {
@@ -553,8 +605,7 @@ func (r *uploadBack) Compensate(ctx context.Context, env *runbook.Env) error {
 		return nil
 	}
 	self := env.Self()
-	keys := stringList(self["keys"])
-	if len(keys) == 0 {
+	if len(stringList(self["keys"])) == 0 {
 		line(env, "the step uploaded nothing: nothing to delete")
 		return nil
 	}
@@ -566,52 +617,67 @@ func (r *uploadBack) Compensate(ctx context.Context, env *runbook.Env) error {
 	if err != nil {
 		return fmt.Errorf("s3_upload rollback: %w", err)
 	}
-	existed, etags, versions, shas := anyMap(self["existed_before"]), anyMap(self["etags"]), anyMap(self["version_ids"]), anyMap(self["sha256"])
-	var errs []error
-	for _, k := range keys {
-		uri := s3URI(bucket, k)
-		ver, _ := versions[k].(string)
-		if was, _ := existed[k].(bool); was {
-			if ver == "" {
-				line(env, fmt.Sprintf("%s existed before the step and the bucket keeps no versions: left as uploaded (its old content cannot be restored)", uri))
-				continue
-			}
-			if err := c.DeleteObject(ctx, bucket, k, ver); err != nil {
-				errs = append(errs, fmt.Errorf("deleting version %s of %s: %w", ver, uri, err))
-				continue
-			}
-			line(env, fmt.Sprintf("deleted version %s of %s: the previous version is current again", ver, uri))
-			continue
-		}
-		if ver == "" {
-			// Without versions, delete only what is still the step's object.
-			cur, err := c.HeadObject(ctx, bucket, k)
-			if errors.Is(err, ErrNotFound) {
-				line(env, uri+" is already gone")
-				continue
-			}
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if !ours(cur, etags[k], shas[k]) {
-				want, _ := etags[k].(string)
-				line(env, fmt.Sprintf("%s changed since the step (ETag %s, not %s): left alone", uri, cur.ETag, want))
-				continue
-			}
-		}
-		// With versions, deleting the step's own version removes exactly
-		// what it created, whatever was written since.
-		if err := c.DeleteObject(ctx, bucket, k, ver); err != nil {
-			errs = append(errs, fmt.Errorf("deleting %s: %w", uri, err))
-			continue
-		}
-		line(env, "deleted "+uri)
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := undoUpload(ctx, env, c, bucket, self); err != nil {
 		return fmt.Errorf("s3_upload rollback: %w", err)
 	}
 	return nil
+}
+
+// maxUndo bounds the versions one key's undo deletes (each attempt of the
+// step may have created one).
+const maxUndo = 16
+
+// undoUpload removes the objects named by self's keys that the step put,
+// reading existed_before, previous_version_ids, etags and sha256 from self.
+func undoUpload(ctx context.Context, env *runbook.Env, c S3Client, bucket string, self runbook.Outputs) error {
+	existed, prevVersions, etags, shas := anyMap(self["existed_before"]), anyMap(self["previous_version_ids"]), anyMap(self["etags"]), anyMap(self["sha256"])
+	var errs []error
+	for _, k := range stringList(self["keys"]) {
+		uri := s3URI(bucket, k)
+		was, _ := existed[k].(bool)
+		prev, _ := prevVersions[k].(string)
+		if was && prev == "" {
+			line(env, fmt.Sprintf("%s existed before the step and the bucket keeps no versions: left as uploaded (its old content cannot be restored)", uri))
+			continue
+		}
+		for n := 0; ; n++ {
+			cur, err := c.HeadObject(ctx, bucket, k)
+			if errors.Is(err, ErrNotFound) {
+				if n == 0 {
+					line(env, uri+" is not there: nothing to delete")
+				}
+				break
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("checking %s: %w", uri, err))
+				break
+			}
+			if was && cur.VersionID == prev {
+				if n == 0 {
+					line(env, fmt.Sprintf("%s is at version %s, as before the step", uri, prev))
+				}
+				break
+			}
+			if !ours(cur, etags[k], shas[k]) {
+				line(env, fmt.Sprintf("%s changed since the step (ETag %s): left alone", uri, cur.ETag))
+				break
+			}
+			if n == maxUndo {
+				errs = append(errs, fmt.Errorf("%s: still the step's own object after deleting %d versions", uri, n))
+				break
+			}
+			if err := c.DeleteObject(ctx, bucket, k, cur.VersionID); err != nil {
+				errs = append(errs, fmt.Errorf("deleting %s: %w", uri, err))
+				break
+			}
+			if cur.VersionID != "" {
+				line(env, fmt.Sprintf("deleted version %s of %s", cur.VersionID, uri))
+			} else {
+				line(env, "deleted "+uri)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Describe names the instance and the action.
@@ -622,6 +688,7 @@ func (r *uploadBack) Describe() runbook.Description {
 // ours reports whether the current object is still the one the step
 // uploaded: same ETag, or same SHA-256 in the metadata s3_upload stores
 // (ETags of multipart and SSE-KMS objects are not stable across tools).
+// With neither known (outputs of an old journal) it trusts the step.
 func ours(cur Object, etag, sha any) bool {
 	e, _ := etag.(string)
 	s, _ := sha.(string)
@@ -693,7 +760,7 @@ type DownloadAction struct {
 	args DownloadArgs
 }
 
-var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+var sha256Hex = lazyre.New(`^[0-9a-fA-F]{64}$`)
 
 // NewDownload returns the s3_download action. Outputs: file, bucket, key,
 // size, sha256, etag, verified_by (sha256, sha256-metadata, etag-md5 or

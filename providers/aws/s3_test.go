@@ -37,11 +37,16 @@ func newS3World(t testing.TB, buckets ...string) *s3World {
 	faker := gofakes3.New(w.backend)
 	h := faker.Server()
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if w.mutate == nil {
-			h.ServeHTTP(rw, r)
-			return
-		}
-		mw := &mutatingWriter{ResponseWriter: rw, r: r, f: w.mutate}
+		mw := &mutatingWriter{ResponseWriter: rw, r: r, f: func(r *http.Request, hd http.Header) {
+			// gofakes3 gives every object a version ID, even in a bucket
+			// without versioning; S3 sends none there.
+			if !w.versioned(r) {
+				hd.Del("x-amz-version-id")
+			}
+			if w.mutate != nil {
+				w.mutate(r, hd)
+			}
+		}}
 		h.ServeHTTP(mw, r)
 		if !mw.done {
 			mw.WriteHeader(http.StatusOK)
@@ -56,6 +61,13 @@ func newS3World(t testing.TB, buckets ...string) *s3World {
 	require.NoError(t, err)
 	w.inst = inst
 	return w
+}
+
+// versioned reports whether the request's bucket keeps versions.
+func (w *s3World) versioned(r *http.Request) bool {
+	bucket, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	v, err := w.backend.VersioningConfiguration(bucket)
+	return err == nil && v.Enabled()
 }
 
 type mutatingWriter struct {

@@ -30,13 +30,13 @@ func actionTypes() map[string]provider.ActionType {
 		"groups":    {Type: cty.DynamicPseudoType, Description: "per target group ARN: {healthy, unhealthy, total}"},
 		"value":     {Type: cty.Number, Description: "the healthy count (as a step)"},
 	}
-	newAction := func(name string, build func(*Instance, ctyargs.Args) (runbook.Action, error)) func(provider.Instance, cty.Value) (runbook.Action, error) {
+	newAction := func(name string, build func(*Instance, *ctyargs.Attrs) (runbook.Action, error)) func(provider.Instance, cty.Value) (runbook.Action, error) {
 		return func(inst provider.Instance, v cty.Value) (runbook.Action, error) {
 			ai, err := instanceOf(name, inst)
 			if err != nil {
 				return nil, err
 			}
-			a, err := build(ai, ctyargs.Of(v))
+			a, err := build(ai, &ctyargs.Attrs{V: v, Where: name})
 			if err != nil {
 				if strings.HasPrefix(err.Error(), name+":") {
 					return nil, err
@@ -61,7 +61,7 @@ func actionTypes() map[string]provider.ActionType {
 			Outputs:     objectOutputs,
 			ReadOnly:    true,
 			Description: "check that an object matching a prefix, a pattern or today's date exists (fails when none); as a check, the value is the number of matches",
-			New: newAction("s3_object_exists", func(i *Instance, a ctyargs.Args) (runbook.Action, error) {
+			New: newAction("s3_object_exists", func(i *Instance, a *ctyargs.Attrs) (runbook.Action, error) {
 				oa, err := objectExistsArgs(a)
 				if err != nil {
 					return nil, err
@@ -73,9 +73,9 @@ func actionTypes() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				oa, err := objectExistsArgs(ctyargs.Of(v))
+				oa, err := objectExistsArgs(&ctyargs.Attrs{V: v, Where: "s3_object_exists"})
 				if err != nil {
-					return nil, fmt.Errorf("s3_object_exists: %w", err)
+					return nil, err
 				}
 				return NewObjectExists(ai, oa)
 			},
@@ -83,7 +83,7 @@ func actionTypes() map[string]provider.ActionType {
 		"s3_upload": {
 			Args: provider.Schema{
 				"bucket":       {Type: cty.String, Required: true, Description: "bucket name"},
-				"source":       {Type: cty.String, Required: true, Description: "a file, or a directory whose files are uploaded under prefix"},
+				"source":       {Type: cty.String, Required: true, LocalPath: true, Description: "a file, or a directory whose files are uploaded under prefix (relative: to the runbook file's directory)"},
 				"key":          {Type: cty.String, Description: "key of a file (default: prefix + its base name)"},
 				"prefix":       {Type: cty.String, Description: "prefix of the keys (production/pre-release-2/)"},
 				"part_size":    {Type: cty.Number, Description: "multipart part size in bytes (default 8 MiB, at least 5 MiB); larger files go up in parts"},
@@ -92,40 +92,27 @@ func actionTypes() map[string]provider.ActionType {
 				"keep":         {Type: cty.Bool, Description: "keep the uploaded objects on rollback"},
 			},
 			Outputs: map[string]provider.Output{
-				"bucket":         {Type: cty.String, Description: "the bucket"},
-				"key":            {Type: cty.String, Description: "key of the (first) object"},
-				"etag":           {Type: cty.String, Description: "ETag of the (first) object"},
-				"keys":           {Type: cty.List(cty.String), Description: "every key uploaded"},
-				"etags":          {Type: cty.Map(cty.String), Description: "ETag by key"},
-				"sha256":         {Type: cty.Map(cty.String), Description: "hex SHA-256 by key"},
-				"existed_before": {Type: cty.Map(cty.Bool), Description: "by key: whether an object was there before (never deleted by the rollback)"},
-				"version_ids":    {Type: cty.Map(cty.String), Description: "version created, by key (versioned buckets)"},
-				"verified_by":    {Type: cty.Map(cty.String), Description: "by key: sha256 (S3's checksum) or etag-md5"},
-				"count":          {Type: cty.Number, Description: "number of objects"},
-				"size":           {Type: cty.Number, Description: "total bytes"},
+				"bucket":               {Type: cty.String, Description: "the bucket"},
+				"key":                  {Type: cty.String, Description: "key of the (first) object"},
+				"etag":                 {Type: cty.String, Description: "ETag of the (first) object"},
+				"keys":                 {Type: cty.List(cty.String), Description: "every key uploaded"},
+				"etags":                {Type: cty.Map(cty.String), Description: "ETag by key"},
+				"sha256":               {Type: cty.Map(cty.String), Description: "hex SHA-256 by key"},
+				"existed_before":       {Type: cty.Map(cty.Bool), Description: "by key: whether an object was there before (never deleted by the rollback)"},
+				"version_ids":          {Type: cty.Map(cty.String), Description: "version created, by key (versioned buckets)"},
+				"previous_version_ids": {Type: cty.Map(cty.String), Description: "by key: the version current before the step (versioned buckets; restored by the rollback)"},
+				"verified_by":          {Type: cty.Map(cty.String), Description: "by key: sha256 (S3's checksum) or etag-md5"},
+				"count":                {Type: cty.Number, Description: "number of objects"},
+				"size":                 {Type: cty.Number, Description: "total bytes"},
 			},
 			NaturalRollback: true,
 			Description:     "upload a file or a directory (multipart for large files), verifying checksums; rolls back by deleting the objects it created (keep = true keeps them)",
-			New: newAction("s3_upload", func(i *Instance, a ctyargs.Args) (runbook.Action, error) {
-				var ua UploadArgs
-				var err error
-				for _, f := range []struct {
-					n string
-					d *string
-				}{{"bucket", &ua.Bucket}, {"source", &ua.Source}, {"key", &ua.Key}, {"prefix", &ua.Prefix}, {"content_type", &ua.ContentType}} {
-					if *f.d, err = a.Str(f.n); err != nil {
-						return nil, err
-					}
+			New: newAction("s3_upload", func(i *Instance, a *ctyargs.Attrs) (runbook.Action, error) {
+				ua := UploadArgs{
+					Bucket: a.Str("bucket"), Source: a.Str("source"), Key: a.Str("key"), Prefix: a.Str("prefix"), ContentType: a.Str("content_type"),
+					PartSize: int64(a.Int("part_size")), Concurrency: a.Int("concurrency"), Keep: a.Bool("keep"),
 				}
-				if ua.PartSize, _, err = a.Int("part_size"); err != nil {
-					return nil, err
-				}
-				n, _, err := a.Int("concurrency")
-				if err != nil {
-					return nil, err
-				}
-				ua.Concurrency = int(n)
-				if ua.Keep, err = a.Bool("keep"); err != nil {
+				if err := a.Err(); err != nil {
 					return nil, err
 				}
 				return NewUpload(i, ua)
@@ -135,7 +122,7 @@ func actionTypes() map[string]provider.ActionType {
 			Args: provider.Schema{
 				"bucket":      {Type: cty.String, Required: true, Description: "bucket name"},
 				"key":         {Type: cty.String, Required: true, Description: "object key"},
-				"file":        {Type: cty.String, Required: true, Description: "local path to write (written whole or not at all)"},
+				"file":        {Type: cty.String, Required: true, LocalPath: true, Description: "local path to write (written whole or not at all; relative: to the runbook file's directory)"},
 				"sha256":      {Type: cty.String, Description: "expected hex SHA-256 (default: the object's stored checksum or MD5 ETag)"},
 				"verify":      {Type: cty.Bool, Description: "verify the checksum (default true)"},
 				"part_size":   {Type: cty.Number, Description: "ranged-GET part size in bytes"},
@@ -152,32 +139,17 @@ func actionTypes() map[string]provider.ActionType {
 			},
 			ReadOnly:    true,
 			Description: "download an object to a file, verifying its checksum",
-			New: newAction("s3_download", func(i *Instance, a ctyargs.Args) (runbook.Action, error) {
-				var da DownloadArgs
-				var err error
-				for _, f := range []struct {
-					n string
-					d *string
-				}{{"bucket", &da.Bucket}, {"key", &da.Key}, {"file", &da.File}, {"sha256", &da.SHA256}} {
-					if *f.d, err = a.Str(f.n); err != nil {
-						return nil, err
-					}
+			New: newAction("s3_download", func(i *Instance, a *ctyargs.Attrs) (runbook.Action, error) {
+				da := DownloadArgs{
+					Bucket: a.Str("bucket"), Key: a.Str("key"), File: a.Str("file"), SHA256: a.Str("sha256"),
+					PartSize: int64(a.Int("part_size")), Concurrency: a.Int("concurrency"),
 				}
-				if !a.Get("verify").IsNull() {
-					v, err := a.Bool("verify")
-					if err != nil {
-						return nil, err
-					}
-					da.NoVerify = !v
+				if a.IsSet("verify") {
+					da.NoVerify = !a.Bool("verify")
 				}
-				if da.PartSize, _, err = a.Int("part_size"); err != nil {
+				if err := a.Err(); err != nil {
 					return nil, err
 				}
-				n, _, err := a.Int("concurrency")
-				if err != nil {
-					return nil, err
-				}
-				da.Concurrency = int(n)
 				return NewDownload(i, da)
 			}),
 		},
@@ -195,14 +167,10 @@ func actionTypes() map[string]provider.ActionType {
 			},
 			NaturalRollback: true,
 			Description:     "set the weights of a listener rule's forward action (a traffic ramp); rolls back to the weights captured before",
-			New: newAction("elbv2_weights", func(i *Instance, a ctyargs.Args) (runbook.Action, error) {
-				var wa WeightsArgs
-				var err error
-				if wa.RuleARN, err = a.Str("rule_arn"); err != nil {
-					return nil, err
-				}
-				m, err := a.IntMap("weights")
-				if err != nil {
+			New: newAction("elbv2_weights", func(i *Instance, a *ctyargs.Attrs) (runbook.Action, error) {
+				wa := WeightsArgs{RuleARN: a.Str("rule_arn")}
+				m := a.IntMap("weights")
+				if err := a.Err(); err != nil {
 					return nil, err
 				}
 				wa.Weights = make(map[string]int, len(m))
@@ -210,7 +178,7 @@ func actionTypes() map[string]provider.ActionType {
 					if v < 0 || v > MaxWeight {
 						return nil, fmt.Errorf("weight %d for %s is out of range: ELBv2 takes 0 to %d", v, k, MaxWeight)
 					}
-					wa.Weights[k] = int(v)
+					wa.Weights[k] = v
 				}
 				return NewWeights(i, wa)
 			}),
@@ -224,7 +192,7 @@ func actionTypes() map[string]provider.ActionType {
 			Outputs:     healthOutputs,
 			ReadOnly:    true,
 			Description: "target health of a target group; as a check, the value is its healthy count",
-			New: newAction("elbv2_target_health", func(i *Instance, a ctyargs.Args) (runbook.Action, error) {
+			New: newAction("elbv2_target_health", func(i *Instance, a *ctyargs.Attrs) (runbook.Action, error) {
 				ta, err := targetHealthArgs(a)
 				if err != nil {
 					return nil, err
@@ -236,9 +204,9 @@ func actionTypes() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				ta, err := targetHealthArgs(ctyargs.Of(v))
+				ta, err := targetHealthArgs(&ctyargs.Attrs{V: v, Where: "elbv2_target_health"})
 				if err != nil {
-					return nil, fmt.Errorf("elbv2_target_health: %w", err)
+					return nil, err
 				}
 				return NewTargetHealth(ai, ta)
 			},
@@ -246,43 +214,19 @@ func actionTypes() map[string]provider.ActionType {
 	}
 }
 
-func objectExistsArgs(a ctyargs.Args) (ObjectExistsArgs, error) {
-	var oa ObjectExistsArgs
-	var err error
-	for _, f := range []struct {
-		n string
-		d *string
-	}{{"bucket", &oa.Bucket}, {"prefix", &oa.Prefix}, {"pattern", &oa.Pattern}, {"date", &oa.Date},
-		{"time_zone", &oa.TimeZone}, {"regexp", &oa.Regexp}} {
-		if *f.d, err = a.Str(f.n); err != nil {
-			return oa, err
-		}
+func objectExistsArgs(a *ctyargs.Attrs) (ObjectExistsArgs, error) {
+	oa := ObjectExistsArgs{
+		Bucket: a.Str("bucket"), Prefix: a.Str("prefix"), Pattern: a.Str("pattern"), Date: a.Str("date"),
+		TimeZone: a.Str("time_zone"), Regexp: a.Str("regexp"), MaxAge: a.Duration("max_age"), MinSize: int64(a.Int("min_size")),
 	}
-	if oa.MaxAge, err = a.Duration("max_age"); err != nil {
-		return oa, err
-	}
-	if oa.MinSize, _, err = a.Int("min_size"); err != nil {
-		return oa, err
-	}
-	return oa, nil
+	return oa, a.Err()
 }
 
-func targetHealthArgs(a ctyargs.Args) (TargetHealthArgs, error) {
-	var ta TargetHealthArgs
-	var err error
-	if ta.TargetGroupARN, err = a.Str("target_group_arn"); err != nil {
-		return ta, err
-	}
-	if ta.Others, err = a.StrList("target_group_arns"); err != nil {
-		return ta, err
-	}
-	n, ok, err := a.Int("min_healthy")
-	if err != nil {
-		return ta, err
-	}
-	if ok {
-		m := int(n)
+func targetHealthArgs(a *ctyargs.Attrs) (TargetHealthArgs, error) {
+	ta := TargetHealthArgs{TargetGroupARN: a.Str("target_group_arn"), Others: a.Strs("target_group_arns")}
+	if a.IsSet("min_healthy") {
+		m := a.Int("min_healthy")
 		ta.MinHealthy = &m
 	}
-	return ta, nil
+	return ta, a.Err()
 }

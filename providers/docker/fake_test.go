@@ -261,7 +261,7 @@ func TestFakeInterruptedUpdateIsRecovered(t *testing.T) {
 }
 
 func TestActionArgumentErrors(t *testing.T) {
-	p := docker.New()
+	p := &docker.Provider{}
 	inst := configure(t, p)
 	s := cty.StringVal
 	tests := []struct {

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	// Socket is the engine's unix socket on the far side of Via (default
 	// [DefaultRemoteSocket]).
 	Socket string
+	// HealthTransport, if set, carries the health_url probes (a sandbox's
+	// fake network). Nil: a connection of their own, through Via when set.
+	HealthTransport http.RoundTripper
 }
 
 // EngineFactory builds the engine of an instance; it is called once, on
@@ -44,21 +48,19 @@ type EngineFactory func(ctx context.Context, cfg Config) (Engine, error)
 
 // Provider is the "docker" provider: it talks to a Docker engine through its
 // API (no docker CLI needed), locally, at DOCKER_HOST, or through another
-// provider instance's connection (`via = ssh.app`). The zero value is not
-// usable: call [New].
+// provider instance's connection (`via = ssh.app`). The zero value talks to
+// real engines: &docker.Provider{}.
 type Provider struct {
-	factory EngineFactory
+	// EngineFactory, if set, builds every instance's engine (the in-memory
+	// fake of package dockerfake). Nil: [MobyFactory].
+	EngineFactory EngineFactory
+	// HealthTransport, if set, carries every instance's health_url probes
+	// ([Config.HealthTransport]): the sandbox routes them to its fake HTTP
+	// hosts.
+	HealthTransport http.RoundTripper
 }
 
 var _ provider.Provider = (*Provider)(nil)
-
-// New returns the docker provider talking to real engines with
-// github.com/moby/moby/client.
-func New() *Provider { return &Provider{factory: MobyFactory} }
-
-// NewWithEngine returns a docker provider whose instances get their engine
-// from f (the in-memory fake of package dockerfake, a test double).
-func NewWithEngine(f EngineFactory) *Provider { return &Provider{factory: f} }
 
 // MobyFactory is the [EngineFactory] of real engines.
 func MobyFactory(_ context.Context, cfg Config) (Engine, error) {
@@ -104,18 +106,15 @@ func (p *Provider) ConfigSchema() provider.Schema {
 // Configure returns an instance for the provider block named name. It does
 // not connect.
 func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := args{v: config, what: "provider docker." + name}
-	host, err := a.str("host")
-	if err != nil {
-		return nil, err
-	}
-	sock, err := a.str("socket")
-	if err != nil {
+	a := argsOf(config, "provider docker."+name)
+	host, sock := a.Str("host"), a.Str("socket")
+	via, hasVia := a.Get("via")
+	if err := a.Err(); err != nil {
 		return nil, err
 	}
 	cfg := Config{Host: host, Socket: sock}
-	if v := a.get("via"); !v.IsNull() {
-		inst, err := provider.InstanceFromValue(v)
+	if hasVia {
+		inst, err := provider.InstanceFromValue(via)
 		if err != nil {
 			return nil, fmt.Errorf("provider docker.%s: via: %w", name, err)
 		}
@@ -135,7 +134,8 @@ func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (
 			return nil, fmt.Errorf("provider docker.%s: %w", name, err)
 		}
 	}
-	return NewInstance(name, cfg, p.factory), nil
+	cfg.HealthTransport = p.HealthTransport
+	return NewInstance(name, cfg, p.EngineFactory), nil
 }
 
 // checkHost refuses engine addresses the API client cannot use.
@@ -166,7 +166,6 @@ type Instance struct {
 
 	mu  sync.Mutex
 	eng Engine
-	err error
 }
 
 var (
@@ -229,6 +228,9 @@ func (i *Instance) Engine(ctx context.Context) (Engine, error) {
 // httpClient returns the client for health_url probes: through Via when
 // set, so that "http://127.0.0.1:8080" means the far host's loopback.
 func (i *Instance) httpClient() *http.Client {
+	if i.cfg.HealthTransport != nil {
+		return &http.Client{Transport: i.cfg.HealthTransport}
+	}
 	tr := &http.Transport{DisableKeepAlives: true}
 	if i.cfg.Via != nil {
 		tr.DialContext = i.cfg.Via.DialContext
@@ -248,3 +250,9 @@ func (i *Instance) Close() error {
 
 // errBadArgs is wrapped by every argument error.
 var errBadArgs = errors.New("invalid arguments")
+
+// argsOf reads the arguments v of what ("provider docker.x", "app
+// docker_exec"); its errors wrap errBadArgs.
+func argsOf(v cty.Value, what string) *ctyargs.Attrs {
+	return &ctyargs.Attrs{V: v, Where: what, Invalid: errBadArgs}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/moby/moby/api/types/image"
 )
@@ -26,18 +27,17 @@ const (
 	PullNever PullPolicy = "never"
 )
 
-func parsePullPolicy(a args, name string, def PullPolicy) (PullPolicy, error) {
-	s, err := a.str(name)
-	if err != nil {
-		return "", err
-	}
-	switch PullPolicy(s) {
+// pullPolicyArg reads a pull policy (PullIfMissing when absent).
+func pullPolicyArg(a *ctyargs.Attrs, name string) PullPolicy {
+	switch s := PullPolicy(a.Str(name)); s {
 	case "":
-		return def, nil
+		return PullIfMissing
 	case PullIfMissing, PullAlways, PullNever:
-		return PullPolicy(s), nil
+		return s
+	default:
+		a.Fail(name, fmt.Sprintf("want \"if_missing\", \"always\" or \"never\", got %q", s))
+		return ""
 	}
-	return "", a.bad(name, "want \"if_missing\", \"always\" or \"never\", got %q", s)
 }
 
 // RegistryAuth is the credential for a private registry. Its values are
@@ -79,25 +79,13 @@ func (r RegistryAuth) header(env *runbook.Env) (string, error) {
 	return enc, nil
 }
 
-func authArgs(a args) (RegistryAuth, error) {
-	var r RegistryAuth
-	var err error
-	if r.Encoded, err = a.str("registry_auth"); err != nil {
-		return r, err
-	}
-	if r.Username, err = a.str("username"); err != nil {
-		return r, err
-	}
-	if r.Password, err = a.str("password"); err != nil {
-		return r, err
-	}
-	if r.ServerAddress, err = a.str("registry"); err != nil {
-		return r, err
-	}
+// authArgs reads the registry credentials of authSchema.
+func authArgs(a *ctyargs.Attrs) RegistryAuth {
+	r := RegistryAuth{Encoded: a.Str("registry_auth"), Username: a.Str("username"), Password: a.Str("password"), ServerAddress: a.Str("registry")}
 	if (r.Username == "") != (r.Password == "") {
-		return r, a.bad("username", "username and password go together")
+		a.Fail("username", "username and password go together")
 	}
-	return r, nil
+	return r
 }
 
 // ensureImage makes ref present on the engine per policy and returns it,

@@ -101,8 +101,13 @@ func uniqueName(t *testing.T) string {
 // and removes it and its parked siblings at cleanup.
 func startBackend(t *testing.T, eng docker.Engine, img string, env ...string) (name string) {
 	t.Helper()
+	return startBackendNamed(t, eng, uniqueName(t), img, env...)
+}
+
+// startBackendNamed is startBackend with the container's name given.
+func startBackendNamed(t *testing.T, eng docker.Engine, name, img string, env ...string) string {
+	t.Helper()
 	ctx := context.Background()
-	name = uniqueName(t)
 	t.Cleanup(func() {
 		for _, n := range []string{name, name + docker.SuffixOld, name + docker.SuffixNew} {
 			_ = eng.ContainerRemove(context.Background(), n)

@@ -66,15 +66,9 @@ func actionTypes() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				a := args{v: v, what: inst.Name() + " docker_pull"}
-				var p Pull
-				if p.Image, err = a.str("image"); err != nil {
-					return nil, err
-				}
-				if p.Policy, err = parsePullPolicy(a, "pull", PullIfMissing); err != nil {
-					return nil, err
-				}
-				if p.Auth, err = authArgs(a); err != nil {
+				a := argsOf(v, inst.Name()+" docker_pull")
+				p := Pull{Image: a.Str("image"), Policy: pullPolicyArg(a, "pull"), Auth: authArgs(a)}
+				if err := a.Err(); err != nil {
 					return nil, err
 				}
 				return NewPull(inst, p)
@@ -109,30 +103,18 @@ func actionTypes() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				a := args{v: v, what: inst.Name() + " docker_service_update"}
-				var s ServiceUpdate
-				if s.Target, err = targetArgs(a); err != nil {
-					return nil, err
+				a := argsOf(v, inst.Name()+" docker_service_update")
+				s := ServiceUpdate{
+					Target:         targetArgs(a),
+					Image:          a.Str("image"),
+					Pull:           pullPolicyArg(a, "pull"),
+					Auth:           authArgs(a),
+					HealthTimeout:  a.Duration("health_timeout"),
+					StopTimeout:    a.Duration("stop_timeout"),
+					HealthURL:      a.Str("health_url"),
+					RemovePrevious: a.Bool("remove_previous"),
 				}
-				if s.Image, err = a.str("image"); err != nil {
-					return nil, err
-				}
-				if s.Pull, err = parsePullPolicy(a, "pull", PullIfMissing); err != nil {
-					return nil, err
-				}
-				if s.Auth, err = authArgs(a); err != nil {
-					return nil, err
-				}
-				if s.HealthTimeout, err = a.duration("health_timeout", DefaultHealthTimeout); err != nil {
-					return nil, err
-				}
-				if s.StopTimeout, err = a.duration("stop_timeout", DefaultStopTimeout); err != nil {
-					return nil, err
-				}
-				if s.HealthURL, err = a.str("health_url"); err != nil {
-					return nil, err
-				}
-				if s.RemovePrevious, err = a.boolean("remove_previous", false); err != nil {
+				if err := a.Err(); err != nil {
 					return nil, err
 				}
 				return NewServiceUpdate(inst, s)
@@ -233,17 +215,9 @@ func actionTypes() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				a := args{v: v, what: inst.Name() + " docker_cleanup"}
-				names, err := a.strings("containers")
-				if err != nil {
-					return nil, err
-				}
-				svcs, err := a.strings("services")
-				if err != nil {
-					return nil, err
-				}
-				project, err := a.str("project")
-				if err != nil {
+				a := argsOf(v, inst.Name()+" docker_cleanup")
+				names, svcs, project := a.Strs("containers"), a.Strs("services"), a.Str("project")
+				if err := a.Err(); err != nil {
 					return nil, err
 				}
 				var c Cleanup
@@ -264,27 +238,17 @@ func newExecFromArgs(pi provider.Instance, v cty.Value) (runbook.Action, error) 
 	if err != nil {
 		return nil, err
 	}
-	a := args{v: v, what: inst.Name() + " docker_exec"}
-	var e Exec
-	if e.Target, err = targetArgs(a); err != nil {
-		return nil, err
+	a := argsOf(v, inst.Name()+" docker_exec")
+	e := Exec{
+		Target:      targetArgs(a),
+		Command:     a.Strs("command"),
+		User:        a.Str("user"),
+		WorkingDir:  a.Str("workdir"),
+		Env:         a.StrMap("env"),
+		ExpectExit:  a.Ints("expect_exit"),
+		ReadOnlyCmd: a.Bool("read_only"),
 	}
-	if e.Command, err = a.strings("command"); err != nil {
-		return nil, err
-	}
-	if e.User, err = a.str("user"); err != nil {
-		return nil, err
-	}
-	if e.WorkingDir, err = a.str("workdir"); err != nil {
-		return nil, err
-	}
-	if e.Env, err = a.stringMap("env"); err != nil {
-		return nil, err
-	}
-	if e.ExpectExit, err = a.ints("expect_exit"); err != nil {
-		return nil, err
-	}
-	if e.ReadOnlyCmd, err = a.boolean("read_only", false); err != nil {
+	if err := a.Err(); err != nil {
 		return nil, err
 	}
 	return NewExec(inst, e)
@@ -295,37 +259,29 @@ func newLogsFromArgs(pi provider.Instance, v cty.Value) (runbook.Action, error) 
 	if err != nil {
 		return nil, err
 	}
-	a := args{v: v, what: inst.Name() + " docker_logs_check"}
-	var l LogsCheck
-	if l.Target, err = targetArgs(a); err != nil {
-		return nil, err
+	a := argsOf(v, inst.Name()+" docker_logs_check")
+	l := LogsCheck{
+		Target:        targetArgs(a),
+		Pattern:       a.Str("pattern"),
+		CaseSensitive: a.Bool("case_sensitive"),
+		Tail:          a.Int("tail"),
+		MaxMatches:    a.Int("max_matches"),
 	}
-	if l.Pattern, err = a.str("pattern"); err != nil {
-		return nil, err
-	}
-	if l.CaseSensitive, err = a.boolean("case_sensitive", false); err != nil {
-		return nil, err
-	}
-	if l.Tail, err = a.integer("tail", 0); err != nil {
-		return nil, err
-	}
-	if l.MaxMatches, err = a.integer("max_matches", 0); err != nil {
-		return nil, err
-	}
-	since, err := a.str("since")
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case since == "run":
+	switch since := a.Str("since"); since {
+	case "run":
 		l.SinceRunStart = true
-	case since == "":
+	case "":
 	default:
 		if ts, terr := time.Parse(time.RFC3339, since); terr == nil {
 			l.SinceTime = ts
-		} else if l.Since, err = a.duration("since", 0); err != nil {
-			return nil, a.bad("since", "want \"run\", a duration such as \"15m\" or an RFC 3339 time, got %q", since)
+		} else if d, derr := time.ParseDuration(since); derr == nil && d >= 0 {
+			l.Since = d
+		} else {
+			a.Fail("since", fmt.Sprintf("want \"run\", a duration such as \"15m\" or an RFC 3339 time, got %q", since))
 		}
+	}
+	if err := a.Err(); err != nil {
+		return nil, err
 	}
 	return NewLogsCheck(inst, l)
 }
@@ -335,12 +291,9 @@ func newInspectFromArgs(pi provider.Instance, v cty.Value) (*InspectAction, erro
 	if err != nil {
 		return nil, err
 	}
-	a := args{v: v, what: inst.Name() + " docker_inspect"}
-	var i Inspect
-	if i.Target, err = targetArgs(a); err != nil {
-		return nil, err
-	}
-	if i.Field, err = a.str("field"); err != nil {
+	a := argsOf(v, inst.Name()+" docker_inspect")
+	i := Inspect{Target: targetArgs(a), Field: a.Str("field")}
+	if err := a.Err(); err != nil {
 		return nil, err
 	}
 	return NewInspect(inst, i)

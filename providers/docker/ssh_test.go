@@ -58,7 +58,7 @@ func TestRealThroughSSH(t *testing.T) {
 	via := dialSSH(t)
 	ctx := context.Background()
 
-	p := docker.New()
+	p := &docker.Provider{}
 	cfg := cty.ObjectVal(map[string]cty.Value{
 		"host": cty.NullVal(cty.String), "socket": cty.NullVal(cty.String), "via": provider.InstanceVal(via),
 	})
@@ -107,7 +107,7 @@ func TestConfigureErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := docker.New().Configure(ctx, "app", cty.ObjectVal(tt.cfg))
+			_, err := (&docker.Provider{}).Configure(ctx, "app", cty.ObjectVal(tt.cfg))
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tt.want)
 			require.Contains(t, err.Error(), "docker.app")

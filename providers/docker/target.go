@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/moby/moby/api/types/container"
 )
 
@@ -58,19 +59,10 @@ func (t Target) validate(what string) error {
 	return nil
 }
 
-func targetArgs(a args) (Target, error) {
-	var t Target
-	var err error
-	if t.Container, err = a.str("container"); err != nil {
-		return t, err
-	}
-	if t.Project, err = a.str("project"); err != nil {
-		return t, err
-	}
-	if t.Service, err = a.str("service"); err != nil {
-		return t, err
-	}
-	return t, t.validate(a.what)
+// targetArgs reads container, service and project; the action's
+// constructor validates them.
+func targetArgs(a *ctyargs.Attrs) Target {
+	return Target{Container: a.Str("container"), Project: a.Str("project"), Service: a.Str("service")}
 }
 
 // containerName returns an inspected container's name without the leading

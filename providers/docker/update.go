@@ -130,17 +130,42 @@ func (a *serviceUpdate) Do(ctx context.Context, env *runbook.Env) (runbook.Outpu
 		"previous_image": prevRef, "previous_image_id": cur.Image, "previous_container_id": cur.ID,
 		"restart_policy": restartPolicyName(cur), "kept_container": "", "changed": false,
 	}
-	if cur.Image == newImg.ID && prevRef == a.s.Image {
-		// Already there: a re-run, or a resumed attempt that got this far.
-		// A container parked during this run is that attempt's previous
-		// version; one kept by an earlier run is not this run's to restore.
-		parked, err := parkedByThisRun(ctx, env, eng, name)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
+	// What the rollback needs, as it was before this step's first attempt:
+	// an earlier attempt (or process) that may have changed the world
+	// already checkpointed it, and its capture wins over what the world
+	// shows now.
+	prior := env.Checkpointed()
+	earlier := outStr(prior, "previous_container_id") != "" || outStr(prior, "previous_image") != ""
+	if earlier {
+		for _, k := range checkpointKeys {
+			if v, ok := prior[k]; ok {
+				out[k] = v
+			}
 		}
-		if kept, ok, _ := inspectOpt(ctx, eng, name+SuffixOld); parked && ok && kept.Config != nil {
-			out["previous_image"], out["previous_image_id"], out["previous_container_id"] = kept.Config.Image, kept.Image, kept.ID
-			out["kept_container"], out["changed"] = containerName(kept), true
+	}
+	if cur.Image == newImg.ID && prevRef == a.s.Image {
+		// Already there: a re-run, or a retried or resumed attempt that got
+		// this far.
+		if earlier {
+			if outStr(out, "previous_container_id") != cur.ID {
+				out["changed"] = true
+				if kept, ok, _ := inspectOpt(ctx, eng, outStr(out, "previous_container_id")); ok && containerName(kept) == name+SuffixOld {
+					out["kept_container"] = containerName(kept)
+				}
+			}
+		} else {
+			// No checkpoint (a run journaled before checkpoints): a
+			// container parked during this run is that attempt's previous
+			// version; one kept by an earlier run is not this run's to
+			// restore.
+			parked, err := parkedByThisRun(ctx, env, eng, name)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			if kept, ok, _ := inspectOpt(ctx, eng, name+SuffixOld); parked && ok && kept.Config != nil {
+				out["previous_image"], out["previous_image_id"], out["previous_container_id"] = kept.Config.Image, kept.Image, kept.ID
+				out["kept_container"], out["changed"] = containerName(kept), true
+			}
 		}
 		if cur.State == nil || !cur.State.Running {
 			if err := eng.ContainerStart(ctx, cur.ID); err != nil {
@@ -155,6 +180,15 @@ func (a *serviceUpdate) Do(ctx context.Context, env *runbook.Env) (runbook.Outpu
 		env.Emit("container already runs the image", map[string]string{"container": name, "image": a.s.Image})
 		return out, nil
 	}
+	if !earlier {
+		cp := runbook.Outputs{}
+		for _, k := range checkpointKeys {
+			cp[k] = out[k]
+		}
+		if err := env.Checkpoint(ctx, cp); err != nil {
+			return nil, fmt.Errorf("%s: record the previous container before replacing it (nothing was changed): %w", where, err)
+		}
+	}
 	res, err := replace(ctx, env, eng, where, cur, a.s.Image, a.health(), a.s.StopTimeout, !a.s.RemovePrevious)
 	if err != nil {
 		return nil, err
@@ -162,6 +196,10 @@ func (a *serviceUpdate) Do(ctx context.Context, env *runbook.Env) (runbook.Outpu
 	out["container_id"], out["health"], out["kept_container"], out["changed"] = res.newID, res.health, res.kept, true
 	return out, nil
 }
+
+// checkpointKeys are the outputs docker_service_update checkpoints before
+// it changes anything: all its rollback needs.
+var checkpointKeys = []string{"container_name", "previous_image", "previous_image_id", "previous_container_id", "restart_policy"}
 
 // restartPolicyName returns a container's restart policy mode.
 func restartPolicyName(c container.InspectResponse) string {

@@ -24,18 +24,17 @@ package email
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/mail"
 	"net/smtp"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/provider/ctyargs"
+	"github.com/handrail-dev/handrail/provider/httpclient"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -107,7 +106,7 @@ func (p *Provider) ConfigSchema() provider.Schema {
 		"password":             {Type: cty.String, Sensitive: true, Description: "AUTH PLAIN password."},
 		"from":                 {Type: cty.String, Required: true, Description: "Sender, e.g. \"DevOps <devops@dcmms.com>\"."},
 		"tls":                  {Type: cty.String, Description: "starttls (default), tls (implicit, port 465) or none."},
-		"ca_file":              {Type: cty.String, Description: "PEM file of CAs to trust."},
+		"ca_file":              {Type: cty.String, LocalPath: true, Description: "PEM file of CAs to trust (relative: to the runbook file's directory)."},
 		"insecure_skip_verify": {Type: cty.Bool, Description: "Skip certificate verification. Never the default."},
 		"timeout":              {Type: cty.String, Description: "Per-delivery timeout (default 30s)."},
 		"helo":                 {Type: cty.String, Description: "Name sent in EHLO (default localhost)."},
@@ -116,34 +115,14 @@ func (p *Provider) ConfigSchema() provider.Schema {
 
 // Configure returns an instance; it does not connect.
 func (p *Provider) Configure(ctx context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := ctyargs.Of(config)
-	var cfg Config
-	var err error
-	fail := func(err error) (provider.Instance, error) { return nil, fmt.Errorf("provider email.%s: %w", name, err) }
-	for _, f := range []struct {
-		n string
-		d *string
-	}{{"host", &cfg.Host}, {"username", &cfg.Username}, {"password", &cfg.Password}, {"from", &cfg.From}, {"tls", &cfg.TLS}, {"ca_file", &cfg.CAFile}, {"helo", &cfg.Helo}} {
-		if *f.d, err = a.Str(f.n); err != nil {
-			return fail(err)
-		}
+	a := &ctyargs.Attrs{V: config, Where: "provider email." + name}
+	cfg := Config{
+		Host: a.Str("host"), Port: a.Int("port"), Username: a.Str("username"), Password: a.Str("password"), From: a.Str("from"),
+		TLS: a.Str("tls"), CAFile: a.Str("ca_file"), Helo: a.Str("helo"),
+		InsecureSkipVerify: a.Bool("insecure_skip_verify"), Timeout: a.Duration("timeout"),
 	}
-	if v := a.Get("port"); !v.IsNull() {
-		if !v.Type().Equals(cty.Number) {
-			return fail(fmt.Errorf("port: want a number"))
-		}
-		bf := v.AsBigFloat()
-		n, acc := bf.Int64()
-		if !bf.IsInt() || acc != 0 {
-			return fail(fmt.Errorf("port: want a whole number"))
-		}
-		cfg.Port = int(n)
-	}
-	if cfg.InsecureSkipVerify, err = a.Bool("insecure_skip_verify"); err != nil {
-		return fail(err)
-	}
-	if cfg.Timeout, err = a.Duration("timeout"); err != nil {
-		return fail(err)
+	if err := a.Err(); err != nil {
+		return nil, err
 	}
 	return p.NewInstance(name, cfg)
 }
@@ -295,17 +274,10 @@ func (i *Instance) Send(ctx context.Context, from string, to []string, msg []byt
 }
 
 func (i *Instance) tlsConfig() (*tls.Config, error) {
-	tc := &tls.Config{ServerName: i.cfg.Host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: i.cfg.InsecureSkipVerify} //nolint:gosec // only when explicit
-	if i.cfg.CAFile != "" {
-		pem, err := os.ReadFile(i.cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", i.cfg.CAFile)
-		}
-		tc.RootCAs = pool
+	tc, err := httpclient.TLS{CAFile: i.cfg.CAFile, InsecureSkipVerify: i.cfg.InsecureSkipVerify}.Config()
+	if err != nil {
+		return nil, err
 	}
+	tc.ServerName = i.cfg.Host
 	return tc, nil
 }

@@ -306,39 +306,21 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if !ok || i == nil {
 					return nil, fmt.Errorf("%s: needs an email provider instance", ActionEmail)
 				}
-				a := ctyargs.Of(v)
-				var m Message
-				var err error
-				wrap := func(err error) (runbook.Action, error) { return nil, fmt.Errorf("%s: %w", ActionEmail, err) }
-				for _, f := range []struct {
-					n string
-					d *[]string
-				}{{"to", &m.To}, {"cc", &m.Cc}, {"bcc", &m.Bcc}} {
-					if *f.d, err = a.StrList(f.n); err != nil {
-						return wrap(err)
-					}
+				a := &ctyargs.Attrs{V: v, Where: ActionEmail}
+				m := Message{
+					To: a.Strs("to"), Cc: a.Strs("cc"), Bcc: a.Strs("bcc"),
+					ReplyTo: a.Str("reply_to"), Template: a.Str("template"), Subject: a.Str("subject"), Body: a.Str("body"),
+					FailOnError: a.Bool("fail_on_error"),
 				}
-				for _, f := range []struct {
-					n string
-					d *string
-				}{{"reply_to", &m.ReplyTo}, {"template", &m.Template}, {"subject", &m.Subject}, {"body", &m.Body}} {
-					if *f.d, err = a.Str(f.n); err != nil {
-						return wrap(err)
-					}
-				}
-				if m.FailOnError, err = a.Bool("fail_on_error"); err != nil {
-					return wrap(err)
-				}
-				data, err := a.Value("data")
-				if err != nil {
-					return wrap(err)
-				}
-				if data != nil {
+				if data := a.Value("data"); data != nil {
 					d, ok := data.(map[string]any)
 					if !ok {
-						return wrap(fmt.Errorf("data: want an object, e.g. { version = var.version }"))
+						a.Fail("data", "want an object, e.g. { version = var.version }")
 					}
 					m.Data = d
+				}
+				if err := a.Err(); err != nil {
+					return nil, err
 				}
 				return NewEmail(i, m)
 			},

@@ -36,7 +36,8 @@ type RunOptions struct {
 	// ReadOnly declares the command changes nothing.
 	ReadOnly bool
 	// RollbackCommand undoes the command: the step's natural rollback
-	// (`npm run migrate:down` for `npm run migrate:up`).
+	// (`npm run migrate:down` for `npm run migrate:up`). It must be
+	// idempotent: it runs after a command whose answer was lost too.
 	RollbackCommand []string
 }
 
@@ -93,8 +94,18 @@ func (a *Run) Compensate(ctx context.Context, env *runbook.Env) error {
 	return err
 }
 
-// Do implements runbook.Action.
+// Do implements runbook.Action. A command with a rollback command first
+// checkpoints that it is about to run (once: not again on a retry), so that
+// if its answer is lost or the process dies before its end is recorded,
+// the rollback command still runs — from the journal alone, in a later
+// process. The rollback command must therefore be idempotent: it may run
+// after a command that did not take effect, or twice.
 func (a *Run) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
+	if len(a.opts.RollbackCommand) > 0 && env != nil && env.Checkpointed() == nil {
+		if err := env.Checkpoint(ctx, runbook.Outputs{"started_at": env.Clock().Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+			return nil, runbook.Permanent(fmt.Errorf("local_exec: recording the command before running it: %w", err))
+		}
+	}
 	res, err := run(ctx, env, a.r, Cmd{Argv: a.opts.Command, Env: a.opts.Env, Dir: a.opts.Dir}, a.opts.Stdin, a.opts.Timeout, a.opts.OutputLimit)
 	if err != nil {
 		return nil, err

@@ -200,7 +200,7 @@ func TestParseK6SummaryHandleSummaryShape(t *testing.T) {
 }
 
 func TestProviderCty(t *testing.T) {
-	reg, err := provider.NewRegistry(exec.Provider{})
+	reg, err := provider.NewRegistry(&exec.Provider{})
 	require.NoError(t, err)
 	p, _ := reg.Provider("exec")
 	inst, err := p.Configure(context.Background(), "local", cty.ObjectVal(map[string]cty.Value{"env": cty.MapVal(map[string]cty.Value{"A": cty.StringVal("1")})}))

@@ -72,9 +72,6 @@ func (k *K6) Describe() runbook.Description {
 // ReadOnly implements runbook.ReadOnly.
 func (k *K6) ReadOnly() bool { return true }
 
-// k6ThresholdsExit is k6's exit status when thresholds failed.
-const k6ThresholdsExit = 99
-
 // Do implements runbook.Action.
 func (k *K6) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
 	bin, err := k.r.LookPath(k.opts.Binary)

@@ -10,22 +10,23 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Provider is the "exec" provider type. The zero value is ready to use.
+// Provider is the "exec" provider type. The zero value is ready to use:
+// &exec.Provider{}.
 type Provider struct{}
 
-var _ provider.Provider = Provider{}
+var _ provider.Provider = (*Provider)(nil)
 
 // Type returns "exec".
-func (Provider) Type() string { return "exec" }
+func (*Provider) Type() string { return "exec" }
 
 // ConfigSchema returns the schema of a `provider "exec"` block.
-func (Provider) ConfigSchema() provider.Schema { return ConfigSchema() }
+func (*Provider) ConfigSchema() provider.Schema { return ConfigSchema() }
 
 // ConfigSchema is the schema of a `provider "exec"` block; execfake uses
 // it too.
 func ConfigSchema() provider.Schema {
 	return provider.Schema{
-		"dir":        {Type: cty.String, Description: "Default working directory."},
+		"dir":        {Type: cty.String, LocalPath: true, Description: "Default working directory (relative: to the runbook file's directory)."},
 		"env":        {Type: cty.Map(cty.String), Description: "Variables added to every command."},
 		"clean_env":  {Type: cty.Bool, Description: "Start commands with only env, PATH and HOME."},
 		"kill_grace": {Type: cty.String, Description: "Time between SIGTERM and SIGKILL when a command is stopped (default 5s)."},
@@ -40,7 +41,7 @@ func DecodeConfig(name string, v cty.Value) (Config, error) {
 }
 
 // Configure implements provider.Provider.
-func (Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
+func (*Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
 	cfg, err := DecodeConfig(name, config)
 	if err != nil {
 		return nil, err
@@ -49,7 +50,7 @@ func (Provider) Configure(_ context.Context, name string, config cty.Value) (pro
 }
 
 // Actions returns local_exec and k6_run.
-func (Provider) Actions() map[string]provider.ActionType { return Actions() }
+func (*Provider) Actions() map[string]provider.ActionType { return Actions() }
 
 // Actions returns the action types of the provider; execfake offers the
 // same ones.
@@ -87,7 +88,7 @@ func runType() provider.ActionType {
 		Args: provider.Schema{
 			"command":             {Type: cty.List(cty.String), Required: true, Description: "argv."},
 			"env":                 {Type: cty.Map(cty.String), Description: "Environment variables."},
-			"dir":                 {Type: cty.String, Description: "Working directory."},
+			"dir":                 {Type: cty.String, LocalPath: true, Description: "Working directory (relative: to the runbook file's directory)."},
 			"stdin":               {Type: cty.String, Description: "Standard input."},
 			"timeout":             {Type: cty.String, Description: "Timeout (\"5m\"): the process group is killed when it passes."},
 			"expected_exit_codes": {Type: cty.List(cty.Number), Description: "Statuses that count as success (default [0])."},
@@ -145,7 +146,7 @@ func k6Type() provider.ActionType {
 			"binary":       {Type: cty.String, Description: "k6 program (default \"k6\" on PATH)."},
 			"args":         {Type: cty.List(cty.String), Description: "Extra arguments of k6 run."},
 			"env":          {Type: cty.Map(cty.String), Description: "Environment variables (k6 reads __ENV)."},
-			"dir":          {Type: cty.String, Description: "Working directory."},
+			"dir":          {Type: cty.String, LocalPath: true, Description: "Working directory (relative: to the runbook file's directory)."},
 			"timeout":      {Type: cty.String, Description: "Timeout of the run."},
 			"output_limit": {Type: cty.Number, Description: "Cap of each captured stream in bytes."},
 		},

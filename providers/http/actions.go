@@ -335,33 +335,22 @@ func decode(inst provider.Instance, v cty.Value, action string) (*Instance, Requ
 		}
 		return nil, Request{}, fmt.Errorf("%s: needs an http provider instance, got %s", action, name)
 	}
-	a := ctyargs.Of(v)
-	var r Request
-	var err error
+	a := &ctyargs.Attrs{V: v, Where: action}
+	r := Request{
+		Method: a.Str("method"), URL: a.Str("url"), Headers: a.StrMap("headers"), SensitiveHeaders: a.Strs("sensitive_headers"),
+		Timeout: a.Duration("timeout"), Body: a.Value("body"),
+	}
+	if action == ActionRequest {
+		r.Extract, r.SensitiveOutputs = a.StrMap("extract"), a.Strs("sensitive_outputs")
+	}
+	status, _ := a.Get("expect_status")
+	eq, mt := a.Value("expect"), a.Value("match")
+	if err := a.Err(); err != nil {
+		return nil, r, err
+	}
 	wrap := func(err error) error { return fmt.Errorf("%s: %w", action, err) }
-	if r.Method, err = a.Str("method"); err != nil {
-		return nil, r, wrap(err)
-	}
-	if r.URL, err = a.Str("url"); err != nil {
-		return nil, r, wrap(err)
-	}
-	if r.Headers, err = a.StrMap("headers"); err != nil {
-		return nil, r, wrap(err)
-	}
-	if r.SensitiveHeaders, err = a.StrList("sensitive_headers"); err != nil {
-		return nil, r, wrap(err)
-	}
-	if r.Timeout, err = a.Duration("timeout"); err != nil {
-		return nil, r, wrap(err)
-	}
-	if r.Body, err = a.Value("body"); err != nil {
-		return nil, r, wrap(err)
-	}
-	if r.ExpectStatus, err = decodeStatus(a.Get("expect_status")); err != nil {
-		return nil, r, wrap(err)
-	}
-	eq, err := a.Value("expect")
-	if err != nil {
+	var err error
+	if r.ExpectStatus, err = decodeStatus(status); err != nil {
 		return nil, r, wrap(err)
 	}
 	if eq != nil {
@@ -372,10 +361,6 @@ func decode(inst provider.Instance, v cty.Value, action string) (*Instance, Requ
 		for _, k := range sortedKeys(m) {
 			r.Expect = append(r.Expect, Equal(k, m[k]))
 		}
-	}
-	mt, err := a.Value("match")
-	if err != nil {
-		return nil, r, wrap(err)
 	}
 	if mt != nil {
 		m, ok := mt.(map[string]any)
@@ -390,14 +375,6 @@ func decode(inst provider.Instance, v cty.Value, action string) (*Instance, Requ
 			for _, op := range sortedKeys(conds) {
 				r.Expect = append(r.Expect, Expectation{Path: path, Op: Op(op), Value: conds[op]})
 			}
-		}
-	}
-	if action == ActionRequest {
-		if r.Extract, err = a.StrMap("extract"); err != nil {
-			return nil, r, wrap(err)
-		}
-		if r.SensitiveOutputs, err = a.StrList("sensitive_outputs"); err != nil {
-			return nil, r, wrap(err)
 		}
 	}
 	return i, r, nil

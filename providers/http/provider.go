@@ -2,19 +2,14 @@ package http
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	nethttp "net/http"
 	"net/url"
-	"os"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/provider/ctyargs"
+	"github.com/handrail-dev/handrail/provider/httpclient"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -28,9 +23,7 @@ const DefaultTimeout = 30 * time.Second
 // Doer sends HTTP requests; *net/http.Client implements it. It is the
 // provider's only dependency on the network, so fakes (package httpfake)
 // replace it.
-type Doer interface {
-	Do(req *nethttp.Request) (*nethttp.Response, error)
-}
+type Doer = httpclient.Doer
 
 // Config configures an instance (one provider block).
 type Config struct {
@@ -72,9 +65,9 @@ func (p *Provider) ConfigSchema() provider.Schema {
 		"headers":              {Type: cty.Map(cty.String), Description: "Headers sent with every request. Values of sensitive headers (Authorization, Cookie, *token*, *key*, *secret*, *password*) are secrets."},
 		"sensitive_headers":    {Type: cty.List(cty.String), Description: "More header names whose values are secrets."},
 		"timeout":              {Type: cty.String, Description: "Per-request timeout (default 30s)."},
-		"ca_file":              {Type: cty.String, Description: "PEM file of CAs to trust instead of the system roots."},
-		"client_cert_file":     {Type: cty.String, Description: "PEM client certificate for mutual TLS."},
-		"client_key_file":      {Type: cty.String, Description: "PEM key of client_cert_file."},
+		"ca_file":              {Type: cty.String, LocalPath: true, Description: "PEM file of CAs to trust instead of the system roots (relative: to the runbook file's directory)."},
+		"client_cert_file":     {Type: cty.String, LocalPath: true, Description: "PEM client certificate for mutual TLS (relative: to the runbook file's directory)."},
+		"client_key_file":      {Type: cty.String, LocalPath: true, Description: "PEM key of client_cert_file (relative: to the runbook file's directory)."},
 		"insecure_skip_verify": {Type: cty.Bool, Description: "Skip TLS verification. Never the default."},
 	}
 }
@@ -82,31 +75,14 @@ func (p *Provider) ConfigSchema() provider.Schema {
 // Configure returns an instance for `provider "http" "<name>"`. It reads no
 // file and opens no connection: TLS files are loaded on first use.
 func (p *Provider) Configure(ctx context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := ctyargs.Of(config)
-	var cfg Config
-	var err error
-	if cfg.BaseURL, err = a.Str("base_url"); err != nil {
-		return nil, fmt.Errorf("provider http.%s: %w", name, err)
+	a := &ctyargs.Attrs{V: config, Where: "provider http." + name}
+	cfg := Config{
+		BaseURL: a.Str("base_url"), Headers: a.StrMap("headers"), SensitiveHeaders: a.Strs("sensitive_headers"), Timeout: a.Duration("timeout"),
+		CAFile: a.Str("ca_file"), ClientCertFile: a.Str("client_cert_file"), ClientKeyFile: a.Str("client_key_file"),
+		InsecureSkipVerify: a.Bool("insecure_skip_verify"),
 	}
-	if cfg.Headers, err = a.StrMap("headers"); err != nil {
-		return nil, fmt.Errorf("provider http.%s: %w", name, err)
-	}
-	if cfg.SensitiveHeaders, err = a.StrList("sensitive_headers"); err != nil {
-		return nil, fmt.Errorf("provider http.%s: %w", name, err)
-	}
-	if cfg.Timeout, err = a.Duration("timeout"); err != nil {
-		return nil, fmt.Errorf("provider http.%s: %w", name, err)
-	}
-	for _, f := range []struct {
-		n string
-		d *string
-	}{{"ca_file", &cfg.CAFile}, {"client_cert_file", &cfg.ClientCertFile}, {"client_key_file", &cfg.ClientKeyFile}} {
-		if *f.d, err = a.Str(f.n); err != nil {
-			return nil, fmt.Errorf("provider http.%s: %w", name, err)
-		}
-	}
-	if cfg.InsecureSkipVerify, err = a.Bool("insecure_skip_verify"); err != nil {
-		return nil, fmt.Errorf("provider http.%s: %w", name, err)
+	if err := a.Err(); err != nil {
+		return nil, err
 	}
 	inst, err := p.NewInstance(name, cfg)
 	if err != nil {
@@ -121,30 +97,30 @@ func (p *Provider) NewInstance(name string, cfg Config) (*Instance, error) {
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(cfg.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("provider http.%s: base_url %q must be an absolute http:// or https:// URL", name, redactURL(cfg.BaseURL))
+			return nil, fmt.Errorf("provider http.%s: base_url %q must be an absolute http:// or https:// URL", name, httpclient.RedactURL(cfg.BaseURL))
 		}
 	}
-	if (cfg.ClientCertFile == "") != (cfg.ClientKeyFile == "") {
-		return nil, fmt.Errorf("provider http.%s: client_cert_file and client_key_file go together", name)
+	if err := cfg.tlsArgs().Check(); err != nil {
+		return nil, fmt.Errorf("provider http.%s: %w", name, err)
 	}
 	for k := range cfg.Headers {
 		if !validHeaderName(k) {
 			return nil, fmt.Errorf("provider http.%s: %q is not a valid header name", name, k)
 		}
 	}
-	return &Instance{name: name, cfg: cfg, doer: p.Client}, nil
+	return &Instance{name: name, cfg: cfg, http: httpclient.New(Type+"."+name, p.Client, cfg.tlsArgs())}, nil
+}
+
+// tlsArgs returns the TLS arguments of the configuration.
+func (c Config) tlsArgs() httpclient.TLS {
+	return httpclient.TLS{CAFile: c.CAFile, ClientCertFile: c.ClientCertFile, ClientKeyFile: c.ClientKeyFile, InsecureSkipVerify: c.InsecureSkipVerify}
 }
 
 // Instance is a configured "http" provider.
 type Instance struct {
 	name string
 	cfg  Config
-
-	mu    sync.Mutex
-	ready bool
-	doer  Doer
-	owned bool
-	err   error
+	http *httpclient.Client
 }
 
 var _ provider.Instance = (*Instance)(nil)
@@ -157,84 +133,22 @@ func (i *Instance) Config() Config { return i.cfg }
 
 // Close releases the idle connections of the instance's own client (not
 // of a Doer given through Provider.Client). It implements io.Closer.
-func (i *Instance) Close() error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if c, ok := i.doer.(*nethttp.Client); ok && i.owned {
-		c.CloseIdleConnections()
-	}
-	return nil
-}
-
-// client returns the Doer, building the net/http client on first use.
-func (i *Instance) client() (Doer, error) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if !i.ready {
-		i.ready = true
-		i.init()
-	}
-	return i.doer, i.err
-}
-
-// init builds the net/http client from the configuration (once, under mu).
-func (i *Instance) init() {
-	if i.doer != nil {
-		return
-	}
-	tr := nethttp.DefaultTransport.(*nethttp.Transport).Clone()
-	tc, err := i.tlsConfig()
-	if err != nil {
-		i.err = err
-		return
-	}
-	tr.TLSClientConfig = tc
-	i.owned = true
-	i.doer = &nethttp.Client{Transport: tr, CheckRedirect: func(req *nethttp.Request, via []*nethttp.Request) error {
-		if len(via) >= 10 {
-			return fmt.Errorf("stopped after 10 redirects")
-		}
-		return nil
-	}}
-}
-
-func (i *Instance) tlsConfig() (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: i.cfg.InsecureSkipVerify} //nolint:gosec // only when explicitly asked
-	if i.cfg.CAFile != "" {
-		pem, err := os.ReadFile(i.cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("provider %s: ca_file: %w", i.Name(), err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("provider %s: ca_file %s holds no PEM certificate", i.Name(), i.cfg.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if i.cfg.ClientCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(i.cfg.ClientCertFile, i.cfg.ClientKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("provider %s: client certificate: %w", i.Name(), err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
-}
+func (i *Instance) Close() error { return i.http.Close() }
 
 // resolve makes a request URL absolute against the base URL.
 func (i *Instance) resolve(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("url %q: %w", redactURL(raw), err)
+		return nil, fmt.Errorf("url %q: %w", httpclient.RedactURL(raw), err)
 	}
 	if u.IsAbs() {
 		if u.Scheme != "http" && u.Scheme != "https" {
-			return nil, fmt.Errorf("url %q: scheme must be http or https", redactURL(raw))
+			return nil, fmt.Errorf("url %q: scheme must be http or https", httpclient.RedactURL(raw))
 		}
 		return u, nil
 	}
 	if i.cfg.BaseURL == "" {
-		return nil, fmt.Errorf("url %q is relative and provider %s has no base_url", redactURL(raw), i.Name())
+		return nil, fmt.Errorf("url %q is relative and provider %s has no base_url", httpclient.RedactURL(raw), i.Name())
 	}
 	base, err := url.Parse(i.cfg.BaseURL)
 	if err != nil {
@@ -246,30 +160,11 @@ func (i *Instance) resolve(raw string) (*url.URL, error) {
 	return base.ResolveReference(u), nil
 }
 
-// defaultSensitive are header names whose values are always secrets.
-var defaultSensitive = []string{"authorization", "proxy-authorization", "cookie", "set-cookie"}
-
-// sensitiveWords mark a header as sensitive when its name contains one.
-var sensitiveWords = []string{"token", "secret", "key", "password", "auth", "session", "credential", "signature"}
-
 // IsSensitiveHeader reports whether a header's value is treated as a secret
 // by default: Authorization, Proxy-Authorization, Cookie, Set-Cookie, and
 // any name containing token, secret, key, password, auth, session,
-// credential or signature.
-func IsSensitiveHeader(name string) bool {
-	n := strings.ToLower(name)
-	for _, s := range defaultSensitive {
-		if n == s {
-			return true
-		}
-	}
-	for _, w := range sensitiveWords {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
-}
+// credential or signature (see [httpclient.IsSensitiveHeader]).
+func IsSensitiveHeader(name string) bool { return httpclient.IsSensitiveHeader(name) }
 
 func validHeaderName(s string) bool {
 	if s == "" {
@@ -281,45 +176,4 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
-}
-
-// redactURL drops user info and the query string's values from a URL for
-// error messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if i := strings.IndexAny(raw, "?@"); i >= 0 {
-			return raw[:i] + "…"
-		}
-		return raw
-	}
-	return safeURL(u)
-}
-
-func safeURL(u *url.URL) string {
-	c := *u
-	if c.User != nil {
-		c.User = url.User("(sensitive)")
-	}
-	c.Fragment = ""
-	if c.RawQuery == "" {
-		return c.String()
-	}
-	q := c.Query()
-	c.RawQuery = ""
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		for _, v := range q[k] {
-			if IsSensitiveHeader(k) {
-				v = "(sensitive)"
-			}
-			parts = append(parts, url.QueryEscape(k)+"="+v)
-		}
-	}
-	return c.String() + "?" + strings.Join(parts, "&")
 }

@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	nethttp "net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/handrail-dev/handrail/provider/httpclient"
 	"github.com/handrail-dev/handrail/runbook"
 )
 
@@ -173,7 +172,7 @@ func (i *Instance) send(ctx context.Context, env *runbook.Env, c *compiled) (*re
 	if err != nil {
 		return nil, runbook.Permanent(err)
 	}
-	safe := safeURL(u)
+	safe := httpclient.SafeURL(u)
 	body, ctype, err := encodeBody(r.Body)
 	if err != nil {
 		return nil, runbook.Permanent(fmt.Errorf("%s %s: body: %w", r.Method, safe, err))
@@ -187,12 +186,9 @@ func (i *Instance) send(ctx context.Context, env *runbook.Env, c *compiled) (*re
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := nethttp.NewRequestWithContext(cctx, r.Method, u.String(), bytes.NewReader(body))
+	req, err := httpclient.NewRequest(cctx, r.Method, u.String(), body)
 	if err != nil {
 		return nil, runbook.Permanent(fmt.Errorf("%s %s: %w", r.Method, safe, err))
-	}
-	if body == nil {
-		req.Body, req.GetBody, req.ContentLength = nethttp.NoBody, nil, 0
 	}
 	sens := map[string]bool{}
 	for _, h := range append(append([]string(nil), i.cfg.SensitiveHeaders...), r.SensitiveHeaders...) {
@@ -200,11 +196,10 @@ func (i *Instance) send(ctx context.Context, env *runbook.Env, c *compiled) (*re
 	}
 	set := func(k, v string) {
 		if sens[strings.ToLower(k)] || IsSensitiveHeader(k) {
-			registerHeaderSecret(env, v)
+			httpclient.AddHeaderSecret(env, v)
 		}
 		req.Header.Set(k, v)
 	}
-	req.Header.Set("User-Agent", "handrail")
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
@@ -216,33 +211,26 @@ func (i *Instance) send(ctx context.Context, env *runbook.Env, c *compiled) (*re
 	}
 	if u.User != nil {
 		if p, ok := u.User.Password(); ok {
-			registerHeaderSecret(env, p)
+			httpclient.AddHeaderSecret(env, p)
 		}
 	}
-	doer, err := i.client()
+	doer, err := i.http.Doer()
 	if err != nil {
 		return nil, runbook.Permanent(err)
 	}
 	clock := env.Clock()
 	start := clock.Now()
-	resp, err := doer.Do(req)
+	resp, err := httpclient.Do(doer, req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
 		if cctx.Err() != nil && ctx.Err() == nil {
 			return nil, fmt.Errorf("%s %s: no answer within %s: %w", r.Method, safe, timeout, context.DeadlineExceeded)
 		}
 		return nil, fmt.Errorf("%s %s: %w", r.Method, safe, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+	b, err := httpclient.ReadBody(resp.Body, MaxBodyBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: read body: %w", r.Method, safe, err)
-	}
-	if len(b) > MaxBodyBytes {
-		return nil, fmt.Errorf("%s %s: response body larger than %d bytes", r.Method, safe, MaxBodyBytes)
+		return nil, fmt.Errorf("%s %s: %w", r.Method, safe, err)
 	}
 	out := &response{method: r.Method, url: safe, status: resp.StatusCode, header: resp.Header, body: b, latency: clock.Now().Sub(start)}
 	if len(bytes.TrimSpace(b)) > 0 {
@@ -251,15 +239,6 @@ func (i *Instance) send(ctx context.Context, env *runbook.Env, c *compiled) (*re
 		}
 	}
 	return out, nil
-}
-
-// registerHeaderSecret registers a header value and, for "Scheme
-// credentials" values, the credentials alone.
-func registerHeaderSecret(env *runbook.Env, v string) {
-	env.AddSecret(v)
-	if _, cred, ok := strings.Cut(v, " "); ok {
-		env.AddSecret(strings.TrimSpace(cred))
-	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

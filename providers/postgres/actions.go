@@ -331,15 +331,7 @@ func (a *MigrateAction) load() (*MigrationSet, error) {
 	return LoadMigrations(fsys, a.source())
 }
 
-// runKey identifies a step of a run for the start note.
-func runKey(env *runbook.Env) string {
-	if env == nil {
-		return ""
-	}
-	return fmt.Sprintf("run=%s step=%s", env.Run().ID, env.Node())
-}
-
-func (a *MigrateAction) migrate(ctx context.Context, env *runbook.Env, target *int64, dryRun bool, key string) (MigrateResult, error) {
+func (a *MigrateAction) migrate(ctx context.Context, env *runbook.Env, target *int64, dryRun bool, checkpoint func(context.Context, int64) error) (MigrateResult, error) {
 	a.inst.register(env)
 	set, err := a.load()
 	if err != nil {
@@ -349,7 +341,7 @@ func (a *MigrateAction) migrate(ctx context.Context, env *runbook.Env, target *i
 	if err != nil {
 		return MigrateResult{}, err
 	}
-	req := MigrateRequest{Source: a.source(), Migrations: set, Target: target, DryRun: dryRun, LockTimeout: a.args.LockTimeout, Key: key}
+	req := MigrateRequest{Source: a.source(), Migrations: set, Target: target, DryRun: dryRun, LockTimeout: a.args.LockTimeout, Checkpoint: checkpoint}
 	if env != nil {
 		req.Wait = env.Clock().Sleep
 		req.Progress = func(line string) { env.Line("stdout", line) }
@@ -357,11 +349,36 @@ func (a *MigrateAction) migrate(ctx context.Context, env *runbook.Env, target *i
 	return c.Migrate(ctx, req)
 }
 
-// Do migrates up (or down) to the target.
+// startedFrom returns the version an earlier attempt of this step (or an
+// earlier process of this run) checkpointed before its first change.
+func startedFrom(env *runbook.Env) (int64, bool, error) {
+	if env == nil {
+		return 0, false, nil
+	}
+	return versionOutput(env.Checkpointed(), "from_version")
+}
+
+// Do migrates up (or down) to the target. Before its first change it
+// checkpoints from_version in the run's journal; a retry or a resumed
+// attempt reports the checkpointed version, never the one its own earlier
+// attempt produced.
 func (a *MigrateAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
-	res, err := a.migrate(ctx, env, a.args.Target, a.args.DryRun, runKey(env))
+	from, earlier, err := startedFrom(env)
+	if err != nil {
+		return nil, runbook.Permanent(fmt.Errorf("postgres_migrate %s: checkpoint: %w", a.source(), err))
+	}
+	var checkpoint func(context.Context, int64) error
+	if env != nil && !earlier && !a.args.DryRun {
+		checkpoint = func(ctx context.Context, v int64) error {
+			return env.Checkpoint(ctx, runbook.Outputs{"from_version": v})
+		}
+	}
+	res, err := a.migrate(ctx, env, a.args.Target, a.args.DryRun, checkpoint)
 	if err != nil {
 		return nil, permanentIf(fmt.Errorf("postgres_migrate %s: %w", a.source(), err))
+	}
+	if earlier {
+		res.From = from
 	}
 	applied := append([]string{}, res.Applied...)
 	return runbook.Outputs{"from_version": res.From, "to_version": res.To, "applied": applied, "dry_run": a.args.DryRun}, nil
@@ -369,9 +386,12 @@ func (a *MigrateAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outpu
 
 // Compensate runs the migration as an explicit rollback
 // (`rollback "postgres_migrate" { target = 14 }`).
+// It checkpoints nothing: it is the compensation, not a step.
 func (a *MigrateAction) Compensate(ctx context.Context, env *runbook.Env) error {
-	_, err := a.Do(ctx, env)
-	return err
+	if _, err := a.migrate(ctx, env, a.args.Target, a.args.DryRun, nil); err != nil {
+		return permanentIf(fmt.Errorf("postgres_migrate %s: %w", a.source(), err))
+	}
+	return nil
 }
 
 // ReadOnly reports true for a dry run.
@@ -393,32 +413,22 @@ func (a *MigrateAction) NaturalRollback() runbook.Rollback {
 // migrateBack is the natural rollback of postgres_migrate.
 type migrateBack struct{ a *MigrateAction }
 
-// Compensate migrates to the step's from_version. When the step failed (it
-// has no outputs, e.g. under rollback_on_failure), the version comes from
-// the note the run left on schema_migrations before its first change; no
-// note means the step changed nothing, and there is nothing to undo.
+// Compensate migrates to the step's from_version: its output, or, when
+// the step failed or its answer was lost, the version it checkpointed
+// before its first change. Neither means the step changed nothing. Running
+// it twice is running it once: the second finds the schema at
+// from_version and has nothing to do.
 func (m *migrateBack) Compensate(ctx context.Context, env *runbook.Env) error {
 	from, ok, err := versionOutput(env.Self(), "from_version")
 	if err != nil {
 		return fmt.Errorf("postgres_migrate rollback: %w", err)
 	}
 	if !ok {
-		m.a.inst.register(env)
-		c, err := m.a.inst.Client(ctx)
-		if err != nil {
-			return fmt.Errorf("postgres_migrate rollback: %w", err)
-		}
-		from, ok, err = c.StartedFrom(ctx, runKey(env))
-		if err != nil {
-			return fmt.Errorf("postgres_migrate rollback: %w", err)
-		}
-		if !ok {
-			env.Line("stdout", "the step changed nothing before it failed: nothing to migrate back")
-			return nil
-		}
+		env.Line("stdout", "the step changed nothing before it failed: nothing to migrate back")
+		return nil
 	}
 	env.Line("stdout", fmt.Sprintf("migrating back to version %s", FormatVersion(from)))
-	if _, err := m.a.migrate(ctx, env, &from, false, ""); err != nil {
+	if _, err := m.a.migrate(ctx, env, &from, false, nil); err != nil {
 		return fmt.Errorf("postgres_migrate rollback to version %s: %w", FormatVersion(from), err)
 	}
 	return nil
@@ -535,15 +545,19 @@ type RestoreArgs struct {
 	NoClean bool
 }
 
-// RestoreAction loads a dump with pg_restore. It has no natural rollback;
-// it is usually itself a rollback (the fallback of a migration), which is
-// why it implements runbook.Rollback too.
+// RestoreAction loads a dump with pg_restore. As a step, it first dumps
+// the database as it is (the way back) and checkpoints that dump; its
+// natural rollback restores it. It is also usable as a rollback itself
+// (the fallback of a migration), which is why it implements
+// runbook.Rollback too: as a rollback it takes no dump first.
 type RestoreAction struct {
 	inst *Instance
 	args RestoreArgs
 }
 
-// NewRestore returns the postgres_restore action. Outputs: file, sha256.
+// NewRestore returns the postgres_restore action. Outputs: file, sha256,
+// previous_dump and previous_sha256 (the dump of the database taken just
+// before the restore).
 func NewRestore(inst *Instance, args RestoreArgs) (*RestoreAction, error) {
 	if args.File == "" {
 		return nil, errors.New("postgres_restore: file is empty: give the dump to restore (postgres_backup's file output)")
@@ -556,27 +570,108 @@ func NewRestore(inst *Instance, args RestoreArgs) (*RestoreAction, error) {
 	return &RestoreAction{inst: inst, args: args}, nil
 }
 
-// Do runs pg_restore.
+// Do dumps the database as it is next to the file to restore
+// (<file>.before-restore-<UTC time>.dump), checkpoints that dump's name
+// and SHA-256 before anything changes, then runs pg_restore. A retried or
+// resumed attempt reuses the checkpointed dump: it never takes for "before"
+// what its own earlier attempt restored.
 func (a *RestoreAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
 	a.inst.register(env)
 	c, err := a.inst.Client(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("postgres_restore: %w", err)
 	}
-	req := RestoreRequest{File: a.args.File, SHA256: a.args.SHA256, DropSchemas: a.args.DropSchemas, NoClean: a.args.NoClean}
-	if err := c.Restore(ctx, req); err != nil {
-		return nil, fmt.Errorf("postgres_restore %s: %w", a.args.File, err)
+	prev, err := a.before(ctx, env, c)
+	if err != nil {
+		return nil, err
 	}
-	if env != nil {
-		env.Line("stdout", "restored "+a.args.File)
+	if err := a.restore(ctx, env, c, a.args); err != nil {
+		return nil, err
 	}
-	return runbook.Outputs{"file": a.args.File, "sha256": a.args.SHA256}, nil
+	out := runbook.Outputs{"file": a.args.File, "sha256": a.args.SHA256}
+	for k, v := range prev {
+		out[k] = v
+	}
+	return out, nil
 }
 
-// Compensate restores, as a rollback.
+// before returns the dump of the database taken before the first attempt,
+// taking and checkpointing it if there is none yet.
+func (a *RestoreAction) before(ctx context.Context, env *runbook.Env, c Client) (runbook.Outputs, error) {
+	if env != nil {
+		if cp := env.Checkpointed(); cp["previous_dump"] != nil {
+			return cp, nil
+		}
+	}
+	now := time.Now()
+	if env != nil {
+		now = env.Clock().Now()
+	}
+	file := strings.TrimSuffix(a.args.File, ".dump") + ".before-restore-" + now.UTC().Format("20060102T150405Z") + ".dump"
+	info, err := c.Backup(ctx, BackupRequest{File: file})
+	if err != nil {
+		return nil, fmt.Errorf("postgres_restore %s: dumping the database first (the rollback's way back), nothing was restored: %w", a.args.File, err)
+	}
+	cp := runbook.Outputs{"previous_dump": info.File, "previous_sha256": info.SHA256}
+	if env != nil {
+		if err := env.Checkpoint(ctx, cp); err != nil {
+			return nil, runbook.Permanent(fmt.Errorf("postgres_restore %s: recording the dump taken first, nothing was restored: %w", a.args.File, err))
+		}
+		env.Line("stdout", fmt.Sprintf("dumped the database as it was to %s (sha256 %s)", info.File, info.SHA256))
+	}
+	return cp, nil
+}
+
+// restore runs pg_restore of args.File.
+func (a *RestoreAction) restore(ctx context.Context, env *runbook.Env, c Client, args RestoreArgs) error {
+	req := RestoreRequest(args)
+	if err := c.Restore(ctx, req); err != nil {
+		return fmt.Errorf("postgres_restore %s: %w", args.File, err)
+	}
+	if env != nil {
+		env.Line("stdout", "restored "+args.File)
+	}
+	return nil
+}
+
+// Compensate restores, as a rollback (without a dump first).
 func (a *RestoreAction) Compensate(ctx context.Context, env *runbook.Env) error {
-	_, err := a.Do(ctx, env)
-	return err
+	a.inst.register(env)
+	c, err := a.inst.Client(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres_restore: %w", err)
+	}
+	return a.restore(ctx, env, c, a.args)
+}
+
+// NaturalRollback restores the dump the step took before its restore
+// (previous_dump, checked against previous_sha256), with the step's
+// drop_schemas and clean: run twice, it restores the same dump twice.
+// Without previous_dump the step failed before its restore: nothing to
+// undo.
+func (a *RestoreAction) NaturalRollback() runbook.Rollback { return undoRestore{a} }
+
+type undoRestore struct{ a *RestoreAction }
+
+func (u undoRestore) Compensate(ctx context.Context, env *runbook.Env) error {
+	self := env.Self()
+	file, _ := self["previous_dump"].(string)
+	if file == "" {
+		return nil
+	}
+	sum, _ := self["previous_sha256"].(string)
+	u.a.inst.register(env)
+	c, err := u.a.inst.Client(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres_restore rollback: %w", err)
+	}
+	args := u.a.args
+	args.File, args.SHA256 = file, sum
+	return u.a.restore(ctx, env, c, args)
+}
+
+func (u undoRestore) Describe() runbook.Description {
+	return runbook.Description{Provider: u.a.inst.Name(), Action: "postgres_restore"}
 }
 
 // Describe names the instance and the action.

@@ -23,10 +23,6 @@ type Client interface {
 	// Migrate brings the schema to req.Target (the latest migration when
 	// nil) under the migration lock, one migration per transaction.
 	Migrate(ctx context.Context, req MigrateRequest) (MigrateResult, error)
-	// StartedFrom returns the version a migration run identified by key
-	// started from, recorded before its first change (see
-	// [MigrateRequest.Key]). ok is false when that run changed nothing.
-	StartedFrom(ctx context.Context, key string) (from int64, ok bool, err error)
 	// Backup dumps the database (pg_dump's custom format) to req.File.
 	Backup(ctx context.Context, req BackupRequest) (BackupInfo, error)
 	// Restore loads a dump written by Backup.
@@ -78,11 +74,14 @@ type MigrateRequest struct {
 	Wait func(ctx context.Context, d time.Duration) error
 	// Progress receives one line per migration planned or applied.
 	Progress func(line string)
-	// Key identifies the run and step; before changing anything, the client
-	// records the starting version under it in the database, for
-	// [Client.StartedFrom]: a rollback of a step that failed (and so has no
-	// outputs) reads it there. Empty records nothing.
-	Key string
+	// Checkpoint, when set, is called once, under the migration lock,
+	// after the current version was read and before the first change, with
+	// that version. The action records it durably there (the run's
+	// journal), so that a rollback after a lost answer, a retry or a crash
+	// knows where the step started. If it returns an error, nothing is
+	// changed and Migrate returns that error. It is not called when there
+	// is nothing to run, nor in a dry run.
+	Checkpoint func(ctx context.Context, from int64) error
 }
 
 // DefaultLockTimeout bounds the wait for the migration lock held by another

@@ -26,7 +26,8 @@
 //     through any instance implementing provider.CommandRunner; the backup's
 //     outputs are the file, its size and SHA-256, and a restore can check
 //     the SHA-256 and is usable as a rollback (a fallback after the
-//     migration's own).
+//     migration's own). As a step, a restore first dumps the database as
+//     it is and checkpoints that dump; its natural rollback restores it.
 //
 // The DSN is sensitive: its password is registered with the run's redactor
 // and removed from every error; pg_dump and pg_restore receive it through

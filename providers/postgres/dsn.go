@@ -3,11 +3,12 @@ package postgres
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/handrail-dev/handrail/internal/lazyre"
+	"github.com/handrail-dev/handrail/runbook"
 )
 
 // dsnInfo is what messages may say about a DSN: never the password.
@@ -33,8 +34,8 @@ func parseDSN(dsn string) (dsnInfo, error) {
 }
 
 var (
-	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]*@`)
-	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+	urlPassword = lazyre.New(`(://[^:/@\s]*:)[^@\s]*@`)
+	kvPassword  = lazyre.New(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
 )
 
 // redactString returns the text of err with the DSN, its password (plain and
@@ -51,15 +52,8 @@ func redactText(s, dsn, password string) string {
 	if dsn != "" && strings.Contains(s, dsn) {
 		s = strings.ReplaceAll(s, dsn, "(sensitive dsn)")
 	}
-	if password != "" {
-		s = strings.ReplaceAll(s, password, "(sensitive)")
-		if enc := url.QueryEscape(password); enc != password {
-			s = strings.ReplaceAll(s, enc, "(sensitive)")
-		}
-		if enc := url.PathEscape(password); enc != password {
-			s = strings.ReplaceAll(s, enc, "(sensitive)")
-		}
-	}
+	// The core redactor knows the encoded forms (URL, JSON, base64, hex).
+	s = runbook.NewRedactor(dsn, password).Redact(s)
 	s = urlPassword.ReplaceAllString(s, "${1}(sensitive)@")
 	s = kvPassword.ReplaceAllString(s, "${1}(sensitive)")
 	return s

@@ -189,3 +189,27 @@ func closedAddr(tb testing.TB) string {
 	require.NoError(tb, l.Close())
 	return addr
 }
+
+// execNoFail runs SQL on the database, ignoring errors (cleanup).
+func (d testDB) execNoFail(sql string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, d.DSN)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, sql)
+}
+
+// adminExecNoFail runs SQL on the server's admin database, ignoring errors
+// (cleanup of cluster-wide objects such as roles, after the database is
+// gone).
+func (d testDB) adminExecNoFail(sql string) {
+	u, err := url.Parse(d.DSN)
+	if err != nil {
+		return
+	}
+	u.Path = "/postgres"
+	testDB{DSN: u.String()}.execNoFail(sql)
+}

@@ -3,10 +3,11 @@ package postgres
 import (
 	"fmt"
 	"io/fs"
-	"regexp"
 	"sort"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/handrail-dev/handrail/internal/lazyre"
 )
 
 // Migration is one version of a migration directory: its up and, when
@@ -28,7 +29,7 @@ type MigrationSet struct {
 
 // migrationFile is golang-migrate's file name layout:
 // {version}_{title}.{up|down}.{extension}.
-var migrationFile = regexp.MustCompile(`^([0-9]+)_(.*)\.(up|down)\.sql$`)
+var migrationFile = lazyre.New(`^([0-9]+)_(.*)\.(up|down)\.sql$`)
 
 // LoadMigrations reads every `NNN_name.up.sql` / `NNN_name.down.sql` file of
 // the root of fsys (golang-migrate's layout). Other files are ignored. It

@@ -212,7 +212,10 @@ func TestMigrateFailingMigration(t *testing.T) {
 		wantVersion       int64
 		wantMLFeatures    bool
 	}{
-		{name: "left at 015", rollbackOnFailure: false, wantVersion: 15, wantMLFeatures: true},
+		// Checkpointed before its first change, with an idempotent natural
+		// rollback: the executor rolls the failed step back from its
+		// checkpoint even without rollback_on_failure.
+		{name: "checkpointed failure goes back to 014", rollbackOnFailure: false, wantVersion: 14, wantMLFeatures: false},
 		{name: "rollback_on_failure takes it to 014", rollbackOnFailure: true, wantVersion: 14, wantMLFeatures: false},
 	}
 	for _, tt := range tests {
@@ -246,12 +249,8 @@ func TestMigrateFailingMigration(t *testing.T) {
 			assert.Equal(t, tt.wantVersion, db.version(t))
 			assert.Equal(t, tt.wantMLFeatures, db.tableExists(t, "ml_features"))
 			assert.False(t, db.tableExists(t, "analytics_scratch"), "016's transaction was rolled back")
-			if tt.rollbackOnFailure {
-				assert.Equal(t, runbook.StatusRolledBack, res.Status)
-				assert.Equal(t, []string{"migrate"}, res.Compensated)
-			} else {
-				assert.Empty(t, res.Compensated, "015's down must not run")
-			}
+			assert.Equal(t, runbook.StatusRolledBack, res.Status)
+			assert.Equal(t, []string{"migrate"}, res.Compensated)
 		})
 	}
 }
@@ -367,12 +366,8 @@ func TestMigrateAdvisoryLock(t *testing.T) {
 		assert.Equal(t, int64(17), db.version(t))
 	})
 
-	lockID := postgres.LockID(db.Name, "public", "schema_migrations")
-	holder, err := pgx.Connect(ctx, db.DSN)
-	require.NoError(t, err)
-	defer holder.Close(ctx)
-	_, err = holder.Exec(ctx, "SELECT pg_advisory_lock($1)", lockID)
-	require.NoError(t, err)
+	// The migrate CLI holds its lock.
+	unlock := migrateCLILock(t, db)
 
 	t.Run("times out", func(t *testing.T) {
 		mig, err := postgres.NewMigrate(instance(t, db.DSN), postgres.MigrateArgs{Dir: migrationsDir, Target: i64(14), LockTimeout: 500 * time.Millisecond})
@@ -396,8 +391,7 @@ func TestMigrateAdvisoryLock(t *testing.T) {
 		}()
 		require.Eventually(t, func() bool { return strings.Contains(obs.text(), "waiting up to 20s") }, 10*time.Second, 20*time.Millisecond)
 		assert.Equal(t, int64(17), db.version(t), "nothing runs while the lock is held")
-		_, err = holder.Exec(ctx, "SELECT pg_advisory_unlock($1)", lockID)
-		require.NoError(t, err)
+		unlock()
 		require.NoError(t, <-done)
 		assert.Equal(t, int64(14), db.version(t))
 	})
@@ -547,8 +541,8 @@ func TestConnectionErrorsHidePassword(t *testing.T) {
 }
 
 // A migration step that fails before changing anything (the lock is held)
-// has nothing to undo: rollback_on_failure leaves the schema alone, and a
-// note another run left is not mistaken for this one's.
+// has nothing to undo: rollback_on_failure leaves the schema alone, and
+// what another run did is not mistaken for this one's.
 func TestMigrateFailsBeforeAnyChange(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
@@ -561,11 +555,7 @@ func TestMigrateFailsBeforeAnyChange(t *testing.T) {
 	require.NoError(t, err)
 
 	ctx := context.Background()
-	holder, err := pgx.Connect(ctx, db.DSN)
-	require.NoError(t, err)
-	defer holder.Close(ctx)
-	_, err = holder.Exec(ctx, "SELECT pg_advisory_lock($1)", postgres.LockID(db.Name, "public", "schema_migrations"))
-	require.NoError(t, err)
+	defer migrateCLILock(t, db)()
 
 	mig, err := postgres.NewMigrate(inst, postgres.MigrateArgs{Dir: migrationsDir, LockTimeout: 300 * time.Millisecond})
 	require.NoError(t, err)
@@ -578,12 +568,6 @@ func TestMigrateFailsBeforeAnyChange(t *testing.T) {
 	assert.Contains(t, obs.text(), "nothing to migrate back")
 	assert.Equal(t, int64(15), db.version(t))
 
-	// The earlier run's note is still there for its own rollback.
-	_, err = holder.Exec(ctx, "SELECT pg_advisory_unlock_all()")
-	require.NoError(t, err)
-	back := other.NaturalRollback()
-	require.NoError(t, back.Compensate(ctx, runbook.NewEnv(runbook.EnvConfig{Run: runbook.RunInfo{ID: "earlier"}, Node: "migrate"})))
-	assert.Equal(t, int64(14), db.version(t))
 }
 
 // A migration that times out waiting for a table lock (SQLSTATE 55P03) is

@@ -144,13 +144,26 @@ func (c *pgxClient) Query(ctx context.Context, q Query) (Rows, error) {
 	return out, nil
 }
 
-// LockID returns the advisory lock key golang-migrate's postgres driver
-// uses for a database, schema and table, so that Handrail and `migrate`
-// never migrate the same database at once.
+// LockID returns the advisory lock key golang-migrate's postgres drivers
+// (postgres, pgx, pgx/v5) compute for a database, schema and table:
+// crc32(schema NUL table NUL database) times 1486364155, in uint32
+// arithmetic. database is the name exactly as golang-migrate was given it:
+// the migrate CLI and migrate.New take the path of the URL, with its
+// leading slash ("/dcmms"); WithInstance without a DatabaseName takes
+// current_database() ("dcmms").
 func LockID(database, schema, table string) int64 {
 	name := strings.Join([]string{schema, table, database}, "\x00")
 	const salt = uint32(1486364155)
 	return int64(crc32.ChecksumIEEE([]byte(name)) * salt)
+}
+
+// migrationLockIDs are the advisory locks a migration takes, in this order:
+// the key of the migrate CLI (the URL path "/<database>") and the key of a
+// program that hands golang-migrate an open connection (the bare database
+// name). Holding both excludes both kinds of golang-migrate user; every
+// Handrail run takes them in the same order, so two runs cannot deadlock.
+func migrationLockIDs(database, schema, table string) []int64 {
+	return []int64{LockID("/"+database, schema, table), LockID(database, schema, table)}
 }
 
 // Migrate takes the advisory lock, reads schema_migrations, and runs the
@@ -170,18 +183,22 @@ func (c *pgxClient) Migrate(ctx context.Context, req MigrateRequest) (MigrateRes
 		return MigrateResult{}, c.fail("migrate", err)
 	}
 	table := pgx.Identifier{schema, versionTable}.Sanitize()
-	key := LockID(database, schema, versionTable)
-	if err := c.lock(ctx, conn, key, req, progress); err != nil {
-		return MigrateResult{}, err
-	}
+	keys := migrationLockIDs(database, schema, versionTable)
+	held, err := c.lock(ctx, conn, keys, req, progress)
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
-			// Closing the session releases the lock for sure.
-			_ = conn.Hijack().Close(uctx)
+		for i := len(held) - 1; i >= 0; i-- {
+			if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", held[i]); err != nil {
+				// Closing the session releases the locks for sure.
+				_ = conn.Hijack().Close(uctx)
+				return
+			}
 		}
 	}()
+	if err != nil {
+		return MigrateResult{}, err
+	}
 
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&exists); err != nil {
@@ -212,14 +229,9 @@ func (c *pgxClient) Migrate(ctx context.Context, req MigrateRequest) (MigrateRes
 	if err != nil {
 		return res, err
 	}
-	if !req.DryRun && req.Key != "" {
-		// An earlier attempt of the same step may have applied some
-		// migrations already: the step started from that attempt's version.
-		from, err := c.recordStart(ctx, conn, table, req.Key, current, len(plan) > 0)
-		if err != nil {
-			progress(fmt.Sprintf("warning: cannot note the starting version on %s (%s): a rollback of this step after a failure will not know it", versionTable, redactString(err, c.cfg.DSN, c.info.password)))
-		} else {
-			res.From = from
+	if !req.DryRun && len(plan) > 0 && req.Checkpoint != nil {
+		if err := req.Checkpoint(ctx, current); err != nil {
+			return res, fmt.Errorf("postgres at %s: record the starting version %s before migrating (nothing was changed): %w", c.info.where(), FormatVersion(current), err)
 		}
 	}
 	if len(plan) == 0 {
@@ -271,9 +283,10 @@ func (c *pgxClient) applyOne(ctx context.Context, conn *pgxpool.Conn, table stri
 	})
 }
 
-// lock takes the advisory lock, waiting up to req.LockTimeout for another
-// run to release it.
-func (c *pgxClient) lock(ctx context.Context, conn *pgxpool.Conn, key int64, req MigrateRequest, progress func(string)) error {
+// lock takes the advisory locks of keys in order, waiting up to
+// req.LockTimeout in all for another run or tool to release them. It
+// returns the keys it holds, also on error, for the caller to release.
+func (c *pgxClient) lock(ctx context.Context, conn *pgxpool.Conn, keys []int64, req MigrateRequest, progress func(string)) ([]int64, error) {
 	limit := req.LockTimeout
 	if limit <= 0 {
 		limit = DefaultLockTimeout
@@ -283,26 +296,33 @@ func (c *pgxClient) lock(ctx context.Context, conn *pgxpool.Conn, key int64, req
 		wait = sleep
 	}
 	var waited time.Duration
-	for {
-		var ok bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
-			return c.fail("take the migration lock", err)
+	var held []int64
+	for _, key := range keys {
+		announced := false
+		for {
+			var ok bool
+			if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+				return held, c.fail("take the migration lock", err)
+			}
+			if ok {
+				held = append(held, key)
+				break
+			}
+			holder := c.lockHolder(ctx, conn, key)
+			if !announced {
+				progress(fmt.Sprintf("waiting up to %s for the migration lock held by %s", limit, holder))
+				announced = true
+			}
+			if waited >= limit {
+				return held, fmt.Errorf("postgres at %s: %w: %s still held it after %s (lock_timeout)", c.info.where(), ErrLocked, holder, limit)
+			}
+			if err := wait(ctx, lockPoll); err != nil {
+				return held, fmt.Errorf("postgres at %s: waiting for the migration lock held by %s: %w", c.info.where(), holder, err)
+			}
+			waited += lockPoll
 		}
-		if ok {
-			return nil
-		}
-		holder := c.lockHolder(ctx, conn, key)
-		if waited == 0 {
-			progress(fmt.Sprintf("waiting up to %s for the migration lock held by %s", limit, holder))
-		}
-		if waited >= limit {
-			return fmt.Errorf("postgres at %s: %w: %s still held it after %s (lock_timeout)", c.info.where(), ErrLocked, holder, limit)
-		}
-		if err := wait(ctx, lockPoll); err != nil {
-			return fmt.Errorf("postgres at %s: waiting for the migration lock held by %s: %w", c.info.where(), holder, err)
-		}
-		waited += lockPoll
 	}
+	return held, nil
 }
 
 // lockHolder describes the session holding the advisory lock.
@@ -333,72 +353,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// startNote prefixes each line of the notes migration runs leave, as the
-// comment of the version table, before their first change.
-const startNote = "handrail migration started: "
-
-// maxStartNotes bounds the notes kept (newest first).
-const maxStartNotes = 20
-
-// recordStart notes "key from_version=N" in the comment of the version
-// table (when write is set), keeping the newest notes of other runs. When
-// the key already has a note (an earlier attempt of the same step), that
-// note stays and its version is returned.
-func (c *pgxClient) recordStart(ctx context.Context, conn *pgxpool.Conn, table, key string, from int64, write bool) (int64, error) {
-	var old *string
-	if err := conn.QueryRow(ctx, "SELECT obj_description($1::regclass, 'pg_class')", table).Scan(&old); err != nil {
-		return from, err
-	}
-	if old != nil {
-		if v, ok, err := parseStartNote(*old, key); err == nil && ok {
-			return v, nil
-		}
-	}
-	if !write {
-		return from, nil
-	}
-	lines := []string{fmt.Sprintf("%s%s from_version=%d", startNote, key, from)}
-	if old != nil {
-		for _, l := range strings.Split(*old, "\n") {
-			if strings.HasPrefix(l, startNote) && len(lines) < maxStartNotes {
-				lines = append(lines, l)
-			}
-		}
-	}
-	_, err := conn.Exec(ctx, "COMMENT ON TABLE "+table+" IS "+quoteLiteral(strings.Join(lines, "\n")))
-	return from, err
-}
-
-// StartedFrom reads the note recordStart left.
-func (c *pgxClient) StartedFrom(ctx context.Context, key string) (int64, bool, error) {
-	var note *string
-	err := c.pool.QueryRow(ctx, "SELECT obj_description(to_regclass(quote_ident(current_schema()) || '."+versionTable+"'), 'pg_class')").Scan(&note)
-	if err != nil {
-		return 0, false, c.fail("read the notes on "+versionTable, err)
-	}
-	if note == nil {
-		return 0, false, nil
-	}
-	return parseStartNote(*note, key)
-}
-
-func parseStartNote(note, key string) (int64, bool, error) {
-	prefix := startNote + key + " from_version="
-	for _, l := range strings.Split(note, "\n") {
-		if !strings.HasPrefix(l, prefix) {
-			continue
-		}
-		var v int64
-		if _, err := fmt.Sscanf(strings.TrimPrefix(l, prefix), "%d", &v); err != nil {
-			return 0, false, fmt.Errorf("postgres: unreadable note on %s: %q", versionTable, l)
-		}
-		return v, true, nil
-	}
-	return 0, false, nil
-}
-
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

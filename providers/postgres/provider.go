@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -33,7 +34,7 @@ type Config struct {
 // use, never by Configure.
 type ClientFactory func(ctx context.Context, cfg Config) (Client, error)
 
-// Option configures [NewProvider] and [NewInstance].
+// Option configures [NewInstance].
 type Option func(*options)
 
 type options struct {
@@ -118,18 +119,15 @@ func (i *Instance) Close() error {
 	return err
 }
 
-// Provider is the "postgres" provider type.
+// Provider is the "postgres" provider type. The zero value uses the real
+// pgx adapter: &postgres.Provider{}.
 type Provider struct {
-	opts []Option
+	// ClientFactory, if set, builds every instance's client (the fake of
+	// package postgresfake). Nil: [NewPgxClient].
+	ClientFactory ClientFactory
 }
 
 var _ provider.Provider = (*Provider)(nil)
-
-// NewProvider returns the postgres provider, using the real pgx adapter
-// unless an option replaces it.
-func NewProvider(opts ...Option) *Provider {
-	return &Provider{opts: opts}
-}
 
 // Type returns "postgres".
 func (*Provider) Type() string { return "postgres" }
@@ -149,34 +147,18 @@ func (*Provider) ConfigSchema() provider.Schema {
 // Configure returns the instance of one provider block. It does not
 // connect.
 func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
-	cfg := Config{}
 	full := "postgres." + name
-	if config.IsNull() || !config.IsKnown() || !config.Type().IsObjectType() {
-		return nil, fmt.Errorf("%s: want a configuration object with a dsn", full)
+	a := &ctyargs.Attrs{V: config, Where: full}
+	cfg := Config{DSN: a.Str("dsn"), ConnectTimeout: positiveDuration(a, "connect_timeout")}
+	via, hasVia := a.Get("via")
+	if err := a.Err(); err != nil {
+		return nil, err
 	}
-	get := func(attr string) cty.Value {
-		if !config.Type().HasAttribute(attr) {
-			return cty.NullVal(cty.DynamicPseudoType)
-		}
-		return config.GetAttr(attr)
-	}
-	if v := get("dsn"); !v.IsNull() && v.IsKnown() && v.Type() == cty.String {
-		cfg.DSN = v.AsString()
-	} else {
+	if cfg.DSN == "" {
 		return nil, fmt.Errorf("%s: dsn is required (a string such as postgres://user@host:5432/db)", full)
 	}
-	if v := get("connect_timeout"); !v.IsNull() {
-		if !v.IsKnown() || v.Type() != cty.String {
-			return nil, fmt.Errorf("%s: connect_timeout must be a duration string such as \"10s\"", full)
-		}
-		d, err := time.ParseDuration(v.AsString())
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%s: connect_timeout %q is not a positive duration such as \"10s\"", full, v.AsString())
-		}
-		cfg.ConnectTimeout = d
-	}
-	if v := get("via"); !v.IsNull() {
-		inst, err := provider.InstanceFromValue(v)
+	if hasVia {
+		inst, err := provider.InstanceFromValue(via)
 		if err != nil {
 			return nil, fmt.Errorf("%s: via: %w", full, err)
 		}
@@ -186,7 +168,11 @@ func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (
 		}
 		cfg.Via, cfg.ViaName = runner, inst.Name()
 	}
-	return NewInstance(name, cfg, p.opts...)
+	var opts []Option
+	if p.ClientFactory != nil {
+		opts = append(opts, WithClientFactory(p.ClientFactory))
+	}
+	return NewInstance(name, cfg, opts...)
 }
 
 // Actions returns the provider's action types.

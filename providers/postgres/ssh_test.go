@@ -106,15 +106,30 @@ func TestBackupRestoreOverSSH(t *testing.T) {
 	migrateTo(t, inst, 17)
 	restore, err := postgres.NewRestore(inst, postgres.RestoreArgs{File: file, SHA256: out["sha256"].(string), DropSchemas: []string{"public"}})
 	require.NoError(t, err)
-	_, err = restore.Do(ctx, env("restore", nil, nil))
+	rout, err := restore.Do(ctx, env("restore", nil, nil))
 	require.NoError(t, err)
 	assert.Equal(t, int64(14), db.version(t))
 	assert.False(t, db.tableExists(t, "ml_features"))
+	prev, _ := rout["previous_dump"].(string)
+	require.NotEmpty(t, prev, "the step dumps the database before restoring")
+	t.Cleanup(func() { _, _ = run.RunCommand(context.Background(), []string{"rm", "-f", "--", prev}, nil, nil, nil) })
+
+	// The natural rollback restores the dump taken before: 017 again; run
+	// twice, the same.
+	undo := restore.NaturalRollback()
+	for i := 0; i < 2; i++ {
+		require.NoError(t, undo.Compensate(ctx, env("restore", nil, rout)))
+		assert.Equal(t, int64(17), db.version(t))
+		assert.True(t, db.tableExists(t, "ml_features"))
+	}
 
 	// A missing dump on the far side is a clear error naming the host.
 	missing, err := postgres.NewRestore(inst, postgres.RestoreArgs{File: "/nonexistent/x.dump"})
 	require.NoError(t, err)
 	_, err = missing.Do(ctx, env("restore", nil, nil))
+	require.ErrorIs(t, err, postgres.ErrCommand)
+	assert.Contains(t, err.Error(), "nothing was restored")
+	err = missing.Compensate(ctx, env("restore", nil, nil))
 	require.ErrorIs(t, err, postgres.ErrCommand)
 	assert.Contains(t, err.Error(), "pg_restore on ssh.db exited with status 1")
 	assert.Contains(t, err.Error(), "/nonexistent/x.dump")

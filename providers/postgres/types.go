@@ -2,13 +2,12 @@ package postgres
 
 import (
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/ctyargs"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // actionTypes returns the HCL-facing descriptions of the actions.
@@ -77,7 +76,7 @@ func actionTypes() map[string]provider.ActionType {
 		},
 		"postgres_migrate": {
 			Args: provider.Schema{
-				"dir":          {Type: cty.String, Required: true, Description: "directory of NNN_name.up.sql / NNN_name.down.sql files (golang-migrate's layout)"},
+				"dir":          {Type: cty.String, Required: true, LocalPath: true, Description: "directory of NNN_name.up.sql / NNN_name.down.sql files (golang-migrate's layout; relative: to the runbook file's directory)"},
 				"target":       {Type: cty.Number, Description: "version to reach, up or down (default: the latest in dir; 0: all down)"},
 				"dry_run":      {Type: cty.Bool, Description: "print what would run and change nothing"},
 				"lock_timeout": {Type: cty.String, Description: "how long to wait for another run's migration lock (default 5m)"},
@@ -95,17 +94,9 @@ func actionTypes() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				ma := MigrateArgs{}
-				if ma.Dir, err = stringArg(args, "postgres_migrate", "dir"); err != nil {
-					return nil, err
-				}
-				if ma.Target, err = int64Arg(args, "postgres_migrate", "target"); err != nil {
-					return nil, err
-				}
-				if ma.DryRun, err = boolArg(args, "postgres_migrate", "dry_run"); err != nil {
-					return nil, err
-				}
-				if ma.LockTimeout, err = durationArg(args, "postgres_migrate", "lock_timeout"); err != nil {
+				a := &ctyargs.Attrs{V: args, Where: "postgres_migrate"}
+				ma := MigrateArgs{Dir: a.Str("dir"), Target: int64Arg(a, "target"), DryRun: a.Bool("dry_run"), LockTimeout: positiveDuration(a, "lock_timeout")}
+				if err := a.Err(); err != nil {
 					return nil, err
 				}
 				return NewMigrate(pi, ma)
@@ -128,11 +119,9 @@ func actionTypes() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				ba := BackupArgs{}
-				if ba.File, err = stringArg(args, "postgres_backup", "file"); err != nil {
-					return nil, err
-				}
-				if ba.Dir, err = stringArg(args, "postgres_backup", "dir"); err != nil {
+				a := &ctyargs.Attrs{V: args, Where: "postgres_backup"}
+				ba := BackupArgs{File: a.Str("file"), Dir: a.Str("dir")}
+				if err := a.Err(); err != nil {
 					return nil, err
 				}
 				return NewBackup(pi, ba)
@@ -146,31 +135,25 @@ func actionTypes() map[string]provider.ActionType {
 				"clean":        {Type: cty.Bool, Description: "drop the dumped objects before re-creating them (default true)"},
 			},
 			Outputs: map[string]provider.Output{
-				"file":   {Type: cty.String, Description: "the dump restored"},
-				"sha256": {Type: cty.String, Description: "the checksum checked, if any"},
+				"file":            {Type: cty.String, Description: "the dump restored"},
+				"sha256":          {Type: cty.String, Description: "the checksum checked, if any"},
+				"previous_dump":   {Type: cty.String, Description: "the dump of the database taken just before the restore (what the rollback restores)"},
+				"previous_sha256": {Type: cty.String, Description: "its SHA-256"},
 			},
-			Description: "restore a dump with pg_restore in one transaction (usually a rollback fallback of a migration)",
+			NaturalRollback: true,
+			Description:     "restore a dump with pg_restore in one transaction, after dumping the database as it was (the natural rollback restores that dump); also usable as a rollback (the fallback of a migration)",
 			New: func(inst provider.Instance, args cty.Value) (runbook.Action, error) {
 				pi, err := instanceOf("postgres_restore", inst)
 				if err != nil {
 					return nil, err
 				}
-				ra := RestoreArgs{}
-				if ra.File, err = stringArg(args, "postgres_restore", "file"); err != nil {
-					return nil, err
+				a := &ctyargs.Attrs{V: args, Where: "postgres_restore"}
+				ra := RestoreArgs{File: a.Str("file"), SHA256: a.Str("sha256"), DropSchemas: a.Strs("drop_schemas")}
+				if a.IsSet("clean") {
+					ra.NoClean = !a.Bool("clean")
 				}
-				if ra.SHA256, err = stringArg(args, "postgres_restore", "sha256"); err != nil {
+				if err := a.Err(); err != nil {
 					return nil, err
-				}
-				if ra.DropSchemas, err = stringListArg(args, "postgres_restore", "drop_schemas"); err != nil {
-					return nil, err
-				}
-				clean, err := boolArg(args, "postgres_restore", "clean")
-				if err != nil {
-					return nil, err
-				}
-				if v := attr(args, "clean"); !v.IsNull() {
-					ra.NoClean = !clean
 				}
 				return NewRestore(pi, ra)
 			},
@@ -179,158 +162,65 @@ func actionTypes() map[string]provider.ActionType {
 }
 
 func queryArgsFrom(args cty.Value) (QueryArgs, error) {
-	const act = "postgres_query"
-	var qa QueryArgs
-	var err error
-	if qa.SQL, err = stringArg(args, act, "sql"); err != nil {
-		return qa, err
-	}
-	if qa.Mutates, err = boolArg(args, act, "mutates"); err != nil {
-		return qa, err
-	}
-	if v := attr(args, "args"); !v.IsNull() {
-		t := v.Type()
-		if !(t.IsListType() || t.IsTupleType() || t.IsSetType()) {
-			return qa, fmt.Errorf("%s: args must be a list such as [\"a\", 1], got %s", act, t.FriendlyName())
+	a := &ctyargs.Attrs{V: args, Where: "postgres_query"}
+	qa := QueryArgs{SQL: a.Str("sql"), Mutates: a.Bool("mutates")}
+	for i, e := range a.List("args") {
+		g, err := goValue(e)
+		if err != nil {
+			a.Fail("args", fmt.Sprintf("element %d: %v", i, err))
+			break
 		}
-		for it := v.ElementIterator(); it.Next(); {
-			k, e := it.Element()
-			g, err := goValue(e)
-			if err != nil {
-				return qa, fmt.Errorf("%s: args[%s]: %w", act, k.GoString(), err)
-			}
-			qa.Args = append(qa.Args, g)
-		}
+		qa.Args = append(qa.Args, g)
 	}
-	if v := attr(args, "expect"); !v.IsNull() {
-		m, err := convert.Convert(v, cty.Map(cty.String))
-		if err != nil || !m.IsWhollyKnown() {
-			return qa, fmt.Errorf("%s: expect must map column names to expected values, such as { version = \"014\" }", act)
-		}
-		qa.Expect = map[string]string{}
-		for k, e := range m.AsValueMap() {
-			if e.IsNull() {
-				qa.Expect[k] = "null"
-				continue
-			}
-			qa.Expect[k] = e.AsString()
-		}
+	if m, ok := a.Get("expect"); ok {
+		qa.Expect = expectArg(a, m)
 	}
-	n, err := int64Arg(args, act, "expect_row_count")
-	if err != nil {
-		return qa, err
-	}
-	if n != nil {
+	if n := int64Arg(a, "expect_row_count"); n != nil {
 		c := int(*n)
 		qa.ExpectRowCount = &c
 	}
-	return qa, nil
+	return qa, a.Err()
 }
 
-// attr returns an argument, null when absent.
-func attr(args cty.Value, name string) cty.Value {
-	if args.IsNull() || !args.IsKnown() || !(args.Type().IsObjectType() || args.Type().IsMapType()) {
-		return cty.NullVal(cty.DynamicPseudoType)
+// expectArg reads expect, a map of column to expected text in which null
+// expects SQL NULL.
+func expectArg(a *ctyargs.Attrs, m cty.Value) map[string]string {
+	if !(m.Type().IsMapType() || m.Type().IsObjectType()) {
+		a.Fail("expect", "want a map of column names to expected values, such as { version = \"014\" }, got "+m.Type().FriendlyName())
+		return nil
 	}
-	if args.Type().IsObjectType() {
-		if !args.Type().HasAttribute(name) {
-			return cty.NullVal(cty.DynamicPseudoType)
+	out := map[string]string{}
+	for it := m.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		e, _ = e.Unmark()
+		switch {
+		case e.IsNull():
+			out[k.AsString()] = "null"
+		case e.IsKnown() && e.Type() == cty.String:
+			out[k.AsString()] = e.AsString()
+		default:
+			a.Fail("expect", fmt.Sprintf("value of %s: want a string, got %s", k.AsString(), e.Type().FriendlyName()))
+			return nil
 		}
-		return args.GetAttr(name)
 	}
-	if args.HasIndex(cty.StringVal(name)).True() {
-		return args.Index(cty.StringVal(name))
-	}
-	return cty.NullVal(cty.DynamicPseudoType)
+	return out
 }
 
-func known(act, name string, v cty.Value) error {
-	if !v.IsWhollyKnown() {
-		return fmt.Errorf("%s: %s is not known yet", act, name)
+// int64Arg reads an optional whole number: nil when absent.
+func int64Arg(a *ctyargs.Attrs, name string) *int64 {
+	if !a.IsSet(name) {
+		return nil
 	}
-	return nil
+	n := int64(a.Int(name))
+	return &n
 }
 
-func stringArg(args cty.Value, act, name string) (string, error) {
-	v := attr(args, name)
-	if v.IsNull() {
-		return "", nil
+// positiveDuration reads an optional duration that, when given, is more
+// than zero.
+func positiveDuration(a *ctyargs.Attrs, name string) time.Duration {
+	d := a.Duration(name)
+	if d == 0 && a.IsSet(name) && a.Err() == nil {
+		a.Fail(name, "want a positive duration such as \"30s\" or \"5m\"")
 	}
-	if err := known(act, name, v); err != nil {
-		return "", err
-	}
-	s, err := convert.Convert(v, cty.String)
-	if err != nil {
-		return "", fmt.Errorf("%s: %s must be a string, got %s", act, name, v.Type().FriendlyName())
-	}
-	return s.AsString(), nil
-}
-
-func boolArg(args cty.Value, act, name string) (bool, error) {
-	v := attr(args, name)
-	if v.IsNull() {
-		return false, nil
-	}
-	if err := known(act, name, v); err != nil {
-		return false, err
-	}
-	b, err := convert.Convert(v, cty.Bool)
-	if err != nil {
-		return false, fmt.Errorf("%s: %s must be true or false, got %s", act, name, v.Type().FriendlyName())
-	}
-	return b.True(), nil
-}
-
-func int64Arg(args cty.Value, act, name string) (*int64, error) {
-	v := attr(args, name)
-	if v.IsNull() {
-		return nil, nil
-	}
-	if err := known(act, name, v); err != nil {
-		return nil, err
-	}
-	n, err := convert.Convert(v, cty.Number)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %s must be a whole number, got %s", act, name, v.Type().FriendlyName())
-	}
-	bf := n.AsBigFloat()
-	i, acc := bf.Int64()
-	if !bf.IsInt() || acc != big.Exact {
-		return nil, fmt.Errorf("%s: %s must be a whole number, got %s", act, name, bf.Text('g', -1))
-	}
-	return &i, nil
-}
-
-func durationArg(args cty.Value, act, name string) (time.Duration, error) {
-	s, err := stringArg(args, act, name)
-	if err != nil || s == "" {
-		return 0, err
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s: %s %q is not a positive duration such as \"30s\" or \"5m\"", act, name, s)
-	}
-	return d, nil
-}
-
-func stringListArg(args cty.Value, act, name string) ([]string, error) {
-	v := attr(args, name)
-	if v.IsNull() {
-		return nil, nil
-	}
-	if err := known(act, name, v); err != nil {
-		return nil, err
-	}
-	l, err := convert.Convert(v, cty.List(cty.String))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %s must be a list of strings", act, name)
-	}
-	var out []string
-	for _, e := range l.AsValueSlice() {
-		if e.IsNull() {
-			return nil, fmt.Errorf("%s: %s holds a null", act, name)
-		}
-		out = append(out, e.AsString())
-	}
-	return out, nil
+	return d
 }

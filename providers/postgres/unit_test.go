@@ -143,20 +143,6 @@ func TestDSNWithoutPassword(t *testing.T) {
 	assert.Equal(t, "host=db user=u  dbname=x", dsnWithoutPassword("host=db user=u password=secret dbname=x"))
 }
 
-func TestStartNote(t *testing.T) {
-	note := startNote + "run=r2 step=migrate from_version=15\n" + startNote + "run=r1 step=migrate from_version=14"
-	v, ok, err := parseStartNote(note, "run=r1 step=migrate")
-	require.NoError(t, err)
-	assert.True(t, ok)
-	assert.Equal(t, int64(14), v)
-	_, ok, _ = parseStartNote(note, "run=r3 step=migrate")
-	assert.False(t, ok, "another run's note")
-	_, ok, _ = parseStartNote("a table comment", "run=r1 step=migrate")
-	assert.False(t, ok)
-	_, _, err = parseStartNote(startNote+"run=r1 step=migrate from_version=x", "run=r1 step=migrate")
-	assert.Error(t, err)
-}
-
 func TestSameValue(t *testing.T) {
 	assert.True(t, sameValue(int64(14), "014"))
 	assert.True(t, sameValue(int64(14), "14"))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/provider/ctyargs"
+	"github.com/handrail-dev/handrail/provider/httpclient"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -30,26 +31,10 @@ func (i *Instance) registerSecrets(env *runbook.Env) {
 		env.AddSecret(i.cfg.Password)
 	}
 	for k, v := range i.cfg.Headers {
-		if sensitiveHeader(k) {
-			env.AddSecret(v)
+		if httpclient.IsSensitiveHeader(k) {
+			httpclient.AddHeaderSecret(env, v)
 		}
 	}
-}
-
-// sensitiveHeader reports whether a header's value is a secret:
-// Authorization, Cookie, or a name containing token, secret, key,
-// password, auth or session.
-func sensitiveHeader(name string) bool {
-	n := strings.ToLower(name)
-	if n == "cookie" {
-		return true
-	}
-	for _, w := range []string{"authorization", "token", "secret", "key", "password", "auth", "session"} {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
 }
 
 // Query is the prometheus_query probe (and read-only step): an instant
@@ -102,12 +87,12 @@ func (q *Query) Sample(ctx context.Context, env *runbook.Env) (runbook.Sample, e
 		return runbook.Sample{}, fmt.Errorf("%s %q: %w", q.inst.Name(), q.query, err)
 	}
 	if s == nil || math.IsNaN(p.Value) {
-		return runbook.Sample{NoData: true}, nil
+		return runbook.Sample{NoData: true, Query: q.query}, nil
 	}
 	if math.IsInf(p.Value, 0) {
 		return runbook.Sample{}, fmt.Errorf("%s %q: the result is %v, not a usable number", q.inst.Name(), q.query, p.Value)
 	}
-	return runbook.Sample{Value: p.Value, Outputs: runbook.Outputs{"labels": labels(s.Labels), "at": p.Time.UTC().Format(time.RFC3339Nano)}}, nil
+	return runbook.Sample{Value: p.Value, Query: q.query, Outputs: runbook.Outputs{"labels": labels(s.Labels), "at": p.Time.UTC().Format(time.RFC3339Nano)}}, nil
 }
 
 // Do runs the query once as a step; no data is an error wrapping
@@ -294,10 +279,12 @@ func (b *Baseline) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, e
 	}, nil
 }
 
-// Actions returns prometheus_query and prometheus_baseline.
+// Actions returns prometheus_query, prometheus_baseline and
+// prometheus_compare.
 func (p *Provider) Actions() map[string]provider.ActionType {
 	queryArgs := provider.Schema{"query": {Type: cty.String, Required: true, Description: "PromQL expression yielding a scalar or one series."}}
 	return map[string]provider.ActionType{
+		ActionCompare: compareType(),
 		ActionQuery: {
 			Args: queryArgs,
 			Outputs: map[string]provider.Output{
@@ -345,18 +332,10 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				a := ctyargs.Of(v)
-				cfg := BaselineConfig{Query: q}
-				for _, f := range []struct {
-					n string
-					d *time.Duration
-				}{{"window", &cfg.Window}, {"offset", &cfg.Offset}, {"step", &cfg.Step}} {
-					if *f.d, err = a.Duration(f.n); err != nil {
-						return nil, fmt.Errorf("%s: %w", ActionBaseline, err)
-					}
-				}
-				if cfg.Reduce, err = a.Str("reduce"); err != nil {
-					return nil, fmt.Errorf("%s: %w", ActionBaseline, err)
+				a := &ctyargs.Attrs{V: v, Where: ActionBaseline}
+				cfg := BaselineConfig{Query: q, Window: a.Duration("window"), Offset: a.Duration("offset"), Step: a.Duration("step"), Reduce: a.Str("reduce")}
+				if err := a.Err(); err != nil {
+					return nil, err
 				}
 				return NewBaseline(i, cfg)
 			},
@@ -373,9 +352,7 @@ func decodeQuery(inst provider.Instance, v cty.Value, action string) (*Instance,
 		}
 		return nil, "", fmt.Errorf("%s: needs a prometheus provider instance, got %s", action, name)
 	}
-	q, err := ctyargs.Of(v).Str("query")
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", action, err)
-	}
-	return i, q, nil
+	a := &ctyargs.Attrs{V: v, Where: action}
+	q := a.Str("query")
+	return i, q, a.Err()
 }

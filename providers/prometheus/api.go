@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/handrail-dev/handrail/provider/httpclient"
 )
 
 // API is what the actions need of Prometheus: instant and range queries.
@@ -94,6 +95,10 @@ func (e *APIError) Retryable() bool {
 	return e.Type != "bad_data" && e.StatusCode != http.StatusBadRequest && e.StatusCode != http.StatusUnprocessableEntity
 }
 
+// maxBodyBytes caps how much of an answer is read; a longer one is an
+// error.
+const maxBodyBytes = 64 << 20
+
 // ErrNoData is wrapped by errors of steps that found no data.
 var ErrNoData = errors.New("prometheus: no data")
 
@@ -121,7 +126,7 @@ func formatTime(t time.Time) string {
 }
 
 func (i *Instance) call(ctx context.Context, endpoint string, form url.Values) (Result, error) {
-	doer, err := i.client()
+	doer, err := i.http.Doer()
 	if err != nil {
 		return Result{}, err
 	}
@@ -130,12 +135,11 @@ func (i *Instance) call(ctx context.Context, endpoint string, form url.Values) (
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	u := i.base.JoinPath("api", "v1", endpoint)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
+	req, err := httpclient.NewRequest(ctx, http.MethodPost, u.String(), []byte(form.Encode()))
 	if err != nil {
 		return Result{}, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "handrail")
 	for k, v := range i.cfg.Headers {
 		req.Header.Set(k, v)
 	}
@@ -145,18 +149,14 @@ func (i *Instance) call(ctx context.Context, endpoint string, form url.Values) (
 	if i.cfg.Username != "" {
 		req.SetBasicAuth(i.cfg.Username, i.cfg.Password)
 	}
-	resp, err := doer.Do(req)
+	resp, err := httpclient.Do(doer, req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return Result{}, fmt.Errorf("%s %s: %w", endpoint, safeURL(i.cfg.URL), err)
+		return Result{}, fmt.Errorf("%s %s: %w", endpoint, httpclient.RedactURL(i.cfg.URL), err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	body, err := httpclient.ReadBody(resp.Body, maxBodyBytes)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: read response: %w", endpoint, err)
+		return Result{}, fmt.Errorf("%s: %w", endpoint, err)
 	}
 	var env struct {
 		Status    string          `json:"status"`
@@ -166,11 +166,7 @@ func (i *Instance) call(ctx context.Context, endpoint string, form url.Values) (
 		Warnings  []string        `json:"warnings"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil || env.Status == "" {
-		msg := strings.TrimSpace(string(body))
-		if len(msg) > 200 {
-			msg = msg[:200] + "…"
-		}
-		return Result{}, &APIError{StatusCode: resp.StatusCode, Message: fmt.Sprintf("not a Prometheus API answer: %q", msg)}
+		return Result{}, &APIError{StatusCode: resp.StatusCode, Message: fmt.Sprintf("not a Prometheus API answer: %q", httpclient.Excerpt(body, 200))}
 	}
 	if env.Status != "success" {
 		return Result{}, &APIError{StatusCode: resp.StatusCode, Type: env.ErrorType, Message: env.Error}

@@ -3,11 +3,15 @@ package prometheus_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -211,4 +215,58 @@ func TestAPIErrorJSON(t *testing.T) {
 	assert.True(t, errors.As(wrapped, &ae))
 	b, _ := json.Marshal(ae)
 	assert.Contains(t, string(b), "execution")
+}
+
+// TestSecretsStayOutOfErrors: a URL's password or token, the bearer token
+// and a sensitive header's credentials never reach an error; the header's
+// credentials are registered with the run's redactor.
+func TestSecretsStayOutOfErrors(t *testing.T) {
+	inst, err := (&prometheus.Provider{}).NewInstance("main", prometheus.Config{
+		URL:         "http://ops:pw-secret-9@127.0.0.1:1/prom?api_key=key-secret-9",
+		Headers:     map[string]string{"X-Auth-Token": "Bearer hdr-secret-9", "X-Scope-OrgID": "tenant-1"},
+		BearerToken: "tok-secret-9",
+	})
+	require.NoError(t, err)
+	q, err := prometheus.NewQuery(inst, `up`)
+	require.NoError(t, err)
+	env := clockEnv()
+	_, err = q.Sample(context.Background(), env)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "query http://%28sensitive%29@127.0.0.1:1/prom?api_key=(sensitive): ")
+	assert.NotContains(t, err.Error(), "secret-9")
+	assert.Equal(t, "(sensitive) (sensitive) tenant-1", env.Redact("hdr-secret-9 tok-secret-9 tenant-1"))
+}
+
+// TestCAFile: a server with a private CA is trusted with ca_file only.
+func TestCAFile(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"status":"success","data":{"resultType":"scalar","result":[1795662000,"1"]}}`)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+	for _, tc := range []struct {
+		cfg  prometheus.Config
+		fail string
+	}{
+		{prometheus.Config{URL: srv.URL}, "certificate"},
+		{prometheus.Config{URL: srv.URL, CAFile: ca}, ""},
+		{prometheus.Config{URL: srv.URL, InsecureSkipVerify: true}, ""},
+		{prometheus.Config{URL: srv.URL, CAFile: ca + ".nope"}, "provider prometheus.main: ca_file: open "},
+	} {
+		inst, err := (&prometheus.Provider{}).NewInstance("main", tc.cfg)
+		require.NoError(t, err)
+		q, err := prometheus.NewQuery(inst, `up`)
+		require.NoError(t, err)
+		s, err := q.Sample(context.Background(), clockEnv())
+		if tc.fail == "" {
+			require.NoError(t, err)
+			assert.Equal(t, 1.0, s.Value)
+		} else {
+			assert.ErrorContains(t, err, tc.fail)
+		}
+		assert.NoError(t, inst.Close())
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/handrail-dev/handrail/internal/testenv"
 	"github.com/handrail-dev/handrail/providers/prometheus"
 	"github.com/handrail-dev/handrail/runbook"
+	"github.com/handrail-dev/handrail/runbook/engine"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -176,6 +177,6 @@ func TestRealPrometheus(t *testing.T) {
 	samples := res.Nodes["soak_failing"].Samples
 	require.NotEmpty(t, samples)
 	last := samples[len(samples)-1]
-	assert.Equal(t, runbook.VerdictFail, last.Verdict)
+	assert.Equal(t, engine.VerdictFail, last.Verdict)
 	t.Logf("last sample: %v", last.Value)
 }

@@ -15,12 +15,10 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/provider/ctyargs"
+	"github.com/handrail-dev/handrail/provider/httpclient"
 	"github.com/handrail-dev/handrail/runbook"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -43,9 +42,7 @@ const DefaultTimeout = 10 * time.Second
 
 // Doer sends HTTP requests; *net/http.Client implements it. Fakes
 // (package slackfake) replace it.
-type Doer interface {
-	Do(req *http.Request) (*http.Response, error)
-}
+type Doer = httpclient.Doer
 
 // Config configures an instance.
 type Config struct {
@@ -81,19 +78,11 @@ func (p *Provider) ConfigSchema() provider.Schema {
 
 // Configure returns an instance; it does not connect.
 func (p *Provider) Configure(ctx context.Context, name string, config cty.Value) (provider.Instance, error) {
-	a := ctyargs.Of(config)
-	var cfg Config
-	var err error
-	for _, f := range []struct {
-		n string
-		d *string
-	}{{"webhook_url", &cfg.WebhookURL}, {"channel", &cfg.Channel}, {"username", &cfg.Username}, {"icon_emoji", &cfg.IconEmoji}} {
-		if *f.d, err = a.Str(f.n); err != nil {
-			return nil, fmt.Errorf("provider slack.%s: %w", name, err)
-		}
-	}
-	if cfg.Timeout, err = a.Duration("timeout"); err != nil {
-		return nil, fmt.Errorf("provider slack.%s: %w", name, err)
+	a := &ctyargs.Attrs{V: config, Where: "provider slack." + name}
+	cfg := Config{WebhookURL: a.Str("webhook_url"), Channel: a.Str("channel"), Username: a.Str("username"), IconEmoji: a.Str("icon_emoji"),
+		Timeout: a.Duration("timeout")}
+	if err := a.Err(); err != nil {
+		return nil, err
 	}
 	return p.NewInstance(name, cfg)
 }
@@ -108,22 +97,22 @@ func (p *Provider) NewInstance(name string, cfg Config) (*Instance, error) {
 		// Never echo the URL: it is the secret.
 		return nil, fmt.Errorf("provider slack.%s: webhook_url must be an absolute https:// URL", name)
 	}
-	doer := p.Client
-	if doer == nil {
-		doer = &http.Client{}
-	}
-	return &Instance{name: name, cfg: cfg, doer: doer}, nil
+	return &Instance{name: name, cfg: cfg, http: httpclient.New(Type+"."+name, p.Client, httpclient.TLS{})}, nil
 }
 
 // Instance is a configured "slack" provider.
 type Instance struct {
 	name string
 	cfg  Config
-	doer Doer
+	http *httpclient.Client
 }
 
 // Name returns "slack.<name>".
 func (i *Instance) Name() string { return Type + "." + i.name }
+
+// Close releases the idle connections of the instance's own client (not
+// of a Doer given through Provider.Client). It implements io.Closer.
+func (i *Instance) Close() error { return i.http.Close() }
 
 // Message is one message to post.
 type Message struct {
@@ -226,23 +215,19 @@ func (p *Post) send(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.inst.cfg.WebhookURL, bytes.NewReader(b))
+	req, err := httpclient.NewRequest(ctx, http.MethodPost, p.inst.cfg.WebhookURL, b)
 	if err != nil {
-		return errors.New("bad webhook URL")
+		return errors.New("bad webhook URL") // its error would print the URL
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := p.inst.doer.Do(req)
+	resp, err := p.inst.http.Do(req) // never a *url.Error, which would print the URL
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error would print the webhook URL
-		}
 		return fmt.Errorf("post to webhook: %w", err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	body, _ := httpclient.ReadBody(resp.Body, 512)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: HTTP %d %s", ErrRejected, resp.StatusCode, strings.TrimSpace(string(body)))
+		return fmt.Errorf("%w: HTTP %d %s", ErrRejected, resp.StatusCode, httpclient.Excerpt(body, 512))
 	}
 	return nil
 }
@@ -270,30 +255,18 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if !ok || i == nil {
 					return nil, fmt.Errorf("%s: needs a slack provider instance", ActionMessage)
 				}
-				a := ctyargs.Of(v)
-				var m Message
-				var err error
-				for _, f := range []struct {
-					n string
-					d *string
-				}{{"text", &m.Text}, {"channel", &m.Channel}, {"username", &m.Username}, {"icon_emoji", &m.IconEmoji}} {
-					if *f.d, err = a.Str(f.n); err != nil {
-						return nil, fmt.Errorf("%s: %w", ActionMessage, err)
-					}
-				}
-				if m.FailOnError, err = a.Bool("fail_on_error"); err != nil {
-					return nil, fmt.Errorf("%s: %w", ActionMessage, err)
-				}
-				blocks, err := a.Value("blocks")
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", ActionMessage, err)
-				}
-				if blocks != nil {
+				a := &ctyargs.Attrs{V: v, Where: ActionMessage}
+				m := Message{Text: a.Str("text"), Channel: a.Str("channel"), Username: a.Str("username"), IconEmoji: a.Str("icon_emoji"),
+					FailOnError: a.Bool("fail_on_error")}
+				if blocks := a.Value("blocks"); blocks != nil {
 					list, ok := blocks.([]any)
 					if !ok {
-						return nil, fmt.Errorf("%s: blocks: want a list of block objects", ActionMessage)
+						a.Fail("blocks", "want a list of block objects")
 					}
 					m.Blocks = list
+				}
+				if err := a.Err(); err != nil {
+					return nil, err
 				}
 				return NewMessage(i, m)
 			},

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/handrail-dev/handrail/internal/lazyre"
 )
 
 // Command is one remote command: either Argv (the default, each argument
@@ -45,7 +46,7 @@ func (c Command) String() string {
 	return s
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envName = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // validate reports a command that cannot be run.
 func (c Command) validate() error {
@@ -90,7 +91,14 @@ const pidMarker = "\x1ehandrail-pid="
 
 // remote returns the string sent to sshd, which runs it with the user's
 // shell: report the PID, change directory, then exec the command (through
-// env for variables and sudo when asked) so that it keeps that PID.
+// sudo when asked) so that it keeps that PID.
+//
+// Environment values never appear on a command line, where sudo would log
+// them and ps would show them: when Env is set, the command runs under a
+// small /bin/sh reader (see envReader) that takes the values from the
+// session's standard input (see stdin) before exec'ing the program, which
+// then reads the rest of the input. Only the variables' names are on the
+// command line.
 func (c Command) remote() string {
 	var sb strings.Builder
 	sb.WriteString(`printf '\036handrail-pid=%d\n' $$ >&2; `)
@@ -102,16 +110,7 @@ func (c Command) remote() string {
 		sb.WriteString("sudo -n -- ")
 	}
 	if len(c.Env) > 0 {
-		keys := make([]string, 0, len(c.Env))
-		for k := range c.Env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		sb.WriteString("env")
-		for _, k := range keys {
-			sb.WriteString(" " + Quote(k+"="+c.Env[k]))
-		}
-		sb.WriteString(" ")
+		sb.WriteString("/bin/sh -c " + Quote(envReader(c.envNames())) + " handrail-env ")
 	} else if !c.Sudo && len(c.Argv) > 0 {
 		// "exec -- x" is not portable; a program named like an option
 		// still runs through env.
@@ -125,6 +124,67 @@ func (c Command) remote() string {
 		sb.WriteString("/bin/sh -c " + Quote(c.Script))
 	}
 	return sb.String()
+}
+
+// envNames returns the names of Env, sorted.
+func (c Command) envNames() []string {
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// envExit is the status of a command whose environment did not arrive.
+const envExit = 125
+
+// envReader returns a /bin/sh script that reads one line per name from
+// standard input, decodes it (printf %b: octal escapes) and exports it,
+// then execs "$@". read, printf and export are shell built-ins: no value
+// is ever in a process's arguments. read takes the input byte by byte on a
+// pipe, so the command gets the rest of the input untouched.
+func envReader(names []string) string {
+	var sb strings.Builder
+	for _, k := range names {
+		fmt.Fprintf(&sb, "IFS= read -r %[1]s || { echo 'handrail: environment not received on standard input' >&2; exit %[2]d; }; "+
+			"%[1]s=$(printf '%%bx' \"$%[1]s\"); %[1]s=${%[1]s%%x}; export %[1]s; ", k, envExit)
+	}
+	sb.WriteString(`case $1 in -*) exec env "$@";; esac; exec "$@"`)
+	return sb.String()
+}
+
+// encodeEnvValue encodes v as one line for envReader: bytes other than
+// letters, digits and a few punctuation marks become \0ooo octal escapes,
+// which printf %b turns back into the byte.
+func encodeEnvValue(v string) string {
+	var sb strings.Builder
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		switch {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', strings.IndexByte("_.,:/@+=-", b) >= 0:
+			sb.WriteByte(b)
+		default:
+			fmt.Fprintf(&sb, "\\0%03o", b)
+		}
+	}
+	return sb.String()
+}
+
+// stdin returns what the session's standard input carries: the encoded
+// environment values (one line each, in envNames order), then Stdin.
+func (c Command) stdin() io.Reader {
+	if len(c.Env) == 0 {
+		return c.Stdin
+	}
+	var sb strings.Builder
+	for _, k := range c.envNames() {
+		sb.WriteString(encodeEnvValue(c.Env[k]) + "\n")
+	}
+	if c.Stdin == nil {
+		return strings.NewReader(sb.String())
+	}
+	return io.MultiReader(strings.NewReader(sb.String()), c.Stdin)
 }
 
 // killScript returns a script that ends process group pid: TERM, then KILL

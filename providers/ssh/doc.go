@@ -14,9 +14,9 @@
 //     script; sudo, stdin, environment, working directory, a per-command
 //     timeout that kills the remote process group, captured and streamed
 //     output, expected exit codes, JSON parsing of stdout. With `hosts`, the
-//     step fans out over a fleet (max_parallel, max_fail_percentage) and,
-//     when the batch fails, undoes it on every host that had succeeded
-//     before reporting the failure.
+//     step fans out over a fleet (max_parallel, max_fail_percentage),
+//     records each host's result in the run's journal, and on a retry or a
+//     resumed run runs only on the hosts that did not succeed.
 //   - ssh_upload ([Upload]): writes a file (content, mode, owner), keeping
 //     its previous content so that a rollback can restore it.
 //
@@ -41,10 +41,29 @@
 //	  timeout             = "30s"
 //	}
 //
-// Each command of a fan-out sees its host entry in $HANDRAIL_HOST. The
-// rollback command is both the step's natural rollback (run on the hosts in
-// the step's hosts_succeeded output) and what a failing batch runs on its
-// successful hosts before the step reports the failure.
+// Each command of a fan-out sees its host entry in $HANDRAIL_HOST. Hosts
+// start in list order, at most max_parallel at once: the first max_parallel
+// together, each later one when a slot frees, unless more hosts than
+// max_fail_percentage allows have failed by then (with max_parallel = 1,
+// exactly the hosts after that failure never start).
+//
+// A fan-out that changes the world (not read_only) records, in the step's
+// progress (runbook.Env.RecordProgress), each host before the command
+// starts there and when it ends. A retry of the step, or the same run
+// resumed after a crash, a halt, an abort or an interruption — also with an
+// edited runbook — runs only on the hosts where the same command (argv or
+// script, sudo, env, dir, stdin, instance) has not succeeded yet: a host
+// that failed, was never reached, was in flight when the process died, or
+// ran another version of the command. The rollback command undoes exactly
+// the hosts that may carry the change, across every attempt: where the
+// command succeeded, failed after connecting, or was in flight (a host it
+// could not reach is left alone, and a host left by an edit of the runbook
+// is still undone). It is the step's natural rollback; when the batch
+// fails and the step's own rollback will not undo the failure
+// (runbook.Env.RollsBackFailure is false: an explicit rollback that is not
+// idempotent, or on_fail = continue or pause), the batch runs it itself
+// before reporting the failure, and a retry then starts afresh. Rollback
+// commands must be idempotent.
 //
 // Actions reach hosts through the small [Client] interface; package sshfake
 // implements it in memory for tests and the sandbox.

@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,14 +84,17 @@ type Instance struct {
 	cfg  Config
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	conns  map[string]*hostConn
-	jump   *hostConn
-	closed bool
+	mu    sync.Mutex
+	conns map[string]*hostConn
+	jump  *hostConn
 
 	hkOnce sync.Once
 	hk     ssh.HostKeyCallback
 	hkErr  error
+	// hkMu guards hkDB, the bare known_hosts check (replaced when trust
+	// on first use records a key).
+	hkMu sync.Mutex
+	hkDB ssh.HostKeyCallback
 }
 
 var (
@@ -304,23 +309,33 @@ func (in *Instance) authMethods(keys []string) (methods []ssh.AuthMethod, releas
 }
 
 func (in *Instance) loadKey(file string) (ssh.Signer, error) {
+	s, err := readKey(file, in.cfg.Passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, in.name, err)
+	}
+	return s, nil
+}
+
+// readKey reads and parses a private key file, decrypting it with
+// passphrase when it is encrypted. Its errors name the file and what to do.
+func readKey(file, passphrase string) (ssh.Signer, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: private key: %w", ErrConnect, in.name, err)
+		return nil, fmt.Errorf("private key: %w", err)
 	}
 	s, err := ssh.ParsePrivateKey(b)
 	var missing *ssh.PassphraseMissingError
 	if errors.As(err, &missing) {
-		if in.cfg.Passphrase == "" {
-			return nil, fmt.Errorf("%w: %s: private key %s is encrypted: set passphrase (from a sensitive variable)", ErrConnect, in.name, file)
+		if passphrase == "" {
+			return nil, fmt.Errorf("private key %s is encrypted: set passphrase (from a sensitive variable)", file)
 		}
-		s, err = ssh.ParsePrivateKeyWithPassphrase(b, []byte(in.cfg.Passphrase))
+		s, err = ssh.ParsePrivateKeyWithPassphrase(b, []byte(passphrase))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: private key %s: cannot decrypt with the given passphrase", ErrConnect, in.name, file)
+			return nil, fmt.Errorf("private key %s: cannot decrypt with the given passphrase", file)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: private key %s: %w", ErrConnect, in.name, file, err)
+		return nil, fmt.Errorf("private key %s: %w", file, err)
 	}
 	return s, nil
 }
@@ -345,6 +360,7 @@ func (in *Instance) hostKeyCallback() (ssh.HostKeyCallback, error) {
 			in.hkErr = fmt.Errorf("%w: %s: known_hosts: %w (give known_hosts, or set trust_on_first_use = true to record new hosts)", ErrConnect, in.name, err)
 			return
 		}
+		in.hkDB = cb
 		var mu sync.Mutex
 		in.hk = func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 			mu.Lock()
@@ -360,7 +376,12 @@ func (in *Instance) hostKeyCallback() (ssh.HostKeyCallback, error) {
 					if err := appendKnownHost(files[0], hostname, remote, key); err != nil {
 						return fmt.Errorf("%w: %s: recording %s: %w", ErrHostKey, hostname, fp, err)
 					}
-					cb, _ = knownhosts.New(files...)
+					if ncb, err := knownhosts.New(files...); err == nil {
+						cb = ncb
+						in.hkMu.Lock()
+						in.hkDB = ncb
+						in.hkMu.Unlock()
+					}
 					in.log.Warn("ssh: trusted a new host key on first use", "host", hostname, "key", fp, "file", files[0])
 					return nil
 				}
@@ -376,6 +397,53 @@ func (in *Instance) hostKeyCallback() (ssh.HostKeyCallback, error) {
 		}
 	})
 	return in.hk, in.hkErr
+}
+
+// hostKeyAlgorithms returns the host key algorithms to ask addr for: those
+// of the keys known_hosts holds for it, so that a server with several host
+// keys (say RSA and ed25519) presents one that can be checked instead of
+// the one the SSH library prefers. nil (the library's default order) when
+// known_hosts has no plain key for addr (an unknown host, or one known
+// only through a @cert-authority line).
+func (in *Instance) hostKeyAlgorithms(addr string, remote net.Addr) []string {
+	in.hkMu.Lock()
+	db := in.hkDB
+	in.hkMu.Unlock()
+	if db == nil {
+		return nil
+	}
+	if _, ok := remote.(*net.TCPAddr); !ok {
+		// knownhosts only checks TCP addresses; the name is what counts.
+		remote = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
+	}
+	// Ask known_hosts about a key it cannot hold: its answer lists the
+	// keys it has for addr.
+	probe, err := ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public())
+	if err != nil {
+		return nil
+	}
+	var ke *knownhosts.KeyError
+	if err := db(addr, remote, probe); !errors.As(err, &ke) || len(ke.Want) == 0 {
+		return nil
+	}
+	var algos []string
+	for _, w := range ke.Want {
+		for _, a := range algorithmsForKeyType(w.Key.Type()) {
+			if !slices.Contains(algos, a) {
+				algos = append(algos, a)
+			}
+		}
+	}
+	return algos
+}
+
+// algorithmsForKeyType returns the signature algorithms a host key of type
+// t can be presented with.
+func algorithmsForKeyType(t string) []string {
+	if t == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{t}
 }
 
 func appendKnownHost(file, hostname string, remote net.Addr, key ssh.PublicKey) error {
@@ -529,6 +597,7 @@ func (c *hostConn) dial(ctx context.Context) (*ssh.Client, error) {
 			return nil, fmt.Errorf("%w: %s (%s): %w", ErrConnect, c.label, c.t.addr, err)
 		}
 	}
+	cfg.HostKeyAlgorithms = in.hostKeyAlgorithms(c.t.addr, nc.RemoteAddr())
 	if dl, ok := dctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 	}

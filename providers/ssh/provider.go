@@ -13,47 +13,51 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Provider is the "ssh" provider type. The zero value is ready to use.
+// Provider is the "ssh" provider type. The zero value is ready to use:
+// &ssh.Provider{}.
 type Provider struct {
 	// Logger receives the instances' connection diagnostics (default:
 	// discard).
 	Logger *slog.Logger
 }
 
-var _ provider.Provider = Provider{}
+var _ provider.Provider = (*Provider)(nil)
 
 // Type returns "ssh".
-func (Provider) Type() string { return "ssh" }
+func (*Provider) Type() string { return "ssh" }
 
 // ConfigSchema returns the schema of a `provider "ssh"` block.
-func (Provider) ConfigSchema() provider.Schema { return ConfigSchema() }
+func (*Provider) ConfigSchema() provider.Schema { return ConfigSchema() }
 
 // ConfigSchema is the schema of a `provider "ssh"` block; sshfake uses it
 // too.
 func ConfigSchema() provider.Schema {
 	str := func(d string) provider.Attribute { return provider.Attribute{Type: cty.String, Description: d} }
+	local := func(d string) provider.Attribute {
+		return provider.Attribute{Type: cty.String, LocalPath: true, Description: d + " Relative: to the runbook file's directory."}
+	}
 	return provider.Schema{
 		"host":                  {Type: cty.String, Required: true, Description: "Host name or address of the instance's host."},
 		"port":                  {Type: cty.Number, Description: "SSH port (default 22)."},
 		"user":                  str("Login user (default $USER)."),
-		"private_key_file":      str("Private key file."),
-		"private_key_files":     {Type: cty.List(cty.String), Description: "Private key files."},
+		"private_key_file":      local("Private key file."),
+		"private_key_files":     {Type: cty.List(cty.String), LocalPath: true, Description: "Private key files (relative: to the runbook file's directory)."},
 		"passphrase":            {Type: cty.String, Sensitive: true, Description: "Passphrase of encrypted private keys."},
 		"use_agent":             {Type: cty.Bool, Description: "Authenticate with the agent at SSH_AUTH_SOCK."},
-		"known_hosts":           str("known_hosts file (default ~/.ssh/known_hosts)."),
-		"known_hosts_files":     {Type: cty.List(cty.String), Description: "known_hosts files."},
+		"known_hosts":           local("known_hosts file (default ~/.ssh/known_hosts)."),
+		"known_hosts_files":     {Type: cty.List(cty.String), LocalPath: true, Description: "known_hosts files (relative: to the runbook file's directory)."},
 		"trust_on_first_use":    {Type: cty.Bool, Description: "Accept and record the key of a host not in known_hosts (never a changed key). Default false."},
 		"jump_host":             str("Bastion host every connection goes through."),
 		"jump_port":             {Type: cty.Number, Description: "Bastion port (default 22)."},
 		"jump_user":             str("Bastion user (default: user)."),
-		"jump_private_key_file": str("Bastion private key (default: the instance's keys)."),
+		"jump_private_key_file": local("Bastion private key (default: the instance's keys)."),
 		"keepalive":             str("Keep-alive interval, e.g. \"15s\" (default 15s, \"0\" disables)."),
 		"connect_timeout":       str("Dial and handshake timeout (default 10s)."),
 	}
 }
 
 // Configure implements provider.Provider. It does not connect.
-func (p Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
+func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
 	cfg, err := DecodeConfig(name, config)
 	if err != nil {
 		return nil, err
@@ -94,7 +98,7 @@ func nonEmpty(s string) []string {
 }
 
 // Actions returns ssh_exec and ssh_upload.
-func (Provider) Actions() map[string]provider.ActionType { return Actions() }
+func (*Provider) Actions() map[string]provider.ActionType { return Actions() }
 
 // Actions returns the action types of the provider; sshfake offers the
 // same ones over its in-memory hosts.
@@ -110,9 +114,10 @@ func execType() provider.ActionType {
 		"stdout_lines":    {Type: cty.List(cty.String), Description: "stdout split into lines."},
 		"json":            {Type: cty.DynamicPseudoType, Description: "stdout parsed as JSON (parse_json = true)."},
 		"truncated":       {Type: cty.Bool, Description: "Set when an output passed output_limit."},
-		"hosts":           {Type: cty.DynamicPseudoType, Description: "Fan-out: per host, its outputs and status."},
-		"hosts_succeeded": {Type: cty.List(cty.String), Description: "Fan-out: hosts where the command succeeded."},
-		"hosts_failed":    {Type: cty.List(cty.String), Description: "Fan-out: hosts where it failed."},
+		"hosts":           {Type: cty.DynamicPseudoType, Description: "Fan-out: per host, its outputs, status and the attempt that ran it."},
+		"hosts_succeeded": {Type: cty.List(cty.String), Description: "Fan-out: hosts where the command succeeded, in this attempt or an earlier one."},
+		"hosts_ran":       {Type: cty.List(cty.String), Description: "Fan-out: hosts that may carry the change: the command succeeded there or failed after connecting, in any attempt, and no compensation undid it (what the rollback undoes)."},
+		"hosts_failed":    {Type: cty.List(cty.String), Description: "Fan-out: hosts where it failed in this attempt."},
 		"hosts_skipped":   {Type: cty.List(cty.String), Description: "Fan-out: hosts not started after the batch failed."},
 	}
 	return provider.ActionType{
@@ -130,9 +135,9 @@ func execType() provider.ActionType {
 			"parse_json":          {Type: cty.Bool, Description: "Parse stdout as JSON into the json output."},
 			"read_only":           {Type: cty.Bool, Description: "The command changes nothing (a check): no rollback needed."},
 			"hosts":               {Type: cty.List(cty.String), Description: "Fan out over these hosts with the instance's credentials."},
-			"max_parallel":        {Type: cty.Number, Description: "Hosts at once (default 10)."},
+			"max_parallel":        {Type: cty.Number, Description: "Hosts at once (default 10); the first max_parallel start together."},
 			"max_fail_percentage": {Type: cty.Number, Description: "Share of hosts allowed to fail (0-100, default 0)."},
-			"rollback_command":    {Type: cty.List(cty.String), Description: "argv undoing the command on a host: natural rollback, and the compensation of a failed batch's successful hosts."},
+			"rollback_command":    {Type: cty.List(cty.String), Description: "argv undoing the command on a host: natural rollback, run on every host that may carry the change (across attempts)."},
 			"rollback_script":     {Type: cty.String, Description: "Script undoing the command on a host."},
 		},
 		Outputs:         result,
@@ -194,7 +199,7 @@ func uploadType() provider.ActionType {
 		Args: provider.Schema{
 			"path":                {Type: cty.String, Required: true, Description: "Remote path."},
 			"content":             {Type: cty.String, Description: "New content."},
-			"source":              {Type: cty.String, Description: "Local file to upload."},
+			"source":              {Type: cty.String, LocalPath: true, Description: "Local file to upload (relative: to the runbook file's directory)."},
 			"mode":                {Type: cty.String, Description: "Octal mode, e.g. \"0644\"."},
 			"owner":               {Type: cty.String, Description: "user or user:group."},
 			"sudo":                {Type: cty.Bool, Description: "Write through sudo -n."},

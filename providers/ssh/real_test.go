@@ -288,6 +288,11 @@ func (p *proxy) drop() {
 		c.Close()
 	}
 	p.conns = nil
+	// A pump held back by freeze would wait for ever; let it find the
+	// closed connection and end.
+	for _, f := range p.frozen {
+		f.Store(false)
+	}
 }
 
 func (p *proxy) freeze() {
@@ -414,10 +419,11 @@ func TestRealUploadAndRestore(t *testing.T) {
 	_, got, _, _ = run(t, in, "", ssh.Command{Script: "stat -c %a " + path + "; cat " + path})
 	assert.Equal(t, "600\nold\n", got)
 
-	// A new file is removed by the rollback.
+	// A new file is removed by the rollback. (Each step has its own Env:
+	// an Env carries the step's checkpoint.)
 	up2, err := ssh.NewUpload(in, ssh.UploadOptions{Path: path + ".new", Content: "x", RestoreOnRollback: true})
 	require.NoError(t, err)
-	out2, err := up2.Do(context.Background(), env)
+	out2, err := up2.Do(context.Background(), runbook.NewEnv(runbook.EnvConfig{Node: "upload-new"}))
 	require.NoError(t, err)
 	assert.Equal(t, false, out2["previous_exists"])
 	require.NoError(t, up2.NaturalRollback().Compensate(context.Background(), runbook.NewEnv(runbook.EnvConfig{Self: out2})))
@@ -428,7 +434,7 @@ func TestRealUploadAndRestore(t *testing.T) {
 	// with its mode.
 	up3, err := ssh.NewUpload(in, ssh.UploadOptions{Path: path, Content: "root's\n", Mode: 0o600, Owner: "root:root", Sudo: true, RestoreOnRollback: true})
 	require.NoError(t, err)
-	out3, err := up3.Do(context.Background(), env)
+	out3, err := up3.Do(context.Background(), runbook.NewEnv(runbook.EnvConfig{Node: "upload-sudo"}))
 	require.NoError(t, err)
 	_, got, _, _ = run(t, in, "", ssh.Command{Script: "stat -c '%U %a' " + path + "; cat " + path, Sudo: true})
 	assert.Equal(t, "root 600\nroot's\n", got)

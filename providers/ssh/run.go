@@ -75,8 +75,8 @@ func (in *Instance) Run(ctx context.Context, host string, cmd Command, stdout, s
 	pf := newPIDFilter(stderr)
 	s.Stdout = stdout
 	s.Stderr = pf
-	if cmd.Stdin != nil {
-		s.Stdin = cmd.Stdin
+	if in := cmd.stdin(); in != nil {
+		s.Stdin = in
 	}
 	started := make(chan error, 1)
 	go func() { started <- s.Start(cmd.remote()) }()

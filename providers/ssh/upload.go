@@ -96,37 +96,80 @@ func (u *Upload) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, err
 	if sensitive {
 		env.AddSecret(string(content))
 	}
-	pf, err := u.c.ReadFile(ctx, u.opts.Host, u.opts.Path, u.opts.Sudo)
-	prev, mode, existed := pf.Content, pf.Mode, pf.Exists
-	if err != nil {
-		return nil, fmt.Errorf("%s ssh_upload: reading the previous %s: %w", u.c.Name(), u.opts.Path, err)
-	}
-	if u.opts.RestoreOnRollback && len(prev) > MaxRestoreSize {
-		return nil, runbook.Permanent(fmt.Errorf("%s ssh_upload: previous %s is %d bytes, more than the %d kept for restore_on_rollback", u.c.Name(), u.opts.Path, len(prev), MaxRestoreSize))
-	}
 	out := runbook.Outputs{
-		"path":            u.opts.Path,
-		"previous_exists": existed,
-		"previous_mode":   "",
-		"previous_owner":  pf.Owner,
-		"size":            len(content),
-		"sha256":          sha(content),
-		"changed":         !existed || string(prev) != string(content),
+		"path":   u.opts.Path,
+		"size":   len(content),
+		"sha256": sha(content),
 	}
-	enc := base64.StdEncoding.EncodeToString(prev)
-	if sensitive {
-		out["previous_content"] = env.AddSecret(enc)
+	// An earlier attempt (or process) of this step that may have written
+	// the file already checkpointed what was there before: that is the
+	// previous file, not what the world shows now.
+	if prior := env.Checkpointed(); u.opts.RestoreOnRollback && prior["previous_exists"] != nil {
+		for _, k := range uploadCheckpointKeys {
+			out[k] = prior[k]
+		}
+		prev, err := previousContent(prior)
+		out["changed"] = err != nil || prior["previous_exists"] != true || string(prev) != string(content)
 	} else {
-		out["previous_content"] = enc
+		pf, err := u.c.ReadFile(ctx, u.opts.Host, u.opts.Path, u.opts.Sudo)
+		prev, mode, existed := pf.Content, pf.Mode, pf.Exists
+		if err != nil {
+			return nil, fmt.Errorf("%s ssh_upload: reading the previous %s: %w", u.c.Name(), u.opts.Path, err)
+		}
+		if u.opts.RestoreOnRollback && len(prev) > MaxRestoreSize {
+			return nil, runbook.Permanent(fmt.Errorf("%s ssh_upload: previous %s is %d bytes, more than the %d kept for restore_on_rollback", u.c.Name(), u.opts.Path, len(prev), MaxRestoreSize))
+		}
+		out["previous_exists"], out["previous_mode"], out["previous_owner"] = existed, "", pf.Owner
+		out["changed"] = !existed || string(prev) != string(content)
+		enc := base64.StdEncoding.EncodeToString(prev)
+		if sensitive {
+			out["previous_content"] = env.AddSecret(enc)
+		} else {
+			out["previous_content"] = enc
+		}
+		if existed {
+			out["previous_mode"] = fmt.Sprintf("%04o", mode.Perm())
+		}
+		if u.opts.RestoreOnRollback {
+			cp := runbook.Outputs{}
+			for _, k := range uploadCheckpointKeys {
+				cp[k] = out[k]
+			}
+			if err := env.Checkpoint(ctx, cp); err != nil {
+				return nil, fmt.Errorf("%s ssh_upload %s: record the previous file before writing (nothing was changed): %w", u.c.Name(), u.opts.Path, err)
+			}
+		}
 	}
-	if existed {
-		out["previous_mode"] = fmt.Sprintf("%04o", mode.Perm())
-	}
-	err = u.c.WriteFile(ctx, u.opts.Host, File{Path: u.opts.Path, Content: content, Mode: u.opts.Mode, Owner: u.opts.Owner, Sudo: u.opts.Sudo})
+	err := u.c.WriteFile(ctx, u.opts.Host, File{Path: u.opts.Path, Content: content, Mode: u.opts.Mode, Owner: u.opts.Owner, Sudo: u.opts.Sudo})
 	if err != nil {
 		return nil, fmt.Errorf("%s ssh_upload: %w", u.c.Name(), err)
 	}
 	return out, nil
+}
+
+// uploadCheckpointKeys are what ssh_upload checkpoints before writing:
+// all its rollback needs.
+var uploadCheckpointKeys = []string{"previous_exists", "previous_mode", "previous_owner", "previous_content"}
+
+// previousContent decodes the previous_content output.
+func previousContent(o runbook.Outputs) ([]byte, error) {
+	var enc string
+	switch v := o["previous_content"].(type) {
+	case string:
+		enc = v
+	case runbook.Secret:
+		enc = v.Reveal()
+	default:
+		return nil, fmt.Errorf("previous_content missing from the outputs (a journal that dropped a sensitive output cannot restore it)")
+	}
+	if enc == "(sensitive)" {
+		return nil, fmt.Errorf("previous_content was sensitive and the journal does not keep it: restore the file by hand")
+	}
+	prev, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		return nil, fmt.Errorf("previous_content: %w", err)
+	}
+	return prev, nil
 }
 
 func sha(b []byte) string {
@@ -137,25 +180,19 @@ func sha(b []byte) string {
 // restore puts the previous content back, from the step's outputs.
 func (u *Upload) restore(ctx context.Context, env *runbook.Env) error {
 	self := env.Self()
-	if self == nil {
-		return fmt.Errorf("%s ssh_upload %s: no outputs to restore from", u.c.Name(), u.opts.Path)
+	if self == nil || self["previous_exists"] == nil {
+		// No outputs and no checkpoint: the step failed before it could
+		// record the previous file, so before it wrote anything.
+		env.Emit("ssh_upload: nothing to restore", map[string]string{"path": u.opts.Path, "reason": "the step recorded no previous file, so it wrote nothing"})
+		return nil
 	}
 	existed, _ := self["previous_exists"].(bool)
 	if !existed {
 		return u.c.RemoveFile(ctx, u.opts.Host, u.opts.Path, u.opts.Sudo)
 	}
-	var enc string
-	switch v := self["previous_content"].(type) {
-	case string:
-		enc = v
-	case runbook.Secret:
-		enc = v.Reveal()
-	default:
-		return fmt.Errorf("%s ssh_upload %s: previous_content missing from the outputs (a journal that dropped a sensitive output cannot restore it)", u.c.Name(), u.opts.Path)
-	}
-	prev, err := base64.StdEncoding.DecodeString(enc)
+	prev, err := previousContent(self)
 	if err != nil {
-		return fmt.Errorf("%s ssh_upload %s: previous_content: %w", u.c.Name(), u.opts.Path, err)
+		return fmt.Errorf("%s ssh_upload %s: %w", u.c.Name(), u.opts.Path, err)
 	}
 	var mode fs.FileMode
 	if ms, _ := self["previous_mode"].(string); ms != "" {

@@ -2,7 +2,9 @@ package statuspage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/handrail-dev/handrail/provider"
 	"github.com/handrail-dev/handrail/provider/ctyargs"
@@ -63,14 +65,54 @@ func (o *Open) Describe() runbook.Description {
 	return runbook.Description{Provider: o.inst.Name(), Action: ActionIncident}
 }
 
-// Do opens the incident.
+// clockSkew is how much earlier than the step's own clock an incident
+// it opened may be stamped by Statuspage.
+const clockSkew = 5 * time.Minute
+
+// Do opens the incident. Before the call it checkpoints the incident's
+// name and the time, so that an incident whose creation lost its answer
+// can be found again: a retry adopts it instead of opening a second one,
+// and the rollback resolves it.
 func (o *Open) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
 	env.AddSecret(o.inst.cfg.APIKey)
+	empty := runbook.Outputs{"incident_id": "", "status": "", "shortlink": ""}
+	if cp := env.Checkpointed(); cp["incident_name"] != nil {
+		found, err := o.opened(ctx, cp)
+		if err == nil && len(found) > 0 {
+			in := found[0]
+			env.Line("stdout", fmt.Sprintf("incident %s was opened by an earlier attempt (its answer was lost): adopted", in.ID))
+			return runbook.Outputs{"delivered": true, "error": "", "incident_id": in.ID, "status": in.Status, "shortlink": in.Shortlink}, nil
+		}
+	} else if err := env.Checkpoint(ctx, runbook.Outputs{"incident_name": o.cfg.Incident.Name,
+		"opening_since": env.Clock().Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+		return undelivered(env, o.inst, ActionIncident, fmt.Errorf("recording the incident before opening it: %w", err), o.cfg.FailOnError, empty)
+	}
 	in, err := o.api.CreateIncident(ctx, o.cfg.Incident)
 	if err != nil {
-		return undelivered(env, o.inst, ActionIncident, err, o.cfg.FailOnError, runbook.Outputs{"incident_id": "", "status": "", "shortlink": ""})
+		return undelivered(env, o.inst, ActionIncident, err, o.cfg.FailOnError, empty)
 	}
 	return runbook.Outputs{"delivered": true, "error": "", "incident_id": in.ID, "status": in.Status, "shortlink": in.Shortlink}, nil
+}
+
+// opened returns the unresolved incidents the step may have opened: named
+// as its checkpoint says, created since it (minus clockSkew).
+func (o *Open) opened(ctx context.Context, cp runbook.Outputs) ([]Incident, error) {
+	name, _ := cp["incident_name"].(string)
+	since, err := time.Parse(time.RFC3339Nano, fmt.Sprint(cp["opening_since"]))
+	if name == "" || err != nil {
+		return nil, nil
+	}
+	all, err := o.api.UnresolvedIncidents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Incident
+	for _, in := range all {
+		if in.Name == name && !in.CreatedAt.Before(since.Add(-clockSkew)) {
+			out = append(out, in)
+		}
+	}
+	return out, nil
 }
 
 // NaturalRollback resolves the incident.
@@ -85,20 +127,42 @@ func (r *resolveRollback) Describe() runbook.Description {
 }
 
 // Compensate resolves the incident named by the step's incident_id
-// output; an incident that was never opened needs nothing.
+// output. Without one (the creation lost its answer, or the process died
+// before recording it) it resolves the unresolved incidents the step's
+// checkpoint identifies; an incident that was never opened needs nothing.
+// Resolving a resolved incident is not done again.
 func (r *resolveRollback) Compensate(ctx context.Context, env *runbook.Env) error {
 	o := r.open
 	env.AddSecret(o.inst.cfg.APIKey)
-	id, _ := env.Self()["incident_id"].(string)
-	if id == "" {
+	self := env.Self()
+	var ids []string
+	if id, _ := self["incident_id"].(string); id != "" {
+		ids = []string{id}
+	} else {
+		found, err := o.opened(ctx, self)
+		if err != nil {
+			_, err = undelivered(env, o.inst, ActionResolve, fmt.Errorf("looking for the incident the step opened: %w", err), o.cfg.FailOnError, nil)
+			return err
+		}
+		for _, in := range found {
+			ids = append(ids, in.ID)
+		}
+	}
+	if len(ids) == 0 {
 		env.Emit("no incident to resolve", map[string]string{"provider": o.inst.Name()})
 		return nil
 	}
-	_, err := o.api.UpdateIncident(ctx, id, Incident{Status: "resolved", Body: o.cfg.RollbackBody})
-	if err != nil {
-		_, err = undelivered(env, o.inst, ActionResolve, err, o.cfg.FailOnError, nil)
+	var errs []error
+	for _, id := range ids {
+		if _, err := o.api.UpdateIncident(ctx, id, Incident{Status: "resolved", Body: o.cfg.RollbackBody}); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return err
+	if err := errors.Join(errs...); err != nil {
+		_, err = undelivered(env, o.inst, ActionResolve, err, o.cfg.FailOnError, nil)
+		return err
+	}
+	return nil
 }
 
 // Change is the statuspage_update and statuspage_resolve action.
@@ -229,13 +293,11 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				in, fail, err := decodeIncident(v, ActionIncident)
-				if err != nil {
+				a := &ctyargs.Attrs{V: v, Where: ActionIncident}
+				in, fail := decodeIncident(a)
+				rb := a.Str("rollback_body")
+				if err := a.Err(); err != nil {
 					return nil, err
-				}
-				rb, err := ctyargs.Of(v).Str("rollback_body")
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", ActionIncident, err)
 				}
 				return NewIncident(x, OpenConfig{Incident: in, RollbackBody: rb, FailOnError: fail})
 			},
@@ -250,13 +312,11 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				in, fail, err := decodeIncident(v, ActionUpdate)
-				if err != nil {
+				a := &ctyargs.Attrs{V: v, Where: ActionUpdate}
+				in, fail := decodeIncident(a)
+				id := a.Str("incident_id")
+				if err := a.Err(); err != nil {
 					return nil, err
-				}
-				id, err := ctyargs.Of(v).Str("incident_id")
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", ActionUpdate, err)
 				}
 				return NewUpdate(x, id, in, fail)
 			},
@@ -275,18 +335,10 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 				if err != nil {
 					return nil, err
 				}
-				a := ctyargs.Of(v)
-				id, err := a.Str("incident_id")
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", ActionResolve, err)
-				}
-				body, err := a.Str("body")
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", ActionResolve, err)
-				}
-				fail, err := a.Bool("fail_on_error")
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", ActionResolve, err)
+				a := &ctyargs.Attrs{V: v, Where: ActionResolve}
+				id, body, fail := a.Str("incident_id"), a.Str("body"), a.Bool("fail_on_error")
+				if err := a.Err(); err != nil {
+					return nil, err
 				}
 				return NewResolve(x, id, body, fail)
 			},
@@ -294,32 +346,14 @@ func (p *Provider) Actions() map[string]provider.ActionType {
 	}
 }
 
-func decodeIncident(v cty.Value, action string) (Incident, bool, error) {
-	a := ctyargs.Of(v)
-	var in Incident
-	var err error
-	wrap := func(err error) (Incident, bool, error) { return in, false, fmt.Errorf("%s: %w", action, err) }
-	for _, f := range []struct {
-		n string
-		d *string
-	}{{"name", &in.Name}, {"status", &in.Status}, {"impact_override", &in.ImpactOverride}, {"body", &in.Body}} {
-		if *f.d, err = a.Str(f.n); err != nil {
-			return wrap(err)
-		}
-	}
-	if in.ComponentIDs, err = a.StrList("component_ids"); err != nil {
-		return wrap(err)
-	}
-	if a.Has("deliver_notifications") {
-		d, err := a.Bool("deliver_notifications")
-		if err != nil {
-			return wrap(err)
-		}
+// decodeIncident reads the incident's arguments and fail_on_error; a
+// records any error.
+func decodeIncident(a *ctyargs.Attrs) (Incident, bool) {
+	in := Incident{Name: a.Str("name"), Status: a.Str("status"), ImpactOverride: a.Str("impact_override"), Body: a.Str("body"),
+		ComponentIDs: a.Strs("component_ids")}
+	if a.IsSet("deliver_notifications") {
+		d := a.Bool("deliver_notifications")
 		in.DeliverNotifications = &d
 	}
-	fail, err := a.Bool("fail_on_error")
-	if err != nil {
-		return wrap(err)
-	}
-	return in, fail, nil
+	return in, a.Bool("fail_on_error")
 }

@@ -193,7 +193,9 @@ func TestOutageIsAWarning(t *testing.T) {
 	res, err = (&runbook.Executor{Observer: ev}).Run(context.Background(), release(t, inst, true, false), runbook.RunOptions{})
 	require.Error(t, err)
 	assert.Equal(t, runbook.StatusRolledBack, res.Status, "the resolve of a never-opened incident is not a failure")
-	assert.Contains(t, ev.String(), "no incident to resolve")
+	// The creation may have taken effect (only the answer failed): the
+	// rollback looks for the incident, and the outage makes that a warning.
+	assert.Contains(t, ev.String(), "looking for the incident the step opened: GET /v1/pages/page1/incidents/unresolved: HTTP 500")
 
 	// With fail_on_error, the outage fails the step.
 	open, err := statuspage.NewIncident(inst, statuspage.OpenConfig{Incident: statuspage.Incident{Name: "M"}, FailOnError: true})
@@ -242,4 +244,17 @@ func TestWrongKeyAndBadInput(t *testing.T) {
 		_, err := p.Actions()[tc.action].New(i, cty.ObjectVal(tc.args))
 		assert.ErrorContains(t, err, tc.want)
 	}
+}
+
+// TestUnreachableHidesKey: a transport error names the method and path,
+// never the API key or the whole URL.
+func TestUnreachableHidesKey(t *testing.T) {
+	inst, err := (&statuspage.Provider{}).NewInstance("public", statuspage.Config{APIKey: "key-secret-7", PageID: "page1", BaseURL: "http://127.0.0.1:1/?token=tok-secret-7"})
+	require.NoError(t, err)
+	defer inst.Close()
+	_, err = inst.CreateIncident(context.Background(), statuspage.Incident{Name: "M"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "POST /v1/pages/page1/incidents: ")
+	assert.NotContains(t, err.Error(), "secret-7")
+	assert.NotContains(t, err.Error(), "127.0.0.1:1/")
 }

@@ -118,5 +118,8 @@ func (a *Approver) Approve(ctx context.Context, req runbook.ApprovalRequest) (ru
 		<-ctx.Done()
 		return runbook.Decision{}, ctx.Err()
 	}
-	return runbook.Decision{Approved: ans.approve, Choice: ans.choice, By: ans.by, Comment: ans.comment}, nil
+	// Unscripted and anonymous answers stand for configuration, not a
+	// person: they satisfy a gate's approvers and quorum at once. Answers
+	// scripted with a name are one person's vote.
+	return runbook.Decision{Approved: ans.approve, Choice: ans.choice, By: ans.by, Comment: ans.comment, Override: !ok || ans.by == ""}, nil
 }

@@ -325,7 +325,7 @@ func (in *injections) apply(p *runbook.Plan, h *Harness) *runbook.Plan {
 		_, act := in.actions[name]
 		_, rb := in.rollback[name]
 		if (act || rb) && n.Step == nil {
-			h.tb.Fatalf("runbooktest: %q is a gate: Fail, FailAttempt, Delay, Panic and FailRollback act on steps; use BreachAt for a check, soak or guard gate", name)
+			h.tb.Fatalf("runbooktest: %q is a gate: Fail, FailAttempt, FailAfterEffect, NoAnswer, Delay, Latency, Panic and FailRollback act on steps; use BreachAt for a check, soak or guard gate", name)
 			return p
 		}
 		if _, br := in.breaches[name]; br && (n.Gate == nil || n.Gate.Kind == runbook.GateApproval) {
@@ -503,3 +503,72 @@ func BreachCheckAt(gate, check string, after time.Duration) Option {
 		h.inj.breaches[gate] = breach{check: check, after: after}
 	}
 }
+
+// FailAfterEffect makes every attempt of the step run its action (the
+// effect happens) and then fail with err, as if the answer were lost (a
+// connection reset after the server applied the change): the step gets
+// no outputs. err defaults to an error wrapping [ErrInjected]; an error of
+// the action itself is returned as it is. The step's retry policy applies.
+// This is the failure a checkpoint (runbook.Env.Checkpoint) must survive.
+func FailAfterEffect(node string, err error) Option {
+	return FailAfterEffectAttempt(node, 0, err)
+}
+
+// FailAfterEffectAttempt is [FailAfterEffect] for attempt n only (counted
+// from 1 over the harness's life; 0: every attempt): a retry after a lost
+// answer.
+func FailAfterEffectAttempt(node string, n int, err error) Option {
+	return func(h *Harness) {
+		h.inj.addAction(node, func(_ *Harness, attempt int, next runbook.Action) runbook.Action {
+			if n > 0 && attempt != n {
+				return next
+			}
+			return runbook.ActionFunc(func(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
+				if _, aerr := next.Do(ctx, env); aerr != nil {
+					return nil, aerr
+				}
+				if err != nil {
+					return nil, err
+				}
+				return nil, fmt.Errorf("%w: %s attempt %d: the effect happened, the answer was lost (connection reset)", ErrInjected, node, attempt)
+			})
+		})
+	}
+}
+
+// NoAnswerAfter is how long a [NoAnswer] step waits, on the run's clock,
+// when no step timeout ends the wait first.
+const NoAnswerAfter = time.Hour
+
+// NoAnswer makes every attempt of the step run its action (the effect
+// happens) and then never answer: the attempt waits on the run's clock
+// until the step's timeout cancels it, or fails after [NoAnswerAfter]
+// with runbook.ErrTimeout when the step has no timeout. The step's retry
+// policy applies.
+func NoAnswer(node string) Option { return NoAnswerAttempt(node, 0) }
+
+// NoAnswerAttempt is [NoAnswer] for attempt n only (counted from 1 over
+// the harness's life; 0: every attempt).
+func NoAnswerAttempt(node string, n int) Option {
+	return func(h *Harness) {
+		h.inj.addAction(node, func(_ *Harness, attempt int, next runbook.Action) runbook.Action {
+			if n > 0 && attempt != n {
+				return next
+			}
+			return runbook.ActionFunc(func(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
+				if _, err := next.Do(ctx, env); err != nil {
+					return nil, err
+				}
+				if err := env.Clock().Sleep(ctx, NoAnswerAfter); err != nil {
+					return nil, fmt.Errorf("%w: %s attempt %d: no answer after the effect: %w", ErrInjected, node, attempt, err)
+				}
+				return nil, fmt.Errorf("%w: %s attempt %d: no answer %s after the effect: %w", ErrInjected, node, attempt, NoAnswerAfter, runbook.ErrTimeout)
+			})
+		})
+	}
+}
+
+// Latency makes every attempt of the step take d of simulated time before
+// its action runs, as a slow call would: the same as [Delay], named after
+// the fault mode of test files (`fault { mode = "latency" }`).
+func Latency(node string, d time.Duration) Option { return Delay(node, d) }

@@ -47,17 +47,17 @@ var ErrInvalid = errors.New("manual: invalid arguments")
 // Provider is the "manual" provider. The zero value is ready to use.
 type Provider struct{}
 
-var _ provider.Provider = Provider{}
+var _ provider.Provider = (*Provider)(nil)
 
 // Type returns "manual".
-func (Provider) Type() string { return "manual" }
+func (*Provider) Type() string { return "manual" }
 
 // ConfigSchema returns an empty schema: a manual provider block has no
 // settings.
-func (Provider) ConfigSchema() provider.Schema { return provider.Schema{} }
+func (*Provider) ConfigSchema() provider.Schema { return provider.Schema{} }
 
 // Configure returns the instance named name.
-func (Provider) Configure(_ context.Context, name string, _ cty.Value) (provider.Instance, error) {
+func (*Provider) Configure(_ context.Context, name string, _ cty.Value) (provider.Instance, error) {
 	return NewInstance(name), nil
 }
 
@@ -160,7 +160,7 @@ func (a *checklist) Describe() runbook.Description {
 }
 
 // Actions returns manual_task and manual_checklist.
-func (Provider) Actions() map[string]provider.ActionType {
+func (*Provider) Actions() map[string]provider.ActionType {
 	return map[string]provider.ActionType{
 		ActionTask: {
 			Description: "A checklist item a person confirms through the run's approver.",

@@ -57,10 +57,10 @@ func TestInvalidArguments(t *testing.T) {
 	assert.ErrorIs(t, err, manual.ErrInvalid)
 	_, err = manual.NewChecklist(team, manual.Checklist{Items: []string{"ok", " "}})
 	assert.ErrorContains(t, err, "item #2 is empty")
-	at := manual.Provider{}.Actions()[manual.ActionTask]
+	at := (&manual.Provider{}).Actions()[manual.ActionTask]
 	_, err = at.New(nil, cty.ObjectVal(map[string]cty.Value{"message": cty.StringVal("x")}))
 	assert.ErrorContains(t, err, "needs provider = manual.<name>")
-	inst, err := manual.Provider{}.Configure(context.Background(), "team", cty.EmptyObjectVal)
+	inst, err := (&manual.Provider{}).Configure(context.Background(), "team", cty.EmptyObjectVal)
 	require.NoError(t, err)
 	act, err := at.New(inst, cty.ObjectVal(map[string]cty.Value{"message": cty.StringVal("Dashboards ready"), "approvers": cty.NullVal(cty.List(cty.String)), "changes_world": cty.True}))
 	require.NoError(t, err)

@@ -105,6 +105,7 @@ func (p *Provider) ConfigSchema() provider.Schema {
 		"endpoint": {Type: cty.String},
 		"token":    {Type: cty.String, Sensitive: true},
 		"via":      {Type: provider.InstanceType},
+		"ca_file":  {Type: cty.String, LocalPath: true},
 	}
 }
 
@@ -150,9 +151,29 @@ func (p *Provider) Configure(_ context.Context, name string, config cty.Value) (
 
 // Actions returns demo_set (mutating, natural rollback), demo_read
 // (read-only), demo_exec (mutating, no natural rollback), and the probes
-// demo_metric and demo_ping.
+// demo_metric and demo_ping, and demo_files (mutating: sets key to its
+// local paths, file then files, joined by "|").
 func (p *Provider) Actions() map[string]provider.ActionType {
 	return map[string]provider.ActionType{
+		"demo_files": {
+			Args: provider.Schema{
+				"key":   {Type: cty.String, Required: true},
+				"file":  {Type: cty.String, LocalPath: true},
+				"files": {Type: cty.List(cty.String), LocalPath: true},
+			},
+			Outputs:         map[string]provider.Output{"previous": {Type: cty.String}, "key": {Type: cty.String}},
+			NaturalRollback: true,
+			New: func(inst provider.Instance, args cty.Value) (runbook.Action, error) {
+				paths := []string{str(args, "file")}
+				if v := args.GetAttr("files"); !v.IsNull() {
+					for it := v.ElementIterator(); it.Next(); {
+						_, e := it.Element()
+						paths = append(paths, e.AsString())
+					}
+				}
+				return Set(inst.(*Instance), str(args, "key"), strings.Join(paths, "|")), nil
+			},
+		},
 		"demo_set": {
 			Args: provider.Schema{
 				"key":    {Type: cty.String, Required: true},

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/handrail-dev/handrail/runbook"
@@ -55,11 +54,24 @@ type Journal struct {
 
 // Append appends, then dies if this was the chosen boundary.
 func (j *Journal) Append(ctx context.Context, recs ...runbook.Record) error {
+	return j.append(func() error { return j.Journal.Append(ctx, recs...) })
+}
+
+// AppendFenced appends under lease when the wrapped journal fences, then
+// dies if this was the chosen boundary.
+func (j *Journal) AppendFenced(ctx context.Context, lease runbook.Lease, recs ...runbook.Record) error {
+	fj, ok := j.Journal.(runbook.FencedJournal)
+	if !ok {
+		return j.Append(ctx, recs...)
+	}
+	return j.append(func() error { return fj.AppendFenced(ctx, lease, recs...) })
+}
+
+func (j *Journal) append(do func() error) error {
 	if j.dying.Load() {
 		select {}
 	}
-	err := j.Journal.Append(ctx, recs...)
-	if err != nil {
+	if err := do(); err != nil {
 		return err
 	}
 	if c := j.n.Add(1); j.KillAfter > 0 && c == j.KillAfter {
@@ -76,24 +88,37 @@ func (j *Journal) die() {
 	if j.World != nil {
 		j.World.Freeze()
 	}
-	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	// Kill the process without a chance to clean up (SIGKILL on Unix,
+	// TerminateProcess on Windows).
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		_ = p.Kill()
+	}
 	select {}
 }
 
 // Lock forwards to the wrapped journal's run lock.
-func (j *Journal) Lock(ctx context.Context, key string) (func() error, error) {
+func (j *Journal) Lock(ctx context.Context, key string) (runbook.Lease, error) {
 	l, ok := j.Journal.(runbook.Locker)
 	if !ok {
-		return func() error { return nil }, nil
+		return nil, fmt.Errorf("crashworld: %T has no run lock", j.Journal)
 	}
 	return l.Lock(ctx, key)
 }
 
 // Approver approves gates and decides in-doubt steps as a person would: by
 // looking at the world. A step whose effect is there is "done" (or, when
-// rolling back, "compensate"); one without is run again (or skipped).
+// rolling back, "compensate"); one without is run again (or skipped). A
+// compensation in doubt whose effect is there is "done", else it runs again.
 func Approver(w *World) runbook.Approver {
 	return runbook.ApproverFunc(func(ctx context.Context, req runbook.ApprovalRequest) (runbook.Decision, error) {
+		if req.Kind == "compensation-in-doubt" {
+			// A compensation started and never recorded as finished: its
+			// effect in the world says whether it took place.
+			if w.State().Undo[req.Node] > 0 {
+				return runbook.Decision{Approved: true, Choice: "done", By: "operator (the world shows the compensation)"}, nil
+			}
+			return runbook.Decision{Approved: true, Choice: "compensate", By: "operator (the world shows no compensation)"}, nil
+		}
 		if req.Kind == "in-doubt" {
 			pick := func(prefs ...string) string {
 				for _, p := range prefs {

@@ -287,3 +287,67 @@ func RollbackInDoubt(t *testing.T, newSite NewSite) {
 		})
 	}
 }
+
+// EditedResume aborts a run on a typo ([Typo]), then resumes it with the
+// fixed plan ([Success]) in a new process, killed with SIGKILL right after
+// every durable append of that resume; a third process resumes again with
+// the fixed plan. Exactly once holds across the three processes: the world
+// ends where an uninterrupted run ends, every non-idempotent step ran once,
+// and the journal holds two plan versions (the second resume goes on with
+// the version the first recorded). It returns the number of boundaries
+// tested.
+func EditedResume(t *testing.T, newSite NewSite) int64 {
+	aborted := func(t *testing.T) Site {
+		s := newSite(t)
+		rep, killed := helper(t, s, "run", Typo, 0, "")
+		require.False(t, killed)
+		require.Equal(t, runbook.StatusAborted, rep.Status, rep.Error)
+		return s
+	}
+	base := aborted(t)
+	rep, killed := helper(t, base, "resume", Success, 0, "")
+	require.False(t, killed)
+	require.Equal(t, runbook.StatusSucceeded, rep.Status, rep.Error)
+	final := readWorld(t, base)
+	total := rep.Appends
+	require.Greater(t, total, int64(5), "boundaries of the edited resume")
+	var tested atomic.Int64
+	sem := make(chan struct{}, Concurrency)
+	var wg sync.WaitGroup
+	for n := int64(1); n <= total; n++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t.Run(fmt.Sprintf("kill_after_%03d", n), func(t *testing.T) {
+				s := aborted(t)
+				_, killed := helper(t, s, "resume", Success, n, "")
+				require.True(t, killed, "the edited resume must die by SIGKILL at boundary %d", n)
+				atKill := replay(t, s)
+				rep, killed := helper(t, s, "resume", Success, 0, "")
+				require.False(t, killed)
+				if atKill.Status != "" {
+					require.Contains(t, rep.Error, "nothing to resume")
+				} else {
+					require.Equal(t, runbook.StatusSucceeded, rep.Status, rep.Error)
+				}
+				w := readWorld(t, s)
+				assert.Equal(t, final.Values, w.Values, "final world equals the uninterrupted edited resume's")
+				for name, idempotent := range Steps() {
+					if !idempotent {
+						assert.Equal(t, 1, w.Do[name], "non-idempotent %s ran exactly once", name)
+					}
+					assert.Equal(t, 0, w.Undo[name], "%s not compensated", name)
+				}
+				st := replay(t, s)
+				require.Len(t, st.Versions, 2, "one new plan version, recorded by the resume that died")
+				assert.Equal(t, runbook.StatusSucceeded, st.Status)
+				tested.Add(1)
+			})
+		}()
+	}
+	wg.Wait()
+	t.Logf("edited resume: %d boundaries tested, each resumed again in a new process", tested.Load())
+	return tested.Load()
+}

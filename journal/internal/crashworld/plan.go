@@ -20,6 +20,10 @@ const (
 	// Failure: the last step (smoke tests) fails, so every completed step
 	// is compensated.
 	Failure Scenario = "failure"
+	// Typo: ramp_10 has a typo: it fails before its effect and aborts the
+	// run (nothing compensated). The [Success] plan is its fix: resuming
+	// the aborted run with it goes on from ramp_10.
+	Typo Scenario = "typo"
 )
 
 // Hooks let the helper kill the process inside a step, right after its
@@ -186,7 +190,14 @@ func (w *World) Plan(sc Scenario, h Hooks) (*runbook.Plan, error) {
 			}), Success: runbook.ConditionFunc(func(env *runbook.Env, v any) (bool, error) { return v.(float64) == 4, nil })}}})
 	})
 	b.Phase("ramp", func(b *runbook.Builder) {
-		b.Step(w.step(def("ramp_10"), h))
+		ramp := w.step(def("ramp_10"), h)
+		if sc == Typo {
+			ramp.OnFail = runbook.PolicyAbort
+			ramp.Action = runbook.ActionFunc(func(context.Context, *runbook.Env) (runbook.Outputs, error) {
+				return nil, runbook.Permanent(errors.New("ramp_10: weights 90/1O: not a number"))
+			})
+		}
+		b.Step(ramp)
 		b.Gate(runbook.Gate{Name: "soak_10", Kind: runbook.GateSoak, Every: time.Minute, Count: 3,
 			Checks: []runbook.Check{{Name: "error_rate", Probe: probe(func(State) float64 { return 0.001 }),
 				Success: runbook.ConditionFunc(func(env *runbook.Env, v any) (bool, error) { return v.(float64) < 0.01, nil })}}})

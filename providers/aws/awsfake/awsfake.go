@@ -25,6 +25,7 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/fault"
 	"github.com/handrail-dev/handrail/providers/aws"
 )
 
@@ -43,6 +44,7 @@ type World struct {
 	modifies  []Modification
 	versionID int
 	events    []event
+	faults    fault.Injector
 }
 
 type event struct {
@@ -81,16 +83,20 @@ func New() *World {
 // Provider returns the "aws" provider backed by this world: every instance
 // it configures, whatever its region or credentials, talks to this world.
 func (w *World) Provider() provider.Provider {
-	return aws.NewProvider(w.Option())
+	return &aws.Provider{ClientFactory: w.ClientFactory()}
+}
+
+// ClientFactory returns the factory of clients that talk to this world, for
+// aws.Provider.ClientFactory.
+func (w *World) ClientFactory() aws.ClientFactory {
+	return func(context.Context, aws.Config) (aws.Clients, error) {
+		return aws.Clients{S3: &s3Client{w: w}, ELBv2: &elbClient{w: w}}, nil
+	}
 }
 
 // Option returns the option that makes aws.NewInstance use this world, for
 // runbooks built in Go.
-func (w *World) Option() aws.Option {
-	return aws.WithClientFactory(func(context.Context, aws.Config) (aws.Clients, error) {
-		return aws.Clients{S3: &s3Client{w: w}, ELBv2: &elbClient{w: w}}, nil
-	})
-}
+func (w *World) Option() aws.Option { return aws.WithClientFactory(w.ClientFactory()) }
 
 // Instance returns an instance "aws.<name>" on this world.
 func (w *World) Instance(name string) *aws.Instance {
@@ -364,6 +370,13 @@ func (w *World) Fail(op string, err error) *World {
 	return w
 }
 
+// Faults returns the world's fault injector. The calls that change the
+// world go through it by operation name ("ModifyRule", "PutObject",
+// "DeleteObject"): arm a fault to make the next one fail before its
+// effect, apply its effect and lose the answer, or take simulated time
+// (see package fault).
+func (w *World) Faults() *fault.Injector { return &w.faults }
+
 // Calls returns how many times an operation was called.
 func (w *World) Calls(op string) int {
 	w.mu.Lock()
@@ -454,21 +467,29 @@ func (c *s3Client) PutObject(ctx context.Context, req aws.PutRequest) (aws.PutRe
 		return aws.PutResult{}, &smithy.GenericAPIError{Code: "BadDigest", Message: "The SHA256 you specified did not match the calculated checksum.", Fault: smithy.FaultClient}
 	}
 	w := c.w
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.callLocked("PutObject"); err != nil {
+	var res aws.PutResult
+	err = w.faults.Do(ctx, "PutObject", func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err := w.callLocked("PutObject"); err != nil {
+			return err
+		}
+		b, ok := w.buckets[req.Bucket]
+		if !ok {
+			return fmt.Errorf("uploading s3://%s/%s: %w (no such bucket)", req.Bucket, req.Key, aws.ErrNotFound)
+		}
+		meta := map[string]string{}
+		for k, v := range req.Metadata {
+			meta[strings.ToLower(k)] = v
+		}
+		o := w.storeLocked(b, req.Key, data, w.now(), etag, checksum, meta)
+		res = aws.PutResult{ETag: etag, VersionID: o.version, ChecksumSHA256: checksum, Parts: parts}
+		return nil
+	})
+	if err != nil {
 		return aws.PutResult{}, err
 	}
-	b, ok := w.buckets[req.Bucket]
-	if !ok {
-		return aws.PutResult{}, fmt.Errorf("uploading s3://%s/%s: %w (no such bucket)", req.Bucket, req.Key, aws.ErrNotFound)
-	}
-	meta := map[string]string{}
-	for k, v := range req.Metadata {
-		meta[strings.ToLower(k)] = v
-	}
-	o := w.storeLocked(b, req.Key, data, w.now(), etag, checksum, meta)
-	return aws.PutResult{ETag: etag, VersionID: o.version, ChecksumSHA256: checksum, Parts: parts}, nil
+	return res, nil
 }
 
 func (c *s3Client) GetObject(ctx context.Context, req aws.GetRequest) (aws.Object, error) {
@@ -494,6 +515,10 @@ func (c *s3Client) GetObject(ctx context.Context, req aws.GetRequest) (aws.Objec
 func (c *s3Client) DeleteObject(ctx context.Context, bucketName, key, versionID string) error {
 	c.w.runDue()
 	w := c.w
+	return w.faults.Do(ctx, "DeleteObject", func() error { return w.deleteObject(ctx, bucketName, key, versionID) })
+}
+
+func (w *World) deleteObject(ctx context.Context, bucketName, key, versionID string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.callLocked("DeleteObject"); err != nil {
@@ -581,7 +606,10 @@ func (c *elbClient) ForwardWeights(ctx context.Context, ruleARN string) ([]aws.T
 
 func (c *elbClient) SetForwardWeights(ctx context.Context, ruleARN string, weights []aws.TargetWeight) error {
 	c.w.runDue()
-	w := c.w
+	return c.w.faults.Do(ctx, "ModifyRule", func() error { return c.w.setForwardWeights(ctx, ruleARN, weights) })
+}
+
+func (w *World) setForwardWeights(ctx context.Context, ruleARN string, weights []aws.TargetWeight) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.callLocked("DescribeRules"); err != nil {

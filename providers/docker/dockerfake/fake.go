@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/fault"
 	"github.com/handrail-dev/handrail/providers/docker"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/container"
@@ -40,6 +41,16 @@ type Image struct {
 	Labels map[string]string
 	// NoHealthcheck: containers of this image have no HEALTHCHECK.
 	NoHealthcheck bool
+	// HealthInterval and HealthRetries are the image's HEALTHCHECK
+	// --interval and --retries. When HealthInterval is set the fake
+	// follows them on the world's clock ([World.SetClock]), as the engine
+	// does: a started container is "starting" until its first check, one
+	// interval later; it is then healthy, or, for an image set unhealthy,
+	// stays "starting" until HealthRetries checks failed in a row
+	// (default 3) and turns unhealthy. Zero: healthy (or unhealthy) at
+	// once.
+	HealthInterval time.Duration
+	HealthRetries  int
 }
 
 // ContainerState is what a test sees of a container.
@@ -73,7 +84,9 @@ type fakeContainer struct {
 	health   string
 	// inspections left reporting "starting" after a start
 	starting int
-	logs     []docker.LogLine
+	// started is when it was last started, on the world's clock.
+	started time.Time
+	logs    []docker.LogLine
 }
 
 // World is the fake engine's state. The zero value is not usable: call
@@ -91,6 +104,7 @@ type World struct {
 	now        func() time.Time
 	seq        int
 	ops        []string
+	faults     fault.Injector
 }
 
 // New returns an empty world.
@@ -112,7 +126,7 @@ func (w *World) SetClock(now func() time.Time) {
 
 // Provider returns a docker provider whose instances all use this world.
 func (w *World) Provider() provider.Provider {
-	return docker.NewWithEngine(func(context.Context, docker.Config) (docker.Engine, error) { return w.Engine(), nil })
+	return &docker.Provider{EngineFactory: func(context.Context, docker.Config) (docker.Engine, error) { return w.Engine(), nil }}
 }
 
 // Instance returns an instance "docker.<name>" on this world, for Go
@@ -120,6 +134,30 @@ func (w *World) Provider() provider.Provider {
 func (w *World) Instance(name string) *docker.Instance {
 	return docker.NewInstanceWithEngine(name, w.Engine())
 }
+
+// Calls of the fake engine that faults can be armed on with
+// [World.Inject], one per Engine method that changes the world (and
+// ContainerInspect, to make health polls fail or slow).
+const (
+	CallImagePull        = "ImagePull"
+	CallContainerCreate  = "ContainerCreate"
+	CallNetworkConnect   = "NetworkConnect"
+	CallContainerStart   = "ContainerStart"
+	CallContainerStop    = "ContainerStop"
+	CallContainerRename  = "ContainerRename"
+	CallContainerUpdate  = "ContainerUpdate"
+	CallContainerRemove  = "ContainerRemove"
+	CallExec             = "Exec"
+	CallContainerInspect = "ContainerInspect"
+)
+
+// Inject arms f on the next calls named call (CallContainerRemove, ...):
+// fail before the effect, apply it and lose the answer, or take time on
+// f.Clock after it.
+func (w *World) Inject(call string, f fault.Fault) { w.faults.Arm(call, f) }
+
+// Faults returns the world's injector, to clear faults or count calls.
+func (w *World) Faults() *fault.Injector { return &w.faults }
 
 // Engine returns the world as a docker.Engine.
 func (w *World) Engine() docker.Engine { return engine{w} }
@@ -291,6 +329,25 @@ func (w *World) lookupLocked(ref string) *fakeContainer {
 	return nil
 }
 
+// checkingLocked reports whether a running container's health checks have
+// not decided yet: its image's interval (and, for an unhealthy image,
+// retries) have not passed since it started.
+func (w *World) checkingLocked(c *fakeContainer) bool {
+	fi, ok := w.images[c.imageID]
+	if !ok || fi.img.HealthInterval <= 0 || c.started.IsZero() {
+		return false
+	}
+	wait := fi.img.HealthInterval
+	if c.health == string(container.Unhealthy) {
+		retries := fi.img.HealthRetries
+		if retries <= 0 {
+			retries = 3
+		}
+		wait *= time.Duration(retries)
+	}
+	return w.now().Before(c.started.Add(wait))
+}
+
 func (w *World) op(format string, a ...any) { w.ops = append(w.ops, fmt.Sprintf(format, a...)) }
 
 // engine implements docker.Engine over a World.
@@ -324,13 +381,21 @@ func (e engine) ImageInspect(ctx context.Context, ref string) (image.InspectResp
 func (fi *fakeImage) inspect() image.InspectResponse {
 	cfg := &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Env: slices.Clone(fi.img.Env), Labels: maps.Clone(fi.img.Labels)}}
 	if !fi.img.NoHealthcheck {
-		cfg.Healthcheck = &dockerspec.HealthcheckConfig{Test: []string{"CMD", "/healthcheck"}, Interval: time.Second}
+		interval := fi.img.HealthInterval
+		if interval <= 0 {
+			interval = time.Second
+		}
+		cfg.Healthcheck = &dockerspec.HealthcheckConfig{Test: []string{"CMD", "/healthcheck"}, Interval: interval, Retries: fi.img.HealthRetries}
 	}
 	return image.InspectResponse{ID: fi.id, RepoTags: []string{fi.img.Ref}, Config: cfg}
 }
 
-// ImagePull implements docker.Engine.
+// ImagePull implements docker.Engine (call "ImagePull").
 func (e engine) ImagePull(ctx context.Context, ref, auth string, progress func(docker.PullProgress)) error {
+	return e.w.faults.Do(ctx, CallImagePull, func() error { return e.imagePull(ctx, ref, auth, progress) })
+}
+
+func (e engine) imagePull(ctx context.Context, ref, auth string, progress func(docker.PullProgress)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -377,8 +442,21 @@ func (e engine) ContainerList(ctx context.Context, labels []string) ([]container
 	return out, nil
 }
 
-// ContainerInspect implements docker.Engine.
+// ContainerInspect implements docker.Engine (call "ContainerInspect").
 func (e engine) ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error) {
+	var c container.InspectResponse
+	err := e.w.faults.Do(ctx, CallContainerInspect, func() error {
+		var err error
+		c, err = e.containerInspect(ctx, id)
+		return err
+	})
+	if err != nil {
+		return container.InspectResponse{}, err
+	}
+	return c, nil
+}
+
+func (e engine) containerInspect(ctx context.Context, id string) (container.InspectResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return container.InspectResponse{}, err
 	}
@@ -403,6 +481,9 @@ func (e engine) ContainerInspect(ctx context.Context, id string) (container.Insp
 			c.starting--
 			h = string(container.Starting)
 		}
+		if c.running && e.w.checkingLocked(c) {
+			h = string(container.Starting)
+		}
 		st.Health = &container.Health{Status: container.HealthStatus(h)}
 		if h == string(container.Unhealthy) {
 			st.Health.Log = []*container.HealthcheckResult{{ExitCode: 1, Output: "health endpoint answered 503"}}
@@ -420,8 +501,21 @@ func (e engine) ContainerInspect(ctx context.Context, id string) (container.Insp
 	}, nil
 }
 
-// ContainerCreate implements docker.Engine.
+// ContainerCreate implements docker.Engine (call "ContainerCreate").
 func (e engine) ContainerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, nets *network.NetworkingConfig) (string, error) {
+	var id string
+	err := e.w.faults.Do(ctx, CallContainerCreate, func() error {
+		var err error
+		id, err = e.containerCreate(ctx, name, cfg, host, nets)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (e engine) containerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, nets *network.NetworkingConfig) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -487,8 +581,12 @@ func mergeEnv(img, ctr []string) []string {
 	return out
 }
 
-// NetworkConnect implements docker.Engine.
+// NetworkConnect implements docker.Engine (call "NetworkConnect").
 func (e engine) NetworkConnect(ctx context.Context, networkID, containerID string, ep *network.EndpointSettings) error {
+	return e.w.faults.Do(ctx, CallNetworkConnect, func() error { return e.networkConnect(ctx, networkID, containerID, ep) })
+}
+
+func (e engine) networkConnect(ctx context.Context, networkID, containerID string, ep *network.EndpointSettings) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -505,8 +603,12 @@ func (e engine) NetworkConnect(ctx context.Context, networkID, containerID strin
 	return nil
 }
 
-// ContainerStart implements docker.Engine.
+// ContainerStart implements docker.Engine (call "ContainerStart").
 func (e engine) ContainerStart(ctx context.Context, id string) error {
+	return e.w.faults.Do(ctx, CallContainerStart, func() error { return e.containerStart(ctx, id) })
+}
+
+func (e engine) containerStart(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -521,6 +623,7 @@ func (e engine) ContainerStart(ctx context.Context, id string) error {
 		return err
 	}
 	c.running, c.exitCode = true, 0
+	c.started = e.w.now()
 	c.health = ""
 	if c.cfg.Healthcheck != nil {
 		c.health = string(container.Healthy)
@@ -533,8 +636,12 @@ func (e engine) ContainerStart(ctx context.Context, id string) error {
 	return nil
 }
 
-// ContainerStop implements docker.Engine.
+// ContainerStop implements docker.Engine (call "ContainerStop").
 func (e engine) ContainerStop(ctx context.Context, id string, _ time.Duration) error {
+	return e.w.faults.Do(ctx, CallContainerStop, func() error { return e.containerStop(ctx, id) })
+}
+
+func (e engine) containerStop(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -552,8 +659,12 @@ func (e engine) ContainerStop(ctx context.Context, id string, _ time.Duration) e
 	return nil
 }
 
-// ContainerRename implements docker.Engine.
+// ContainerRename implements docker.Engine (call "ContainerRename").
 func (e engine) ContainerRename(ctx context.Context, id, newName string) error {
+	return e.w.faults.Do(ctx, CallContainerRename, func() error { return e.containerRename(ctx, id, newName) })
+}
+
+func (e engine) containerRename(ctx context.Context, id, newName string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -571,8 +682,12 @@ func (e engine) ContainerRename(ctx context.Context, id, newName string) error {
 	return nil
 }
 
-// ContainerSetRestartPolicy implements docker.Engine.
+// ContainerSetRestartPolicy implements docker.Engine (call "ContainerUpdate").
 func (e engine) ContainerSetRestartPolicy(ctx context.Context, id string, policy container.RestartPolicy) error {
+	return e.w.faults.Do(ctx, CallContainerUpdate, func() error { return e.containerSetRestartPolicy(ctx, id, policy) })
+}
+
+func (e engine) containerSetRestartPolicy(ctx context.Context, id string, policy container.RestartPolicy) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -586,8 +701,12 @@ func (e engine) ContainerSetRestartPolicy(ctx context.Context, id string, policy
 	return nil
 }
 
-// ContainerRemove implements docker.Engine.
+// ContainerRemove implements docker.Engine (call "ContainerRemove").
 func (e engine) ContainerRemove(ctx context.Context, id string) error {
+	return e.w.faults.Do(ctx, CallContainerRemove, func() error { return e.containerRemove(ctx, id) })
+}
+
+func (e engine) containerRemove(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -602,8 +721,21 @@ func (e engine) ContainerRemove(ctx context.Context, id string) error {
 	return nil
 }
 
-// Exec implements docker.Engine.
+// Exec implements docker.Engine (call "Exec").
 func (e engine) Exec(ctx context.Context, id string, spec docker.ExecSpec) (docker.ExecResult, error) {
+	var res docker.ExecResult
+	err := e.w.faults.Do(ctx, CallExec, func() error {
+		var err error
+		res, err = e.exec(ctx, id, spec)
+		return err
+	})
+	if err != nil {
+		return docker.ExecResult{}, err
+	}
+	return res, nil
+}
+
+func (e engine) exec(ctx context.Context, id string, spec docker.ExecSpec) (docker.ExecResult, error) {
 	if err := ctx.Err(); err != nil {
 		return docker.ExecResult{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/fault"
 	"github.com/handrail-dev/handrail/providers/email"
 )
 
@@ -40,6 +41,7 @@ type World struct {
 	mu       sync.Mutex
 	messages []Message
 	refuse   error
+	faults   fault.Injector
 }
 
 var _ email.Sender = (*World)(nil)
@@ -73,8 +75,16 @@ func (w *World) Subjects() []string {
 	return out
 }
 
+// Faults returns the world's fault injector: every delivery is the call
+// "Send" (see package fault).
+func (w *World) Faults() *fault.Injector { return &w.faults }
+
 // Send implements email.Sender: it parses and records the message.
 func (w *World) Send(ctx context.Context, from string, to []string, raw []byte) error {
+	return w.faults.Do(ctx, "Send", func() error { return w.send(ctx, from, to, raw) })
+}
+
+func (w *World) send(ctx context.Context, from string, to []string, raw []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

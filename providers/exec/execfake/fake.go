@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/fault"
 	"github.com/handrail-dev/handrail/providers/exec"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -27,7 +28,14 @@ type World struct {
 	calls   []Call
 	missing map[string]bool
 	strict  bool
+	faults  fault.Injector
 }
+
+// Faults returns the world's fault injector. Every command goes through
+// it, named by its program's base name ("deploy" for /opt/bin/deploy): arm
+// a fault to make one fail to run, run it and lose its answer, or make it
+// take time on the run's clock (see package fault).
+func (w *World) Faults() *fault.Injector { return &w.faults }
 
 // New returns a world where every program exists and succeeds silently
 // unless scripted.
@@ -250,6 +258,29 @@ func (in *Instance) Run(ctx context.Context, cmd exec.Cmd, stdout, stderr io.Wri
 	}
 	strict := w.strict
 	w.mu.Unlock()
+	var exit int
+	var runErr error
+	ran := false
+	err := w.faults.Do(ctx, path.Base(cmd.Argv[0]), func() error {
+		ran = true
+		exit, runErr = in.reply(ctx, r, strict, cmd, &c, stdout, stderr)
+		return runErr
+	})
+	if err != nil && runErr == nil {
+		// An injected fault: the command did not run, or its answer is
+		// lost (it was logged as it ran).
+		if !ran {
+			c.Err, c.Exit = err, -1
+			w.log(c)
+		}
+		return -1, err
+	}
+	return exit, runErr
+}
+
+// reply answers cmd as r scripts it, logging the call.
+func (in *Instance) reply(ctx context.Context, r *Reply, strict bool, cmd exec.Cmd, c *Call, stdout, stderr io.Writer) (int, error) {
+	w := in.w
 	switch {
 	case r == nil && strict:
 		fmt.Fprintf(stderr, "%s: command not found\n", cmd.Argv[0])
@@ -258,17 +289,17 @@ func (in *Instance) Run(ctx context.Context, cmd exec.Cmd, stdout, stderr io.Wri
 	case r.hang:
 		<-ctx.Done()
 		c.Err, c.Exit = ctx.Err(), -1
-		w.log(c)
+		w.log(*c)
 		return -1, fmt.Errorf("%s: stopped and killed: %w", cmd.Argv[0], context.Cause(ctx))
 	case r.err != nil:
 		c.Err, c.Exit = r.err, -1
-		w.log(c)
+		w.log(*c)
 		return -1, r.err
 	default:
 		if r.do != nil {
-			if err := r.do(c); err != nil {
+			if err := r.do(*c); err != nil {
 				c.Err, c.Exit = err, -1
-				w.log(c)
+				w.log(*c)
 				return -1, err
 			}
 		}
@@ -276,7 +307,7 @@ func (in *Instance) Run(ctx context.Context, cmd exec.Cmd, stdout, stderr io.Wri
 		_, _ = io.WriteString(stderr, r.stderr)
 		c.Exit = r.exit
 	}
-	w.log(c)
+	w.log(*c)
 	return c.Exit, nil
 }
 

@@ -9,17 +9,17 @@
 package httpfake
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/fault"
+	"github.com/handrail-dev/handrail/provider/httpclient"
 	httpprov "github.com/handrail-dev/handrail/providers/http"
 	"github.com/handrail-dev/handrail/runbook"
 )
@@ -65,7 +65,14 @@ type World struct {
 	routes []*Endpoint
 	calls  []Call
 	starts map[string]time.Time
+	faults fault.Injector
 }
+
+// Faults returns the world's fault injector. Every request through
+// [World.Do] is the call "METHOD /path" ("POST /api/login"): arm a fault to
+// fail one before the endpoint sees it, let the endpoint answer and lose
+// the answer, or hold the answer on the run's clock (see package fault).
+func (w *World) Faults() *fault.Injector { return &w.faults }
 
 // New returns an empty world on the real clock.
 func New() *World {
@@ -265,22 +272,7 @@ func writeResp(rw http.ResponseWriter, r Response) {
 
 // Do serves req in process; it makes the world the provider's Doer.
 func (w *World) Do(req *http.Request) (*http.Response, error) {
-	if err := req.Context().Err(); err != nil {
-		return nil, err
-	}
-	rec := httptest.NewRecorder()
-	if req.Body == nil {
-		req.Body = http.NoBody
-	}
-	w.ServeHTTP(rec, req)
-	if err := req.Context().Err(); err != nil {
-		return nil, err
-	}
-	res := rec.Result()
-	res.Request = req
-	b, _ := io.ReadAll(res.Body)
-	res.Body = io.NopCloser(bytes.NewReader(b))
-	return res, nil
+	return httpclient.InProcess{Handler: w, Faults: &w.faults, Call: func(req *http.Request) string { return req.Method + " " + req.URL.Path }}.Do(req)
 }
 
 var _ interface {

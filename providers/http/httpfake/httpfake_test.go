@@ -2,10 +2,14 @@ package httpfake_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/fault"
 	httpprov "github.com/handrail-dev/handrail/providers/http"
 	"github.com/handrail-dev/handrail/providers/http/httpfake"
 	"github.com/handrail-dev/handrail/runbook"
@@ -112,4 +116,27 @@ func mustCheck(t *testing.T, i *httpprov.Instance, url string) *httpprov.Check {
 	c, err := httpprov.NewCheck(i, httpprov.Request{URL: url})
 	require.NoError(t, err)
 	return c
+}
+
+func TestFaultLosesTheAnswerAfterTheEndpointSawTheRequest(t *testing.T) {
+	w := httpfake.New()
+	w.Route("POST", "/api/cache/purge").Reply(httpfake.Text(200, "purged"))
+	w.Faults().Arm("POST /api/cache/purge", fault.Fault{Kind: fault.After})
+	req, err := http.NewRequest("POST", "http://app.internal/api/cache/purge", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Do(req); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("want a connection reset, got %v", err)
+	}
+	if n := w.CallCount("POST", "/api/cache/purge"); n != 1 {
+		t.Fatalf("the endpoint saw %d requests, want 1 (the answer is lost, not the request)", n)
+	}
+	w.Faults().Arm("POST /api/cache/purge", fault.Fault{Kind: fault.Before})
+	if _, err := w.Do(req); !errors.Is(err, fault.ErrInjected) {
+		t.Fatalf("want an injected failure, got %v", err)
+	}
+	if n := w.CallCount("POST", "/api/cache/purge"); n != 1 {
+		t.Fatalf("a request failed before reaching the endpoint was seen: %d", n)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"testing/fstest"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/fault"
 	"github.com/handrail-dev/handrail/providers/postgres"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -36,10 +37,12 @@ type World struct {
 	executed    []string
 	unreachable bool
 	backups     map[string]dump
-	notes       map[string]int64
+	faults      fault.Injector
 	clients     int
 	serverVer   string
 	database    string
+	// dumpTo, if set, receives each dump's bytes (see WriteDumps).
+	dumpTo func(file string, data []byte) error
 
 	// lock is the advisory lock: one migration run at a time.
 	lock sync.Mutex
@@ -55,14 +58,14 @@ type dump struct {
 func New() *World {
 	return &World{
 		failUp: map[int64]string{}, failDown: map[int64]string{}, failOnce: map[int64]string{}, queries: map[string]postgres.Rows{},
-		backups: map[string]dump{}, notes: map[string]int64{}, serverVer: "15.18 (postgresfake)", database: "dcmms",
+		backups: map[string]dump{}, serverVer: "15.18 (postgresfake)", database: "dcmms",
 	}
 }
 
 // Provider returns the "postgres" provider backed by this world: every
 // instance it configures, whatever its DSN, talks to this database.
 func (w *World) Provider() provider.Provider {
-	return postgres.NewProvider(postgres.WithClientFactory(w.factory))
+	return &postgres.Provider{ClientFactory: w.factory}
 }
 
 // Option returns the option that makes postgres.NewInstance use this world,
@@ -76,6 +79,17 @@ func (w *World) factory(context.Context, postgres.Config) (postgres.Client, erro
 	defer w.mu.Unlock()
 	w.clients++
 	return &client{w: w}, nil
+}
+
+// WriteDumps makes each backup also hand its dump's bytes to write, under
+// the file name pg_dump would have written (a sandbox's fake disk keeps
+// them, so that a later step can upload the dump). Without it a dump
+// exists only in the fake.
+func (w *World) WriteDumps(write func(file string, data []byte) error) *World {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.dumpTo = write
+	return w
 }
 
 // SetVersion sets the schema version, as if migrations up to v had been
@@ -102,6 +116,15 @@ func (w *World) FailMigration(version int64, message string) *World {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.failUp[version] = message
+	return w
+}
+
+// FixMigration removes the failure FailMigration set on a version's up
+// script: its SQL was fixed.
+func (w *World) FixMigration(version int64) *World {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.failUp, version)
 	return w
 }
 
@@ -224,8 +247,22 @@ func (c *client) Ping(context.Context) (postgres.ServerInfo, error) {
 	return postgres.ServerInfo{Version: w.serverVer, Database: w.database, User: "postgres"}, nil
 }
 
-// Query answers scripted statements and schema_migrations reads.
-func (c *client) Query(_ context.Context, q postgres.Query) (postgres.Rows, error) {
+// Query answers scripted statements and schema_migrations reads. A
+// statement with Mutates is recorded in Executed: that is its effect.
+func (c *client) Query(ctx context.Context, q postgres.Query) (postgres.Rows, error) {
+	if !q.Mutates {
+		return c.query(q)
+	}
+	var rows postgres.Rows
+	err := c.w.faults.Do(ctx, CallQuery, func() error {
+		var err error
+		rows, err = c.query(q)
+		return err
+	})
+	return rows, err
+}
+
+func (c *client) query(q postgres.Query) (postgres.Rows, error) {
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -252,8 +289,22 @@ func (c *client) Query(_ context.Context, q postgres.Query) (postgres.Rows, erro
 	return postgres.Rows{}, fmt.Errorf("postgresfake: no result scripted for %q: call World.ScriptQuery", key)
 }
 
-// Migrate plans like the real client and moves the version, failing as scripted.
+// Migrate plans like the real client and moves the version, failing as
+// scripted (FailMigration, Inject).
 func (c *client) Migrate(ctx context.Context, req postgres.MigrateRequest) (postgres.MigrateResult, error) {
+	if req.DryRun {
+		return c.migrate(ctx, req)
+	}
+	var res postgres.MigrateResult
+	err := c.w.faults.Do(ctx, CallMigrate, func() error {
+		var err error
+		res, err = c.migrate(ctx, req)
+		return err
+	})
+	return res, err
+}
+
+func (c *client) migrate(ctx context.Context, req postgres.MigrateRequest) (postgres.MigrateResult, error) {
 	w := c.w
 	progress := req.Progress
 	if progress == nil {
@@ -274,12 +325,9 @@ func (c *client) Migrate(ctx context.Context, req postgres.MigrateRequest) (post
 	if err != nil {
 		return res, err
 	}
-	if !req.DryRun && req.Key != "" {
-		// An earlier attempt of the same step started from its note.
-		if from, ok := w.notes[req.Key]; ok {
-			res.From = from
-		} else if len(plan) > 0 {
-			w.notes[req.Key] = res.From
+	if !req.DryRun && len(plan) > 0 && req.Checkpoint != nil {
+		if err := req.Checkpoint(ctx, w.version); err != nil {
+			return res, fmt.Errorf("postgresfake: record the starting version before migrating (nothing was changed): %w", err)
 		}
 	}
 	if len(plan) == 0 {
@@ -311,29 +359,36 @@ func (c *client) Migrate(ctx context.Context, req postgres.MigrateRequest) (post
 			return res, &postgres.MigrationError{File: p.File, Version: p.Migration.Version, Line: 1, Column: 1,
 				AppliedBefore: w.version, Err: cause}
 		}
-		w.version = p.After
-		w.history = append(w.history, p.File)
-		res.To = p.After
-		res.Applied = append(res.Applied, p.File)
+		before := w.version
+		if err := w.faults.Do(ctx, CallMigration(p.Migration.Version), func() error {
+			w.version = p.After
+			w.history = append(w.history, p.File)
+			res.To = p.After
+			res.Applied = append(res.Applied, p.File)
+			return nil
+		}); err != nil {
+			return res, &postgres.MigrationError{File: p.File, Version: p.Migration.Version, AppliedBefore: before, Err: err}
+		}
 		progress(fmt.Sprintf("applied %s (version %s)", p.File, postgres.FormatVersion(p.After)))
 	}
 	return res, nil
 }
 
-// StartedFrom returns the starting version a run noted.
-func (c *client) StartedFrom(_ context.Context, key string) (int64, bool, error) {
-	w := c.w
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.unreachable {
-		return 0, false, errDown
+// Backup records a snapshot of the version under the file name.
+func (c *client) Backup(ctx context.Context, req postgres.BackupRequest) (postgres.BackupInfo, error) {
+	var info postgres.BackupInfo
+	err := c.w.faults.Do(ctx, CallBackup, func() error {
+		var err error
+		info, err = c.backup(req)
+		return err
+	})
+	if err != nil {
+		return postgres.BackupInfo{}, err
 	}
-	v, ok := w.notes[key]
-	return v, ok, nil
+	return info, nil
 }
 
-// Backup records a snapshot of the version under the file name.
-func (c *client) Backup(_ context.Context, req postgres.BackupRequest) (postgres.BackupInfo, error) {
+func (c *client) backup(req postgres.BackupRequest) (postgres.BackupInfo, error) {
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -343,12 +398,21 @@ func (c *client) Backup(_ context.Context, req postgres.BackupRequest) (postgres
 	body := fmt.Sprintf("PGDMP postgresfake database=%s version=%d applied=%d", w.database, w.version, len(w.history))
 	sum := sha256.Sum256([]byte(body))
 	d := dump{version: w.version, sha: hex.EncodeToString(sum[:]), size: int64(len(body))}
+	if w.dumpTo != nil {
+		if err := w.dumpTo(req.File, []byte(body)); err != nil {
+			return postgres.BackupInfo{}, fmt.Errorf("%w: pg_dump: could not write %s: %w", postgres.ErrCommand, req.File, err)
+		}
+	}
 	w.backups[req.File] = d
 	return postgres.BackupInfo{File: req.File, Size: d.size, SHA256: d.sha}, nil
 }
 
 // Restore brings back a snapshot taken by Backup.
-func (c *client) Restore(_ context.Context, req postgres.RestoreRequest) error {
+func (c *client) Restore(ctx context.Context, req postgres.RestoreRequest) error {
+	return c.w.faults.Do(ctx, CallRestore, func() error { return c.restore(req) })
+}
+
+func (c *client) restore(req postgres.RestoreRequest) error {
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()

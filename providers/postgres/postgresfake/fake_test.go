@@ -64,7 +64,11 @@ func TestFailingMigration(t *testing.T) {
 		wantVersion       int64
 		wantApplied       []string
 	}{
-		{name: "stays at 015", wantVersion: 15, wantApplied: []string{"015_add_ml_features_table.up.sql"}},
+		// The step checkpointed 014 before its first change and its
+		// natural rollback is idempotent: the executor rolls a failed
+		// step back from its checkpoint even without rollback_on_failure.
+		{name: "a checkpointed failure goes back to 014", wantVersion: 14,
+			wantApplied: []string{"015_add_ml_features_table.up.sql", "015_add_ml_features_table.down.sql"}},
 		{name: "rollback_on_failure goes to 014", rollbackOnFailure: true, wantVersion: 14,
 			wantApplied: []string{"015_add_ml_features_table.up.sql", "015_add_ml_features_table.down.sql"}},
 	}
@@ -191,11 +195,12 @@ func TestProviderContract(t *testing.T) {
 		args         cty.Value
 		wantErr      string
 	}{
-		{"fractional target", "postgres_migrate", cty.ObjectVal(map[string]cty.Value{"dir": cty.StringVal("m"), "target": cty.NumberFloatVal(1.5)}), "target must be a whole number"},
-		{"bad lock timeout", "postgres_migrate", cty.ObjectVal(map[string]cty.Value{"dir": cty.StringVal("m"), "lock_timeout": cty.StringVal("soon")}), `lock_timeout "soon" is not a positive duration`},
+		{"fractional target", "postgres_migrate", cty.ObjectVal(map[string]cty.Value{"dir": cty.StringVal("m"), "target": cty.NumberFloatVal(1.5)}), "postgres_migrate: target: want a whole number, got 1.5"},
+		{"bad lock timeout", "postgres_migrate", cty.ObjectVal(map[string]cty.Value{"dir": cty.StringVal("m"), "lock_timeout": cty.StringVal("soon")}), `postgres_migrate: lock_timeout: "soon" is not a duration`},
+		{"zero lock timeout", "postgres_migrate", cty.ObjectVal(map[string]cty.Value{"dir": cty.StringVal("m"), "lock_timeout": cty.StringVal("0")}), `lock_timeout: want a positive duration`},
 		{"no dir", "postgres_migrate", cty.EmptyObjectVal, "dir is empty"},
 		{"empty sql", "postgres_query", cty.ObjectVal(map[string]cty.Value{"sql": cty.StringVal(" ")}), "sql is empty"},
-		{"args not a list", "postgres_query", cty.ObjectVal(map[string]cty.Value{"sql": cty.StringVal("SELECT $1"), "args": cty.StringVal("x")}), "args must be a list"},
+		{"args not a list", "postgres_query", cty.ObjectVal(map[string]cty.Value{"sql": cty.StringVal("SELECT $1"), "args": cty.StringVal("x")}), "postgres_query: args: want a list, got string"},
 		{"backup needs file or dir", "postgres_backup", cty.EmptyObjectVal, "exactly one of file"},
 		{"restore needs file", "postgres_restore", cty.EmptyObjectVal, "file is empty"},
 	}
@@ -220,7 +225,8 @@ func TestConfigureErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"no dsn", cty.EmptyObjectVal, "postgres.dcmms: dsn is required"},
-		{"bad timeout", cty.ObjectVal(map[string]cty.Value{"dsn": cty.StringVal("postgres://db/x"), "connect_timeout": cty.StringVal("-1s")}), `connect_timeout "-1s" is not a positive duration`},
+		{"bad timeout", cty.ObjectVal(map[string]cty.Value{"dsn": cty.StringVal("postgres://db/x"), "connect_timeout": cty.StringVal("-1s")}), `postgres.dcmms: connect_timeout: "-1s" is not a duration`},
+		{"dsn not a string", cty.ObjectVal(map[string]cty.Value{"dsn": cty.NumberIntVal(5)}), "postgres.dcmms: dsn: want a string, got number"},
 		{"via cannot run commands", cty.ObjectVal(map[string]cty.Value{"dsn": cty.StringVal("postgres://db/x"), "via": provider.InstanceVal(notRunner{})}), "via = http.api cannot run commands"},
 		{"bad dsn hides password", cty.ObjectVal(map[string]cty.Value{"dsn": cty.StringVal("postgres://u:TopSecret99@db:port/x")}), "dsn is not a valid PostgreSQL connection string"},
 	}
@@ -234,7 +240,7 @@ func TestConfigureErrors(t *testing.T) {
 	}
 }
 
-type runnerInstance struct{ notRunner }
+type runnerInstance struct{}
 
 func (runnerInstance) Name() string { return "ssh.db" }
 

@@ -11,19 +11,17 @@
 package prometheusfake
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/httpclient"
 	"github.com/handrail-dev/handrail/providers/prometheus"
 	"github.com/handrail-dev/handrail/runbook"
 )
@@ -326,17 +324,5 @@ func writeErr(rw http.ResponseWriter, status int, typ, msg string) {
 
 // Do serves req in process; it makes the world the provider's Doer.
 func (w *World) Do(req *http.Request) (*http.Response, error) {
-	if err := req.Context().Err(); err != nil {
-		return nil, err
-	}
-	rec := httptest.NewRecorder()
-	if req.Body == nil {
-		req.Body = http.NoBody
-	}
-	w.ServeHTTP(rec, req)
-	res := rec.Result()
-	res.Request = req
-	b, _ := io.ReadAll(res.Body)
-	res.Body = io.NopCloser(bytes.NewReader(b))
-	return res, nil
+	return httpclient.InProcess{Handler: w}.Do(req)
 }

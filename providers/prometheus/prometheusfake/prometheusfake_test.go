@@ -66,8 +66,16 @@ func TestErrorRateClimbsDuringSoak(t *testing.T) {
 	assert.Equal(t, start.Add(24*time.Minute), clock.Now(), "15 min of soak_10 + 9 min into soak_50")
 	assert.Equal(t, runbook.StateSucceeded, res.Nodes["soak_10"].Status)
 	assert.InDelta(t, 0.120, res.Nodes["baseline"].Outputs["value"], 1e-9)
-	last := res.Nodes["soak_50"].Samples[len(res.Nodes["soak_50"].Samples)-1]
+	// The two checks sample at the same instants, in either order: the
+	// breach is the error rate's last sample.
+	var last runbook.SampleRecord
+	for _, s := range res.Nodes["soak_50"].Samples {
+		if s.Check == "error_rate" {
+			last = s
+		}
+	}
 	assert.Equal(t, 0.06, last.Value)
+	assert.Equal(t, start.Add(24*time.Minute), last.Time)
 	assert.Equal(t, start.Add(24*time.Minute), w.Queries()[len(w.Queries())-1].At)
 }
 

@@ -7,15 +7,15 @@
 package slackfake
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"time"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/fault"
+	"github.com/handrail-dev/handrail/provider/httpclient"
 	"github.com/handrail-dev/handrail/providers/slack"
 	"github.com/handrail-dev/handrail/runbook"
 )
@@ -39,6 +39,7 @@ type World struct {
 	messages   []Message
 	failStatus int
 	failBody   string
+	faults     fault.Injector
 }
 
 // New returns a world that accepts every message.
@@ -108,19 +109,11 @@ func (w *World) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(rw, "ok")
 }
 
+// Faults returns the world's fault injector: every post through
+// [World.Do] is the call "PostMessage" (see package fault).
+func (w *World) Faults() *fault.Injector { return &w.faults }
+
 // Do serves req in process.
 func (w *World) Do(req *http.Request) (*http.Response, error) {
-	if err := req.Context().Err(); err != nil {
-		return nil, err
-	}
-	if req.Body == nil {
-		req.Body = http.NoBody
-	}
-	rec := httptest.NewRecorder()
-	w.ServeHTTP(rec, req)
-	res := rec.Result()
-	res.Request = req
-	b, _ := io.ReadAll(res.Body)
-	res.Body = io.NopCloser(bytes.NewReader(b))
-	return res, nil
+	return httpclient.InProcess{Handler: w, Faults: &w.faults, Call: func(*http.Request) string { return "PostMessage" }}.Do(req)
 }

@@ -20,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/handrail-dev/handrail/provider"
+	"github.com/handrail-dev/handrail/provider/fault"
 	"github.com/handrail-dev/handrail/providers/ssh"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -33,7 +34,24 @@ type World struct {
 	calls   []Call
 	// strict: unknown commands exit 127.
 	strict bool
+	faults fault.Injector
 }
+
+// Calls of the fake that faults can be armed on with [World.Inject],
+// besides commands, which are named by their program ("deploy", or "sh"
+// for a script).
+const (
+	CallWriteFile  = "WriteFile"
+	CallRemoveFile = "RemoveFile"
+)
+
+// Inject arms f on the next calls named call (CallWriteFile, or a
+// program's name): fail before the effect, apply it and lose the answer,
+// or take time on f.Clock after it.
+func (w *World) Inject(call string, f fault.Fault) { w.faults.Arm(call, f) }
+
+// Faults returns the world's injector, to clear faults or count calls.
+func (w *World) Faults() *fault.Injector { return &w.faults }
 
 // New returns an empty world. Hosts are created on first use.
 func New() *World { return &World{hosts: map[string]*Host{}} }
@@ -354,7 +372,27 @@ func (in *Instance) RunCommand(ctx context.Context, argv []string, stdin io.Read
 }
 
 // Run implements ssh.Client.
+//
+// The command runs through the world's fault injector under the name of
+// its program ("deploy" for /usr/local/bin/deploy, "sh" for a script).
 func (in *Instance) Run(ctx context.Context, host string, cmd ssh.Command, stdout, stderr io.Writer) (int, error) {
+	call := "sh"
+	if len(cmd.Argv) > 0 {
+		call = path.Base(cmd.Argv[0])
+	}
+	var exit int
+	err := in.w.faults.Do(ctx, call, func() error {
+		var err error
+		exit, err = in.run(ctx, host, cmd, stdout, stderr)
+		return err
+	})
+	if err != nil && exit == 0 {
+		exit = -1
+	}
+	return exit, err
+}
+
+func (in *Instance) run(ctx context.Context, host string, cmd ssh.Command, stdout, stderr io.Writer) (int, error) {
 	if len(cmd.Argv) > 0 == (cmd.Script != "") {
 		return -1, fmt.Errorf("%w: give either argv or script", ssh.ErrInvalidCommand)
 	}
@@ -621,7 +659,12 @@ func (in *Instance) ReadFile(_ context.Context, host, p string, sudo bool) (ssh.
 }
 
 // WriteFile implements ssh.Client.
-func (in *Instance) WriteFile(_ context.Context, host string, f ssh.File) error {
+// It runs through the world's fault injector as call "WriteFile".
+func (in *Instance) WriteFile(ctx context.Context, host string, f ssh.File) error {
+	return in.w.faults.Do(ctx, CallWriteFile, func() error { return in.writeFile(host, f) })
+}
+
+func (in *Instance) writeFile(host string, f ssh.File) error {
 	name := in.target(host)
 	w := in.w
 	c := Call{Host: name, Command: "write " + f.Path, Sudo: f.Sudo, Stdin: string(f.Content)}
@@ -654,7 +697,12 @@ func (in *Instance) WriteFile(_ context.Context, host string, f ssh.File) error 
 }
 
 // RemoveFile implements ssh.Client.
-func (in *Instance) RemoveFile(_ context.Context, host, p string, sudo bool) error {
+// It runs through the world's fault injector as call "RemoveFile".
+func (in *Instance) RemoveFile(ctx context.Context, host, p string, sudo bool) error {
+	return in.w.faults.Do(ctx, CallRemoveFile, func() error { return in.removeFile(host, p, sudo) })
+}
+
+func (in *Instance) removeFile(host, p string, sudo bool) error {
 	name := in.target(host)
 	w := in.w
 	c := Call{Host: name, Command: "remove " + p, Sudo: sudo}

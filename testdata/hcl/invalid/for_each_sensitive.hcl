@@ -5,7 +5,7 @@ provider "demo" "main" {}
 variable "hosts" {
   type      = list(string)
   sensitive = true
-  default   = ["a", "b"]
+  default   = ["alpha", "beta"]
 }
 
 phase "p" {

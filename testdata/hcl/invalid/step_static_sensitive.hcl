@@ -5,7 +5,7 @@ provider "demo" "main" {}
 variable "t" {
   type      = string
   sensitive = true
-  default   = "5m"
+  default   = "10m"
 }
 
 step "demo_read" "a" {

@@ -1,0 +1,114 @@
+package main_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const localPathsRunbook = `runbook "paths" {
+  description = "Relative local paths"
+  window      = "10m"
+}
+
+provider "exec" "local" {}
+
+step "local_exec" "build" {
+  provider         = exec.local
+  command          = ["sh", "-c", "echo artifact > out.txt"]
+  rollback_command = ["rm", "-f", "out.txt"]
+  dir              = "work"
+}
+
+step "local_exec" "wait" {
+  provider = exec.local
+  command          = ["test", "-f", "go"]
+  rollback_command = ["true"]
+  dir              = "work"
+  on_fail          = "abort"
+}
+
+step "local_exec" "ship" {
+  provider         = exec.local
+  command          = ["sh", "-c", "cat out.txt > shipped.txt"]
+  rollback_command = ["rm", "-f", "shipped.txt"]
+  dir              = "work"
+}
+`
+
+// TestLocalPathsFromAnyDirectory: a runbook naming its local_exec dir
+// relative to itself is applied from one directory and resumed from
+// another; both run in the runbook's folder, not the caller's.
+func TestLocalPathsFromAnyDirectory(t *testing.T) {
+	tmp := t.TempDir()
+	book, here, elsewhere := filepath.Join(tmp, "book"), filepath.Join(tmp, "here"), filepath.Join(tmp, "elsewhere")
+	for _, d := range []string{filepath.Join(book, "work"), filepath.Join(here, "work"), filepath.Join(elsewhere, "work")} {
+		require.NoError(t, os.MkdirAll(d, 0o755))
+	}
+	writeFile(t, book, "release.hcl", localPathsRunbook)
+
+	r := run(t, here, "apply", filepath.Join("..", "book", "release.hcl"), "-auto-approve")
+	require.Equal(t, 3, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "aborted")
+	assert.FileExists(t, filepath.Join(book, "work", "out.txt"))
+	assert.NoFileExists(t, filepath.Join(here, "work", "out.txt"))
+	h := hints(r.stderr)
+	require.Contains(t, h, "rollback", r.stderr)
+	id := strings.Fields(h["rollback"])[2]
+
+	require.NoError(t, os.WriteFile(filepath.Join(book, "work", "go"), nil, 0o644))
+	r = run(t, elsewhere, "resume", id, "-from", "wait")
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	b, err := os.ReadFile(filepath.Join(book, "work", "shipped.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, "artifact\n", string(b))
+	assert.NoFileExists(t, filepath.Join(elsewhere, "work", "shipped.txt"))
+
+	// The rollback, from the first directory again, undoes in the
+	// runbook's folder.
+	r = run(t, here, "rollback", id)
+	require.Equal(t, 2, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.NoFileExists(t, filepath.Join(book, "work", "shipped.txt"))
+	assert.NoFileExists(t, filepath.Join(book, "work", "out.txt"))
+	assert.Contains(t, r.stderr, "rolled back as requested")
+}
+
+const s3PathsRunbook = `runbook "s3paths" {
+  description = "Relative upload source"
+  window      = "10m"
+}
+
+provider "aws" "main" { region = "eu-west-1" }
+
+step "s3_upload" "artifact" {
+  provider = aws.main
+  bucket   = "releases"
+  source   = "dist/app.txt"
+  key      = "app.txt"
+}
+`
+
+// TestSandboxRelativeUploadSource: a rehearsal of an s3_upload whose
+// source is relative to the runbook reads the file next to the runbook
+// (the sandbox's disk reads through to the machine's), from any directory.
+func TestSandboxRelativeUploadSource(t *testing.T) {
+	tmp := t.TempDir()
+	book, here := filepath.Join(tmp, "book"), filepath.Join(tmp, "here")
+	require.NoError(t, os.MkdirAll(filepath.Join(book, "dist"), 0o755))
+	require.NoError(t, os.MkdirAll(here, 0o755))
+	writeFile(t, filepath.Join(book, "dist"), "app.txt", "the release\n")
+	writeFile(t, book, "release.hcl", s3PathsRunbook)
+	writeFile(t, book, "release.test.hcl", "world {\n  s3_bucket {\n    name = \"releases\"\n  }\n}\n")
+
+	r := run(t, here, "apply", "--sandbox", filepath.Join("..", "book", "release.hcl"), "-json")
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	sum := sha256.Sum256([]byte("the release\n"))
+	assert.Contains(t, r.stdout, fmt.Sprintf(`"sha256":{"app.txt":"%x"}`, sum))
+	assert.Contains(t, r.stdout, `"status":"succeeded"`)
+}

@@ -1,0 +1,4 @@
+package temporal
+
+// RetryPolicy is retryPolicy, for the tests.
+var RetryPolicy = retryPolicy
