@@ -2,7 +2,7 @@ module github.com/handrail-dev/handrail/temporal
 
 go 1.26.0
 
-require github.com/handrail-dev/handrail v0.0.0-20261205173802-d506a25bcba1
+require github.com/handrail-dev/handrail v0.0.0-20261205195534-477a007ad4fb
 
 require (
 	github.com/Microsoft/go-winio v0.6.2 // indirect
