@@ -378,6 +378,20 @@ gate "check" "backend_healthy" {
   }
 }
 
+# The soaks judge rates over a few scrapes: right after the swap Prometheus
+# may hold no sample of the new container in the window yet, and an empty
+# answer is inconclusive. Wait until it sees the new container's traffic.
+gate "check" "metrics_flowing" {
+  every   = "500ms"
+  timeout = "30s"
+  check "error_rate" {
+    probe     = "prometheus_query"
+    query     = var.error_rate_query
+    no_data   = "wait"
+    condition = self.value >= 0
+  }
+}
+
 # --- Step 7: Health checks ----------------------------------------------------
 
 phase "health" {

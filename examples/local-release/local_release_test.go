@@ -220,6 +220,14 @@ func run(t *testing.T, rb *hcl.Runbook, obs runbook.Observer) (*runbook.Result, 
 		Redactor: rb.Redactor(),
 		Observer: ev,
 		Approver: gates.Func(func(_ context.Context, req runbook.ApprovalRequest) (runbook.Decision, error) {
+			if req.Kind != "approval" {
+				// Only the Go/No-Go gates are approved: an inconclusive
+				// gate (no data in Prometheus) or a step in doubt is not
+				// what these tests are about, and approving it would hide
+				// the rollback they expect.
+				ev.denial(req.Node, req.Kind)
+				return runbook.Decision{Approved: false, By: "local-release test", At: time.Now(), Comment: "the test approves only Go/No-Go gates"}, nil
+			}
 			ev.approval(req.Node)
 			// A test's scripted answer stands for the configuration, like -auto-approve.
 			return runbook.Decision{Approved: true, By: "local-release test", Override: true, At: time.Now()}, nil
@@ -658,6 +666,12 @@ func (e *events) approval(node string) {
 	e.lines = append(e.lines, "approved "+node)
 }
 
+func (e *events) denial(node, kind string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lines = append(e.lines, "denied "+node+" ("+kind+")")
+}
+
 func (e *events) finished() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -734,7 +748,7 @@ func TestLocalReleasePlan(t *testing.T) {
 		"status_incident", "maintenance_page", "maintenance_live",
 		"db_backup", "backup_upload", "backup_in_s3",
 		"schema_before", "migrate_dry_run", "migrate", "schema_after", "tables_present",
-		"deploy_backend", "backend_healthy",
+		"deploy_backend", "backend_healthy", "metrics_flowing",
 		"backend_version", "self_check", "db_ping", "backend_logs",
 		"go_no_go_health",
 		"login", "work_orders", "compliance_reports", "ml_predict",
