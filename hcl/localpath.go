@@ -57,8 +57,38 @@ func homeRelative(p string) bool {
 }
 
 // resolveSchema resolves the local path attributes of an object decoded
-// from a block written in file (a provider's configuration).
+// from a block written in file (a provider's configuration). A local path
+// attribute marked DefaultsToRunbookDir that is left out (null) becomes
+// the file's directory first: what resolving "." gives.
 func resolveSchema(v cty.Value, s provider.Schema, file string) cty.Value {
+	v = defaultRunbookDirs(v, s, file)
 	return mapSchema(v, s, func(a provider.Attribute) bool { return a.LocalPath },
 		func(x cty.Value) cty.Value { return resolveLocal(x, file) })
+}
+
+// defaultRunbookDirs gives the null string attributes of v that s marks
+// LocalPath and DefaultsToRunbookDir the value ".", which resolveLocal
+// then turns into the directory of file. Nothing changes when file is
+// unnamed.
+func defaultRunbookDirs(v cty.Value, s provider.Schema, file string) cty.Value {
+	if file == "" || v == cty.NilVal || !v.IsKnown() || v.IsNull() || !v.Type().IsObjectType() {
+		return v
+	}
+	plain, marks := v.Unmark()
+	var attrs map[string]cty.Value
+	for name, a := range s {
+		if !a.LocalPath || !a.DefaultsToRunbookDir || !plain.Type().HasAttribute(name) {
+			continue
+		}
+		if x := plain.GetAttr(name); x.IsKnown() && x.IsNull() && x.Type().Equals(cty.String) {
+			if attrs == nil {
+				attrs = plain.AsValueMap()
+			}
+			attrs[name] = cty.StringVal(".")
+		}
+	}
+	if attrs == nil {
+		return v
+	}
+	return cty.ObjectVal(attrs).WithMarks(marks)
 }

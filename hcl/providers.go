@@ -261,7 +261,9 @@ func (c *compiler) instanceFor(typ string, expr hhcl.Expression, ctx *hhcl.EvalC
 		d := &providerDecl{typ: typ, name: "default", p: p, implicit: true}
 		val, diags := decodeBody(hhcl.EmptyBody(), specDecoder{schemaSpec(p.ConfigSchema())}, nil, rng)
 		c.diags = append(c.diags, diags...)
-		if diags.HasErrors() || !c.configure(d, val, rng) {
+		// The implicit instance has no block: its local paths (exec's
+		// default dir) are the step's file's.
+		if diags.HasErrors() || !c.configure(d, resolveSchema(val, p.ConfigSchema(), rng.Filename), rng) {
 			return nil
 		}
 		rb.instances[d.key()] = d

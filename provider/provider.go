@@ -45,6 +45,13 @@ type Attribute struct {
 	// directory; absolute values are unchanged. Plans built in Go resolve
 	// relative paths against the process's working directory.
 	LocalPath bool
+	// DefaultsToRunbookDir, on a LocalPath argument of a provider
+	// configuration, gives the argument, when it is left out, the absolute
+	// directory of the runbook file that declares the provider block (for
+	// an implicit default instance: of the step that needs it), as if "."
+	// were written: exec's dir, so that local commands run in the runbook's
+	// folder from any working directory. Plans built in Go get no default.
+	DefaultsToRunbookDir bool
 	// Description documents the argument.
 	Description string
 }

@@ -112,3 +112,55 @@ func TestSandboxRelativeUploadSource(t *testing.T) {
 	assert.Contains(t, r.stdout, fmt.Sprintf(`"sha256":{"app.txt":"%x"}`, sum))
 	assert.Contains(t, r.stdout, `"status":"succeeded"`)
 }
+
+const scriptRunbook = `runbook "script" {
+  description = "A script next to the runbook"
+  window      = "10m"
+}
+
+provider "exec" "local" {}
+
+step "local_exec" "check" {
+  provider  = exec.local
+  command   = ["./scripts/check.sh", "declared"]
+  read_only = true
+}
+`
+
+// scriptRunbookImplicit uses the implicit exec.default instance (no
+// provider block).
+const scriptRunbookImplicit = `runbook "script" {
+  description = "A script next to the runbook"
+  window      = "10m"
+}
+
+step "local_exec" "check" {
+  command   = ["./scripts/check.sh", "implicit"]
+  read_only = true
+}
+`
+
+// TestLocalExecDefaultsToRunbookDir: a local_exec without dir runs in the
+// runbook file's directory, with a declared exec provider or the implicit
+// one, so a script named relative to the runbook runs when handrail is
+// started from another directory.
+func TestLocalExecDefaultsToRunbookDir(t *testing.T) {
+	tmp := t.TempDir()
+	book, here := filepath.Join(tmp, "book"), filepath.Join(tmp, "here")
+	require.NoError(t, os.MkdirAll(filepath.Join(book, "scripts"), 0o755))
+	require.NoError(t, os.MkdirAll(here, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(book, "scripts", "check.sh"), []byte("#!/bin/sh\npwd > \"ran-$1.txt\"\n"), 0o755))
+	writeFile(t, book, "declared.hcl", scriptRunbook)
+	writeFile(t, book, "implicit.hcl", scriptRunbookImplicit)
+	want, err := filepath.EvalSymlinks(book)
+	require.NoError(t, err)
+
+	for _, name := range []string{"declared", "implicit"} {
+		r := run(t, here, "apply", filepath.Join("..", "book", name+".hcl"), "-auto-approve")
+		require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+		b, err := os.ReadFile(filepath.Join(book, "ran-"+name+".txt"))
+		require.NoError(t, err, name)
+		assert.Equal(t, want+"\n", string(b), name)
+		assert.NoFileExists(t, filepath.Join(here, "ran-"+name+".txt"))
+	}
+}

@@ -22,8 +22,10 @@ type RunOptions struct {
 	// Command is the argv: no shell, unless argv starts one.
 	Command []string
 	Env     map[string]string
-	Dir     string
-	Stdin   string
+	// Dir is the working directory (default: the instance's, see
+	// [Config].Dir).
+	Dir   string
+	Stdin string
 	// Timeout bounds the command (0: only the step's timeout); the process
 	// group is killed when it passes.
 	Timeout time.Duration

@@ -26,7 +26,7 @@ func (*Provider) ConfigSchema() provider.Schema { return ConfigSchema() }
 // it too.
 func ConfigSchema() provider.Schema {
 	return provider.Schema{
-		"dir":        {Type: cty.String, LocalPath: true, Description: "Default working directory (relative: to the runbook file's directory)."},
+		"dir":        {Type: cty.String, LocalPath: true, DefaultsToRunbookDir: true, Description: "Default working directory of the commands (relative: to the runbook file's directory). Left out: the runbook file's directory; a plan built in Go runs in Handrail's working directory."},
 		"env":        {Type: cty.Map(cty.String), Description: "Variables added to every command."},
 		"clean_env":  {Type: cty.Bool, Description: "Start commands with only env, PATH and HOME."},
 		"kill_grace": {Type: cty.String, Description: "Time between SIGTERM and SIGKILL when a command is stopped (default 5s)."},
@@ -88,7 +88,7 @@ func runType() provider.ActionType {
 		Args: provider.Schema{
 			"command":             {Type: cty.List(cty.String), Required: true, Description: "argv."},
 			"env":                 {Type: cty.Map(cty.String), Description: "Environment variables."},
-			"dir":                 {Type: cty.String, LocalPath: true, Description: "Working directory (relative: to the runbook file's directory)."},
+			"dir":                 {Type: cty.String, LocalPath: true, Description: "Working directory (relative: to the runbook file's directory). Left out: the provider's dir, whose default is the runbook file's directory."},
 			"stdin":               {Type: cty.String, Description: "Standard input."},
 			"timeout":             {Type: cty.String, Description: "Timeout (\"5m\"): the process group is killed when it passes."},
 			"expected_exit_codes": {Type: cty.List(cty.Number), Description: "Statuses that count as success (default [0])."},
@@ -146,7 +146,7 @@ func k6Type() provider.ActionType {
 			"binary":       {Type: cty.String, Description: "k6 program (default \"k6\" on PATH)."},
 			"args":         {Type: cty.List(cty.String), Description: "Extra arguments of k6 run."},
 			"env":          {Type: cty.Map(cty.String), Description: "Environment variables (k6 reads __ENV)."},
-			"dir":          {Type: cty.String, LocalPath: true, Description: "Working directory (relative: to the runbook file's directory)."},
+			"dir":          {Type: cty.String, LocalPath: true, Description: "Working directory (relative: to the runbook file's directory). Left out: the provider's dir, whose default is the runbook file's directory."},
 			"timeout":      {Type: cty.String, Description: "Timeout of the run."},
 			"output_limit": {Type: cty.Number, Description: "Cap of each captured stream in bytes."},
 		},

@@ -59,7 +59,8 @@ type Cmd struct {
 	Argv []string
 	// Env adds variables to the instance's environment.
 	Env map[string]string
-	// Dir is the working directory (default: the instance's).
+	// Dir is the working directory (default: the instance's
+	// [Config].Dir, and without one the process's).
 	Dir   string
 	Stdin io.Reader
 }
@@ -79,7 +80,9 @@ type Runner interface {
 
 // Config configures an [Instance].
 type Config struct {
-	// Dir is the default working directory (default: Handrail's).
+	// Dir is the default working directory. Empty: Handrail's working
+	// directory. A `provider "exec"` block loaded from HCL that leaves dir
+	// out gets the runbook file's directory here.
 	Dir string
 	// Env adds variables to every command.
 	Env map[string]string
