@@ -3,22 +3,28 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// Setup returns a tracer provider that exports spans over OTLP/HTTP,
-// configured by the standard environment variables:
-// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (default
-// http://localhost:4318), OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, _COMPRESSION,
-// _CERTIFICATE, and OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES for the
-// resource (service.name defaults to "handrail"). Call Shutdown on it when
-// the run is over: it flushes what is buffered.
+// Setup returns a tracer provider that exports spans over OTLP/HTTP
+// (protobuf) with an [Exporter] configured by the standard environment
+// variables (see [ExporterConfigFromEnv]): OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (default http://localhost:4318),
+// OTEL_EXPORTER_OTLP_[TRACES_]HEADERS, _TIMEOUT, _COMPRESSION, _INSECURE,
+// _CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY, and OTEL_SERVICE_NAME /
+// OTEL_RESOURCE_ATTRIBUTES for the resource (service.name defaults to
+// "handrail"). Spans are batched (OTEL_BSP_* apply). Call Shutdown on it
+// when the run is over: it flushes what is buffered.
 func Setup(ctx context.Context) (*sdktrace.TracerProvider, error) {
-	exp, err := otlptracehttp.New(ctx)
+	cfg, err := ExporterConfigFromEnv(os.Getenv, os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := NewExporter(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: OTLP/HTTP exporter: %w", err)
 	}
