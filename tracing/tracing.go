@@ -10,9 +10,10 @@
 // would unfold, not the milliseconds it took.
 //
 // Tracing is off unless asked for: with no Observer attached the executor
-// does no tracing work at all. [Setup] builds an OTLP/HTTP exporter
-// configured by the standard OTEL_EXPORTER_OTLP_* and OTEL_SERVICE_NAME
-// environment variables.
+// does no tracing work at all. [Setup] builds a tracer provider with this
+// package's OTLP/HTTP [Exporter] (protobuf; it links no gRPC), configured by
+// the standard OTEL_EXPORTER_OTLP_* and OTEL_SERVICE_NAME environment
+// variables.
 package tracing
 
 import (
