@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +53,7 @@ const (
 // package and gRPC.
 type Exporter struct {
 	cfg    ExporterConfig
+	where  string // cfg.URL as errors show it: no password, no query
 	client *http.Client
 
 	mu      sync.Mutex
@@ -81,7 +84,7 @@ func NewExporter(cfg ExporterConfig) (*Exporter, error) {
 		ExpectContinueTimeout: time.Second,
 		TLSClientConfig:       cfg.TLS,
 	}
-	return &Exporter{cfg: cfg, client: &http.Client{Transport: tr}, stop: make(chan struct{})}, nil
+	return &Exporter{cfg: cfg, where: displayURL(cfg.URL), client: &http.Client{Transport: tr}, stop: make(chan struct{})}, nil
 }
 
 // ExportSpans sends spans in one request. After Shutdown it drops them.
@@ -165,7 +168,13 @@ func (e *Exporter) post(ctx context.Context, body []byte) (wait time.Duration, e
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
-		// A *url.Error names the method and URL, not the headers.
+		// A *url.Error names the method and the URL, whose password or
+		// query may hold a key: it is replaced by the display form.
+		// Headers are never in it.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			uerr.URL = e.where
+		}
 		return -1, fmt.Errorf("tracing: OTLP export: %w", err)
 	}
 	defer resp.Body.Close()
@@ -177,12 +186,12 @@ func (e *Exporter) post(ctx context.Context, body []byte) (wait time.Duration, e
 		}
 		if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-protobuf") {
 			if rejected, msg := partialSuccess(data); rejected != 0 || msg != "" {
-				return -1, &ExportError{Rejected: rejected, Message: e.redact(msg), URL: e.cfg.URL}
+				return -1, &ExportError{Rejected: rejected, Message: e.redact(msg), URL: e.where}
 			}
 		}
 		return 0, nil
 	}
-	xerr := &ExportError{StatusCode: resp.StatusCode, Message: e.redact(bodyExcerpt(data)), URL: e.cfg.URL}
+	xerr := &ExportError{StatusCode: resp.StatusCode, Message: e.redact(bodyExcerpt(data)), URL: e.where}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return retryAfter(resp.Header.Get("Retry-After")), xerr
@@ -201,7 +210,8 @@ type ExportError struct {
 	// Message is the start of the receiver's body, or the partial
 	// success's message, with configured header values redacted.
 	Message string
-	// URL is where the spans were sent.
+	// URL is where the spans were sent, without a password or query
+	// (they may hold credentials).
 	URL string
 }
 
@@ -225,6 +235,19 @@ func (e *Exporter) redact(s string) string {
 		}
 	}
 	return s
+}
+
+// displayURL is raw as errors may show it: without a password or query.
+func displayURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.Fragment = ""
+	return u.Redacted()
 }
 
 func bodyExcerpt(b []byte) string {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -534,4 +535,34 @@ func TestExporterErrors(t *testing.T) {
 	rc.headers = nil
 	require.NoError(t, exp.ExportSpans(context.Background(), spans), "spans after Shutdown are dropped")
 	assert.Empty(t, rc.headers)
+}
+
+// TestExporterURLCredentials: a password or query in the endpoint (some
+// vendors take the API key there) appears in no error.
+func TestExporterURLCredentials(t *testing.T) {
+	rc := newReceiver(t)
+	u := strings.Replace(rc.srv.URL, "http://", "http://user:PASSWORD-1@", 1) + "/v1/traces?api_key=QUERYKEY-1"
+	rc.answer = func(_ int, w http.ResponseWriter) bool {
+		w.WriteHeader(http.StatusInternalServerError)
+		return true
+	}
+	exp, err := tracing.NewExporter(tracing.ExporterConfig{URL: u})
+	require.NoError(t, err)
+	err = exp.ExportSpans(context.Background(), spansOf(t))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "500")
+	assert.NotContains(t, err.Error(), "PASSWORD-1")
+	assert.NotContains(t, err.Error(), "QUERYKEY-1")
+
+	rc.srv.Close()
+	err = exp.ExportSpans(context.Background(), spansOf(t))
+	require.Error(t, err, "nobody listens")
+	assert.NotContains(t, err.Error(), "PASSWORD-1")
+	assert.NotContains(t, err.Error(), "QUERYKEY-1")
+
+	_, err = tracing.ExporterConfigFromEnv(func(k string) string {
+		return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://user:PASSWORD-1@host/"}[k]
+	}, os.ReadFile)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "PASSWORD-1")
 }

@@ -173,7 +173,7 @@ func ExporterConfigFromEnv(getenv func(string) string, readFile func(string) ([]
 	}
 	if tlsCfg.RootCAs != nil || tlsCfg.Certificates != nil {
 		if strings.HasPrefix(cfg.URL, "http:") {
-			return cfg, fmt.Errorf("tracing: a certificate is configured but the endpoint %s is plain http", cfg.URL)
+			return cfg, fmt.Errorf("tracing: a certificate is configured but the endpoint %s is plain http", displayURL(cfg.URL))
 		}
 		cfg.TLS = &tlsCfg
 	}
@@ -185,11 +185,12 @@ func ExporterConfigFromEnv(getenv func(string) string, readFile func(string) ([]
 func parseEndpoint(name, v string) (*url.URL, error) {
 	u, err := url.Parse(v)
 	if err != nil {
-		return nil, fmt.Errorf("tracing: %s: %w", name, err)
+		// url.Parse's error quotes the value, which may hold a password.
+		return nil, fmt.Errorf("tracing: %s is not a URL", name)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("tracing: %s=%q is not an http:// or https:// URL", name, v)
+		return nil, fmt.Errorf("tracing: %s is not an http:// or https:// URL with a host", name)
 	}
 	return u, nil
 }
