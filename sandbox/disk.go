@@ -15,8 +15,8 @@ import (
 )
 
 // Disk is the local disk of a sandbox: the files that fake local tools
-// write (a pg_dump backup) and that later steps read (s3_upload's
-// source). What is written lives in memory, so a rehearsal never writes
+// and downloads write (a pg_dump backup, s3_download's file) and that
+// later steps read (s3_upload's and ssh_upload's source). What is written lives in memory, so a rehearsal never writes
 // to the machine's disk and parallel cases never share files. Reads of a
 // path the sandbox never wrote fall through to the machine's disk, read
 // only: a runbook that uploads the operator's own files (a build
@@ -84,6 +84,18 @@ func (d *Disk) ReadFile(name string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
 	return bytes.Clone(f.data), nil
+}
+
+// written returns the content of a file written to the disk (not one
+// read through from the machine's disk).
+func (d *Disk) written(name string) ([]byte, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f, ok := d.files[cleanPath(name)]
+	if !ok {
+		return nil, false
+	}
+	return bytes.Clone(f.data), true
 }
 
 // Files lists every file, sorted.

@@ -62,8 +62,10 @@ type World struct {
 	AWS *awsfake.World
 	// Exec runs the local commands of the exec provider (k6 included).
 	Exec *execfake.World
-	// Disk is the local disk: the fake pg_dump writes its dumps there and
-	// s3_upload reads its sources from it.
+	// Disk is the local disk: the fake pg_dump writes its dumps there,
+	// s3_download its files, and s3_upload and ssh_upload read their
+	// sources from it (falling through to the machine's disk, read only).
+	// A rehearsal writes nothing on the machine at the runbook's paths.
 	Disk *Disk
 
 	// Dir is the folder relative paths of a runbook are read from (the
@@ -164,7 +166,7 @@ func (w *World) Registry() (*provider.Registry, error) {
 		w.Slack.Provider(),
 		w.Statuspage.Provider(),
 		w.Email.Provider(),
-		sshProvider{Provider: rewrite{Provider: w.SSH.Provider(), fix: map[string]func(cty.Value) cty.Value{}}, w: w},
+		sshProvider{Provider: rewrite{Provider: w.SSH.Provider(), fix: map[string]func(cty.Value) cty.Value{"ssh_upload": w.uploadFromDisk}}, w: w},
 		&aws.Provider{ClientFactory: w.AWS.ClientFactory(), Files: w.Disk},
 		w.Exec.Provider(),
 		&manual.Provider{},

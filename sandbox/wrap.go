@@ -62,6 +62,29 @@ func (w *World) relativeTo(arg string) func(cty.Value) cty.Value {
 	}
 }
 
+// uploadFromDisk makes an ssh_upload whose source the rehearsal wrote on
+// its disk (an s3_download, a fake pg_dump) upload that content: the
+// ssh action reads its source from the machine's disk, where a rehearsal
+// writes nothing. A source the rehearsal did not write is read from the
+// machine's disk, as in a real run. Content that a cty string cannot
+// carry unchanged (not UTF-8, or not in normal form C) is left to the
+// source, which then is not found.
+func (w *World) uploadFromDisk(args cty.Value) cty.Value {
+	v, ok := attr(args, "source")
+	if !ok || !v.Type().Equals(cty.String) {
+		return args
+	}
+	data, ok := w.Disk.written(v.AsString())
+	if !ok {
+		return args
+	}
+	content := cty.StringVal(string(data))
+	if content.AsString() != string(data) {
+		return args
+	}
+	return with(with(args, "source", cty.NullVal(cty.String)), "content", content)
+}
+
 func attr(args cty.Value, name string) (cty.Value, bool) {
 	if args.IsNull() || !args.IsWhollyKnown() || !args.Type().IsObjectType() || !args.Type().HasAttribute(name) {
 		return cty.NilVal, false

@@ -164,3 +164,79 @@ func TestLocalExecDefaultsToRunbookDir(t *testing.T) {
 		assert.NoFileExists(t, filepath.Join(here, "ran-"+name+".txt"))
 	}
 }
+
+const s3DownloadRunbook = `runbook "restore" {
+  description = "Download a dump next to the runbook"
+  window      = "10m"
+}
+
+provider "aws" "main" { region = "eu-west-1" }
+
+step "s3_download" "fetch" {
+  provider = aws.main
+  bucket   = "backups"
+  key      = "db/dump.sql"
+  file     = "restore/dump.sql"
+}
+
+step "s3_download" "fresh" {
+  provider = aws.main
+  bucket   = "backups"
+  key      = "db/dump.sql"
+  file     = "%s"
+}
+`
+
+// TestSandboxWritesNoLocalFile: `apply --sandbox` of s3_download steps,
+// started from another directory, neither overwrites the operator's file
+// at the destination nor creates one; only Handrail's own state
+// (.handrail beside the runbook) changes.
+func TestSandboxWritesNoLocalFile(t *testing.T) {
+	tmp := t.TempDir()
+	book, here := filepath.Join(tmp, "book"), filepath.Join(tmp, "here")
+	require.NoError(t, os.MkdirAll(filepath.Join(book, "restore"), 0o755))
+	require.NoError(t, os.MkdirAll(here, 0o755))
+	writeFile(t, filepath.Join(book, "restore"), "dump.sql", "the operator's own file")
+	fresh := filepath.Join(tmp, "fresh", "dump.sql") // absolute
+	writeFile(t, book, "release.hcl", fmt.Sprintf(s3DownloadRunbook, fresh))
+	writeFile(t, book, "release.test.hcl", `world {
+  s3_bucket {
+    name = "backups"
+  }
+  s3_object {
+    bucket  = "backups"
+    key     = "db/dump.sql"
+    content = "the fake dump"
+  }
+}
+`)
+	snapshot := func() map[string]string {
+		tree := map[string]string{}
+		require.NoError(t, filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && d.Name() == ".handrail" {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() {
+				b, err := os.ReadFile(p)
+				tree[p] = string(b)
+				return err
+			}
+			tree[p] = "(dir)"
+			return nil
+		}))
+		return tree
+	}
+	before := snapshot()
+
+	r := run(t, here, "apply", "--sandbox", filepath.Join("..", "book", "release.hcl"), "-json")
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	// The downloads ran (against the fake S3) and wrote where the
+	// runbook says, as far as the rehearsal's own disk is concerned.
+	assert.Contains(t, r.stdout, fmt.Sprintf(`"sha256":"%x"`, sha256.Sum256([]byte("the fake dump"))))
+	assert.Contains(t, r.stdout, fmt.Sprintf(`"file":%q`, filepath.Join(book, "restore", "dump.sql")))
+	assert.Equal(t, before, snapshot(), "the rehearsal changed files outside .handrail")
+	assert.NoDirExists(t, filepath.Dir(fresh))
+}

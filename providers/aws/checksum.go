@@ -198,7 +198,8 @@ func verifyUpload(d digest, res PutResult) (string, error) {
 // SHA-256 given by the step, the SHA-256 s3_upload stored in the object's
 // metadata, the stored SHA-256 checksum, and the MD5 ETag (multipart ETags
 // with the usual part sizes). It returns how the file was verified.
-func verifyDownload(ctx context.Context, file string, d digest, obj Object, expected string) (string, error) {
+// redigest digests the downloaded content again with another part size.
+func verifyDownload(ctx context.Context, redigest func(ctx context.Context, partSize int64) (digest, error), d digest, obj Object, expected string) (string, error) {
 	if expected != "" {
 		if !strings.EqualFold(expected, d.sha256Hex()) {
 			return "", fmt.Errorf("%w: the step expects SHA-256 %s, the downloaded file has %s", ErrChecksum, expected, d.sha256Hex())
@@ -230,7 +231,7 @@ func verifyDownload(ctx context.Context, file string, d digest, obj Object, expe
 	var parts int64
 	_, _ = fmt.Sscanf(etag[strings.IndexByte(etag, '-')+1:], "%d", &parts)
 	for _, ps := range guessPartSizes(d.size, parts) {
-		dd, err := digestFile(ctx, file, ps)
+		dd, err := redigest(ctx, ps)
 		if err != nil {
 			return "", err
 		}

@@ -2,10 +2,12 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // LocalFiles is the file system s3_upload reads its sources from. The
@@ -27,8 +29,49 @@ type LocalFile interface {
 	io.ReaderAt
 }
 
+// WritableFiles is a [LocalFiles] that s3_download writes to as well
+// (a sandbox's fake disk, so that a rehearsal writes nothing on the
+// machine). An instance given local files that are not writable refuses
+// to download: it never falls back to the machine's disk.
+type WritableFiles interface {
+	LocalFiles
+	// WriteFile creates or replaces the regular file name with data,
+	// creating its directories.
+	WriteFile(name string, data []byte) error
+}
+
+// ErrReadOnlyFiles is wrapped by the error of an s3_download on an
+// instance whose replaced local files are not [WritableFiles].
+var ErrReadOnlyFiles = errors.New("local files are read only")
+
+// memWriterAt is an in-memory io.WriterAt: the parts of a download may be
+// written concurrently, at any offset.
+type memWriterAt struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (m *memWriterAt) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fs.ErrInvalid
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if end := off + int64(len(p)); end > int64(len(m.buf)) {
+		m.buf = append(m.buf, make([]byte, end-int64(len(m.buf)))...)
+	}
+	return copy(m.buf[off:], p), nil
+}
+
+func (m *memWriterAt) bytes() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.buf
+}
+
 // WithLocalFiles makes the instance read local files (s3_upload's source)
-// from files instead of the machine's disk.
+// from files instead of the machine's disk, and write s3_download's file
+// to them when they are [WritableFiles].
 func WithLocalFiles(files LocalFiles) Option {
 	return func(o *options) { o.files = files }
 }

@@ -200,7 +200,8 @@ type Provider struct {
 	// package awsfake). Nil: [NewSDKClients].
 	ClientFactory ClientFactory
 	// Files, if set, is where every instance reads local files (s3_upload's
-	// source), as [WithLocalFiles]. Nil: the machine's disk.
+	// source) and, when they are [WritableFiles], writes s3_download's file,
+	// as [WithLocalFiles]. Nil: the machine's disk.
 	Files LocalFiles
 }
 

@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -782,7 +783,11 @@ func NewDownload(inst *Instance, a DownloadArgs) (*DownloadAction, error) {
 	return &DownloadAction{inst: inst, args: a}, nil
 }
 
-// Do downloads and verifies.
+// Do downloads and verifies. When the instance's local files are
+// writable ([WritableFiles]: a sandbox's fake disk) the file is written
+// there, once verified, and the machine's disk is not touched; other
+// replaced local files are read only, and the download fails rather than
+// write to the machine's disk.
 func (a *DownloadAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) {
 	a.inst.register(env)
 	uri := s3URI(a.args.Bucket, a.args.Key)
@@ -793,13 +798,37 @@ func (a *DownloadAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outp
 	if err != nil {
 		return nil, wrap(err)
 	}
+	var (
+		d   digest
+		obj Object
+		by  string
+	)
+	switch files := a.inst.files.(type) {
+	case osFiles:
+		d, obj, by, err = a.toDisk(ctx, c)
+	case WritableFiles:
+		d, obj, by, err = a.toFiles(ctx, c, files)
+	default:
+		err = runbook.Permanent(fmt.Errorf("%w: the instance's local files are read only (WithLocalFiles without WriteFile): nothing is written to the machine's disk instead", ErrReadOnlyFiles))
+	}
+	if err != nil {
+		return nil, wrap(err)
+	}
+	line(env, fmt.Sprintf("downloaded %s to %s (%d bytes, sha256 %s, verified by %s)", uri, a.args.File, d.size, d.sha256Hex(), by))
+	return runbook.Outputs{"file": a.args.File, "bucket": a.args.Bucket, "key": a.args.Key, "size": d.size,
+		"sha256": d.sha256Hex(), "etag": obj.ETag, "verified_by": by}, nil
+}
+
+// toDisk downloads into a temporary file beside File on the machine's
+// disk, verifies it, and renames it to File.
+func (a *DownloadAction) toDisk(ctx context.Context, c S3Client) (digest, Object, string, error) {
 	dir := filepath.Dir(a.args.File)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, wrap(err)
+		return digest{}, Object{}, "", err
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(a.args.File)+".part-*")
 	if err != nil {
-		return nil, wrap(err)
+		return digest{}, Object{}, "", err
 	}
 	defer os.Remove(tmp.Name())
 	obj, err := c.GetObject(ctx, GetRequest{Bucket: a.args.Bucket, Key: a.args.Key, Dst: tmp, PartSize: a.args.PartSize, Concurrency: a.args.Concurrency})
@@ -807,27 +836,56 @@ func (a *DownloadAction) Do(ctx context.Context, env *runbook.Env) (runbook.Outp
 		err = cerr
 	}
 	if err != nil {
-		return nil, wrap(err)
+		return digest{}, Object{}, "", err
 	}
-	d, err := digestFile(ctx, tmp.Name(), 0)
+	redigest := func(ctx context.Context, partSize int64) (digest, error) {
+		return digestFile(ctx, tmp.Name(), partSize)
+	}
+	d, by, err := a.verify(ctx, redigest, obj)
 	if err != nil {
-		return nil, wrap(err)
-	}
-	if d.size != obj.Size {
-		return nil, wrap(fmt.Errorf("%w: got %d bytes, the object has %d", ErrChecksum, d.size, obj.Size))
-	}
-	by := "none"
-	if !a.args.NoVerify {
-		if by, err = verifyDownload(ctx, tmp.Name(), d, obj, a.args.SHA256); err != nil {
-			return nil, wrap(err)
-		}
+		return digest{}, Object{}, "", err
 	}
 	if err := os.Rename(tmp.Name(), a.args.File); err != nil {
-		return nil, wrap(err)
+		return digest{}, Object{}, "", err
 	}
-	line(env, fmt.Sprintf("downloaded %s to %s (%d bytes, sha256 %s, verified by %s)", uri, a.args.File, d.size, d.sha256Hex(), by))
-	return runbook.Outputs{"file": a.args.File, "bucket": a.args.Bucket, "key": a.args.Key, "size": d.size,
-		"sha256": d.sha256Hex(), "etag": obj.ETag, "verified_by": by}, nil
+	return d, obj, by, nil
+}
+
+// toFiles downloads into memory, verifies, and writes File to files.
+func (a *DownloadAction) toFiles(ctx context.Context, c S3Client, files WritableFiles) (digest, Object, string, error) {
+	var buf memWriterAt
+	obj, err := c.GetObject(ctx, GetRequest{Bucket: a.args.Bucket, Key: a.args.Key, Dst: &buf, PartSize: a.args.PartSize, Concurrency: a.args.Concurrency})
+	if err != nil {
+		return digest{}, Object{}, "", err
+	}
+	data := buf.bytes()
+	redigest := func(ctx context.Context, partSize int64) (digest, error) {
+		return digestReader(ctx, bytes.NewReader(data), int64(len(data)), partSize)
+	}
+	d, by, err := a.verify(ctx, redigest, obj)
+	if err != nil {
+		return digest{}, Object{}, "", err
+	}
+	if err := files.WriteFile(a.args.File, data); err != nil {
+		return digest{}, Object{}, "", err
+	}
+	return d, obj, by, nil
+}
+
+// verify digests the downloaded content and checks it against the object.
+func (a *DownloadAction) verify(ctx context.Context, redigest func(context.Context, int64) (digest, error), obj Object) (digest, string, error) {
+	d, err := redigest(ctx, 0)
+	if err != nil {
+		return digest{}, "", err
+	}
+	if d.size != obj.Size {
+		return digest{}, "", fmt.Errorf("%w: got %d bytes, the object has %d", ErrChecksum, d.size, obj.Size)
+	}
+	if a.args.NoVerify {
+		return d, "none", nil
+	}
+	by, err := verifyDownload(ctx, redigest, d, obj, a.args.SHA256)
+	return d, by, err
 }
 
 // ReadOnly reports true: nothing changes in AWS.

@@ -82,6 +82,9 @@ func New() *World {
 
 // Provider returns the "aws" provider backed by this world: every instance
 // it configures, whatever its region or credentials, talks to this world.
+// Local files (s3_upload's source, s3_download's file) are the machine's
+// disk; the sandbox builds its aws.Provider with Files set to its
+// in-memory disk instead, so that a rehearsal writes nothing locally.
 func (w *World) Provider() provider.Provider {
 	return &aws.Provider{ClientFactory: w.ClientFactory()}
 }
