@@ -128,3 +128,50 @@ func TestRehearsalLeavesTheLocalDiskAlone(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "the fake dump", string(copied), "s3_upload reads the rehearsal's download, not the operator's file")
 }
+
+const k6Runbook = `runbook "smoke" {
+  window = "1h"
+}
+
+provider "exec" "local" {}
+
+step "local_exec" "k6_by_hand" {
+  provider  = exec.local
+  command   = ["k6", "run", "--summary-export", "results/summary.json", "smoke.js"]
+  read_only = true
+}
+
+step "k6_run" "smoke" {
+  provider = exec.local
+  script   = "smoke.js"
+}
+`
+
+// A k6 run scripted in the world (k6 { summary = ... }) writes the summary
+// of a local_exec's `k6 run --summary-export FILE` to the sandbox's disk,
+// at the path the command names from the runbook's folder, and not on the
+// machine; a k6_run step still reads its summary back from its own
+// temporary directory.
+func TestRehearsalK6SummaryStaysOffDisk(t *testing.T) {
+	root := t.TempDir()
+	book := filepath.Join(root, "book")
+	require.NoError(t, os.MkdirAll(book, 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "elsewhere"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(book, "release.hcl"), []byte(k6Runbook), 0o644))
+	summary := `{"metrics":{"http_req_duration":{"avg":10,"p(95)":42,"thresholds":{"p(95)<500":false}}}}`
+	require.NoError(t, os.WriteFile(filepath.Join(book, "release.test.hcl"), []byte("world {\n  k6 {\n    summary = <<-EOT\n"+summary+"\n    EOT\n  }\n}\n"), 0o644))
+	t.Chdir(filepath.Join(root, "elsewhere"))
+	before := treeOf(t, root)
+
+	w, rb, err := Load(context.Background(), filepath.Join("..", "book", "release.hcl"), time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rb.Close() })
+	h := runbooktest.Run(t, rb.Plan(), runbooktest.WithClock(w.Clock), runbooktest.WithObserver(w.Observer()))
+	require.Equal(t, runbook.StatusSucceeded, h.Result.Status, "%v", h.Result.Err)
+
+	assert.Equal(t, before, treeOf(t, root), "the rehearsal changed the machine's disk")
+	b, err := w.Disk.ReadFile(filepath.Join(book, "results", "summary.json"))
+	require.NoError(t, err)
+	assert.JSONEq(t, summary, string(b))
+	assert.Equal(t, 42.0, h.Result.Nodes["smoke"].Outputs["http_req_duration_p95"])
+}

@@ -63,7 +63,8 @@ type World struct {
 	// Exec runs the local commands of the exec provider (k6 included).
 	Exec *execfake.World
 	// Disk is the local disk: the fake pg_dump writes its dumps there,
-	// s3_download its files, and s3_upload and ssh_upload read their
+	// s3_download its files, a scripted `k6 run --summary-export` of a
+	// local_exec its summary, and s3_upload and ssh_upload read their
 	// sources from it (falling through to the machine's disk, read only).
 	// A rehearsal writes nothing on the machine at the runbook's paths.
 	Disk *Disk
@@ -109,6 +110,7 @@ func New(start time.Time) *World {
 	w.AWS.SetClock(ref.Now)
 	w.Disk = NewDisk(ref.Now)
 	w.Postgres.WriteDumps(w.Disk.WriteFile)
+	w.Exec.WriteFiles(w.Disk.WriteFile)
 	return w
 }
 

@@ -30,6 +30,11 @@ type K6Options struct {
 	OutputLimit int
 }
 
+// K6ScratchPrefix starts the name of the directory a k6_run step creates
+// under os.TempDir() for k6's summary (K6ScratchPrefix + random
+// characters, holding "summary.json"); the step removes it when k6 ends.
+const K6ScratchPrefix = "handrail-k6-"
+
 // K6 is the k6_run action: `k6 run --summary-export FILE [args] script`.
 // It is read-only (a test of the system, not a change). Its outputs:
 //
@@ -78,7 +83,7 @@ func (k *K6) Do(ctx context.Context, env *runbook.Env) (runbook.Outputs, error) 
 	if err != nil {
 		return nil, runbook.Permanent(fmt.Errorf("%s k6_run: %w: install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/) or set binary to its path", k.r.Name(), err))
 	}
-	dir, err := os.MkdirTemp("", "handrail-k6-")
+	dir, err := os.MkdirTemp("", K6ScratchPrefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("%s k6_run: %w", k.r.Name(), err)
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -29,6 +30,45 @@ type World struct {
 	missing map[string]bool
 	strict  bool
 	faults  fault.Injector
+	// write, if set, receives the files scripted replies write (see
+	// WriteFiles).
+	write func(name string, data []byte) error
+}
+
+// WriteFiles makes the files that scripted replies write go to write
+// instead of the machine's disk (a sandbox's fake disk keeps them): the
+// summary [World.OnK6] writes for a `k6 run --summary-export FILE` that a
+// local_exec step runs. The summary of a k6_run step, in the step's own
+// temporary directory (see exec.K6ScratchPrefix), which the step reads
+// back and removes, is still written there.
+func (w *World) WriteFiles(write func(name string, data []byte) error) *World {
+	w.mu.Lock()
+	w.write = write
+	w.mu.Unlock()
+	return w
+}
+
+// writeFile writes a file a scripted command creates; a relative name is
+// taken from the command's directory.
+func (w *World) writeFile(c Call, name string, data []byte) error {
+	if !filepath.IsAbs(name) && c.Dir != "" {
+		name = filepath.Join(c.Dir, name)
+	}
+	w.mu.Lock()
+	write := w.write
+	w.mu.Unlock()
+	if write == nil || isK6Scratch(name) {
+		return os.WriteFile(name, data, 0o600)
+	}
+	return write(name, data)
+}
+
+// isK6Scratch reports whether name is the summary file in a k6_run step's
+// own temporary directory.
+func isK6Scratch(name string) bool {
+	dir := filepath.Dir(name)
+	return filepath.Base(name) == "summary.json" && filepath.Dir(dir) == filepath.Clean(os.TempDir()) &&
+		strings.HasPrefix(filepath.Base(dir), exec.K6ScratchPrefix)
 }
 
 // Faults returns the world's fault injector. Every command goes through
@@ -62,8 +102,10 @@ func (w *World) Missing(programs ...string) *World {
 
 // Call is one logged command.
 type Call struct {
-	Argv  []string
-	Env   map[string]string
+	Argv []string
+	Env  map[string]string
+	// Dir is the command's working directory: its own, else the
+	// instance's configured one ("" for the process's).
 	Dir   string
 	Stdin string
 	Exit  int
@@ -120,16 +162,17 @@ func (r *Reply) Times(n int) *Reply { r.times = n; return r }
 func (r *Reply) Do(f func(c Call) error) *Reply { r.do = f; return r }
 
 // OnK6 scripts `k6 run`: it writes summary (a --summary-export JSON
-// document) to the file the step asked for and exits with exit (k6 uses
-// 99 when thresholds failed).
+// document) to the file the step asked for — on the machine's disk, or
+// through [World.WriteFiles] — and exits with exit (k6 uses 99 when
+// thresholds failed).
 func (w *World) OnK6(summary string, exit int) *Reply {
 	return w.On("k6", "run", "...").Exit(exit).Do(func(c Call) error {
 		for i, a := range c.Argv {
 			if a == "--summary-export" && i+1 < len(c.Argv) {
-				return os.WriteFile(c.Argv[i+1], []byte(summary), 0o600)
+				return w.writeFile(c, c.Argv[i+1], []byte(summary))
 			}
 			if v, ok := strings.CutPrefix(a, "--summary-export="); ok {
-				return os.WriteFile(v, []byte(summary), 0o600)
+				return w.writeFile(c, v, []byte(summary))
 			}
 		}
 		return nil
@@ -183,10 +226,13 @@ func (fakeProvider) ConfigSchema() provider.Schema           { return exec.Confi
 func (fakeProvider) Actions() map[string]provider.ActionType { return exec.Actions() }
 
 func (p fakeProvider) Configure(_ context.Context, name string, config cty.Value) (provider.Instance, error) {
-	if _, err := exec.DecodeConfig(name, config); err != nil {
+	cfg, err := exec.DecodeConfig(name, config)
+	if err != nil {
 		return nil, err
 	}
-	return p.w.Instance(name), nil
+	in := p.w.Instance(name)
+	in.dir = cfg.Dir
+	return in, nil
 }
 
 // Instance returns an instance named "exec.<name>".
@@ -197,6 +243,9 @@ func (w *World) Instance(name string) *Instance { return &Instance{w: w, name: "
 type Instance struct {
 	w    *World
 	name string
+	// dir is the configured default working directory (the provider
+	// block's dir, or the runbook file's directory), as exec.Config.Dir.
+	dir string
 }
 
 var (
@@ -226,6 +275,9 @@ func (in *Instance) RunCommand(ctx context.Context, argv []string, stdin io.Read
 func (in *Instance) Run(ctx context.Context, cmd exec.Cmd, stdout, stderr io.Writer) (int, error) {
 	w := in.w
 	c := Call{Argv: append([]string(nil), cmd.Argv...), Env: cmd.Env, Dir: cmd.Dir}
+	if c.Dir == "" {
+		c.Dir = in.dir
+	}
 	if cmd.Stdin != nil {
 		b, err := io.ReadAll(cmd.Stdin)
 		if err != nil {
