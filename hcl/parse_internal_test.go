@@ -1,13 +1,17 @@
 package hcl
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	hhcl "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/handrail-dev/handrail/hcl/internal/testprovider"
 )
 
 // chunkSource is a large runbook-like source of n steps, written as
@@ -53,7 +57,8 @@ func TestParsePiecesSameAsOneParse(t *testing.T) {
 		phases int
 		extra  string
 		joined bool
-		inside bool // extra must straddle a cut for the case to test anything
+		inside bool   // extra must straddle a cut for the case to test anything
+		errAt  string // the one parse's first error is at this text of extra
 	}{
 		{name: "flat", steps: 600, joined: true},
 		{name: "one phase", steps: 600, phases: 1, joined: true},
@@ -65,7 +70,8 @@ func TestParsePiecesSameAsOneParse(t *testing.T) {
 		{name: "comment across cuts", steps: 600, extra: "/*\n" + strings.Repeat("}\n\nstep \"a\" \"b\" {\n", 400) + "*/\n", inside: true},
 		{name: "argument set twice", steps: 600, extra: "x = 1\n"},
 		{name: "phase argument set twice", steps: 600, phases: 1, extra: "  parallel = true\n"},
-		{name: "syntax error", steps: 600, extra: "step {{\n}\n"},
+		{name: "syntax error", steps: 600, extra: "step {{\n}\n", errAt: "{\n"},
+		{name: "syntax error inside the phase", steps: 600, phases: 1, extra: "  step \"a\" \"b\" {\n    command = [\"x\",,]\n  }\n", errAt: ",]"},
 		{name: "nested too deeply", steps: 600, phases: 1, extra: deep},
 	}
 	for _, tt := range tests {
@@ -138,6 +144,15 @@ func TestParsePiecesSameAsOneParse(t *testing.T) {
 			if d.Error() != diags.Error() {
 				t.Fatalf("diagnostics %v, want %v", d, diags)
 			}
+			if tt.errAt != "" {
+				at := strings.Index(string(src), tt.extra) + strings.Index(tt.extra, tt.errAt)
+				if len(d) == 0 || d[0].Subject == nil || d[0].Subject.Start != textPos(src, at) {
+					t.Fatalf("diagnostics %v, want the first at %v", d, textPos(src, at))
+				}
+				if !reflect.DeepEqual(d[0].Subject, diags[0].Subject) || d[0].Summary != diags[0].Summary {
+					t.Fatalf("first diagnostic at %v (%s), one parse: %v (%s)", d[0].Subject, d[0].Summary, diags[0].Subject, diags[0].Summary)
+				}
+			}
 			if !d.HasErrors() && !reflect.DeepEqual(one, f) {
 				t.Fatal("parseConfig differs from one parse")
 			}
@@ -155,5 +170,98 @@ func TestParseConfigWithoutCuts(t *testing.T) {
 	got, d := parseConfig(src, "a.hcl")
 	if len(d) > 0 || !reflect.DeepEqual(one, got) {
 		t.Fatalf("parseConfig = %v, %v", got, d)
+	}
+}
+
+// textPos is the position of src[at] counted from the text itself: line,
+// column (characters since the line's start, plus one: the sources here
+// have no multi-character grapheme clusters) and byte offset.
+func textPos(src []byte, at int) hhcl.Pos {
+	line, lineStart := 1, 0
+	for i, b := range src[:at] {
+		if b == '\n' {
+			line++
+			lineStart = i + 1
+		}
+	}
+	return hhcl.Pos{Line: line, Column: utf8.RuneCount(src[lineStart:at]) + 1, Byte: at}
+}
+
+// Every block's type and every argument's name in a source parsed in
+// pieces is where the text says it is: the same byte, line and column as
+// counting the source's lines gives (what a broken offset fix-up of a
+// wrapped piece would change, whatever a single parse says).
+func TestParsePiecesRangesMatchText(t *testing.T) {
+	for _, phases := range []int{0, 1, 3} {
+		src := chunkSource(600, phases, "")
+		f, ok := parsePieces(src, "gen.hcl", pieceCuts(src), 2)
+		if !ok {
+			t.Fatalf("phases %d: not joined", phases)
+		}
+		blocks, attrs := 0, 0
+		var walk func(b *hclsyntax.Body)
+		walk = func(b *hclsyntax.Body) {
+			for name, a := range b.Attributes {
+				attrs++
+				at := a.NameRange.Start.Byte
+				if !strings.HasPrefix(string(src[at:]), name) || a.NameRange.Start != textPos(src, at) {
+					t.Fatalf("phases %d: argument %s at %v, the text says %v", phases, name, a.NameRange.Start, textPos(src, at))
+				}
+				end := a.SrcRange.End.Byte
+				if a.SrcRange.End != textPos(src, end) {
+					t.Fatalf("phases %d: argument %s ends at %v, the text says %v", phases, name, a.SrcRange.End, textPos(src, end))
+				}
+			}
+			for _, blk := range b.Blocks {
+				blocks++
+				at := blk.TypeRange.Start.Byte
+				if !strings.HasPrefix(string(src[at:]), blk.Type) || blk.TypeRange.Start != textPos(src, at) {
+					t.Fatalf("phases %d: block %s %v at %v, the text says %v", phases, blk.Type, blk.Labels, blk.TypeRange.Start, textPos(src, at))
+				}
+				cl := blk.CloseBraceRange.Start.Byte
+				if src[cl] != '}' || blk.CloseBraceRange.Start != textPos(src, cl) {
+					t.Fatalf("phases %d: block %s %v closes at %v, the text says %v", phases, blk.Type, blk.Labels, blk.CloseBraceRange.Start, textPos(src, cl))
+				}
+				walk(blk.Body)
+			}
+		}
+		walk(f.Body.(*hclsyntax.Body))
+		if want := 2 + phases + 2*600; blocks != want || attrs != 3*600 {
+			t.Fatalf("phases %d: %d blocks, %d arguments; want %d, %d", phases, blocks, attrs, want, 3*600)
+		}
+	}
+}
+
+// A compile error deep inside one large phase (parsed in pieces) points
+// to the line and column of the offending argument, as with a flat source.
+func TestLoadErrorPositionInLargePhase(t *testing.T) {
+	for _, phases := range []int{0, 1} {
+		src := []byte(strings.ReplaceAll(string(chunkSource(600, phases, "")), "${i}", ""))
+		marker := "\"s451\" {\n"
+		i := strings.Index(string(src), marker) + len(marker)
+		bad := "bogus_argument = 1\n"
+		if phases > 0 {
+			bad = "    " + bad
+		} else {
+			bad = "  " + bad
+		}
+		src = append(src[:i:i], append([]byte(bad), src[i:]...)...)
+		if _, ok := parsePieces(src, "gen.hcl", pieceCuts(src), 2); !ok {
+			t.Fatalf("phases %d: not parsed in pieces", phases)
+		}
+		_, diags := LoadSource(context.Background(), "gen.hcl", src, Options{Registry: testprovider.NewWorld().Registry()})
+		at := i + strings.Index(bad, "bogus")
+		found := false
+		for _, d := range diags {
+			if d.Severity == hhcl.DiagError && d.Subject != nil && strings.Contains(d.Summary+d.Detail, "bogus_argument") {
+				found = true
+				if d.Subject.Start != textPos(src, at) {
+					t.Fatalf("phases %d: %s at %v, the text says %v", phases, d.Summary, d.Subject.Start, textPos(src, at))
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("phases %d: no diagnostic about bogus_argument: %v", phases, diags)
+		}
 	}
 }
