@@ -18,6 +18,13 @@
 # flat (steps at the top level) and one-phase (every step inside one phase).
 # Anchors: bench/parseonly (hclsyntax.ParseConfig of the same file, one call)
 # and bench/trivial (a Go program printing one line).
+#
+# The layout table divides, within each repetition, a one-phase run by the
+# flat run of the same command and size (they ran seconds apart), and gives
+# the median of those ratios: on a shared machine, whose load drifts over
+# minutes, that pairs better than a ratio of medians. The parser alone's
+# ratio is the anchor: what the one-phase file (larger: its steps are
+# indented) costs HCL's own parser.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -102,6 +109,37 @@ echo
 echo "## Front end ($reps interleaved repetitions)"
 echo
 table "$work/front.txt"
+
+# layouts FILE: per size and command, the median over repetitions of the
+# one-phase/flat ratio of wall and CPU time (the i-th run of one against
+# the i-th of the other).
+layouts() {
+	awk '
+	function median(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	$1 ~ /-flat-[0-9]+$/ { k = $1; sub(/-flat-/, "-", k); fw[k, ++nf[k]] = $2; fc[k, nf[k]] = $3; if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
+	$1 ~ /-phase-[0-9]+$/ { k = $1; sub(/-phase-/, "-", k); pw[k, ++np[k]] = $2; pc[k, np[k]] = $3 }
+	END {
+		printf "| %-26s | %4s | %16s | %16s |\n", "command-steps", "reps", "phase/flat wall", "phase/flat CPU"
+		printf "|%s|%s|%s|%s|\n", "----------------------------", "-----:", "-----------------:", "-----------------:"
+		for (i = 1; i <= m; i++) {
+			k = order[i]; w = ""; c = ""; n = 0
+			for (r = 1; r <= nf[k] && r <= np[k]; r++) {
+				if (fw[k, r] > 0) w = w " " pw[k, r] / fw[k, r]
+				if (fc[k, r] > 0) c = c " " pc[k, r] / fc[k, r]
+				n++
+			}
+			printf "| %-26s | %4d | %15.3f× | %15.3f× |\n", k, n, median(w), median(c)
+		}
+	}' "$1"
+}
+echo
+echo "## Layouts: one phase against flat (median of the per-repetition ratios)"
+echo
+layouts "$work/front.txt"
 
 run_set "$work/start.txt" "$startup_reps" \
 	"trivial-go" "$work/trivial" \
