@@ -186,6 +186,9 @@ func parsePiece(src []byte, path string, p *piece) (ok bool) {
 	if p.start.depth == 1 || p.end.depth == 1 {
 		buf := make([]byte, 0, len(wrapOpen)+len(body)+len(wrapClose))
 		if p.start.depth == 1 {
+			// Only the wrapper's own tokens sit on the cut's line, so its
+			// column shift shows nowhere; the byte shift is what joinPieces
+			// checks (TestParsePiecesRangesMatchText fails without it).
 			buf = append(buf, wrapOpen...)
 			startPos.Column -= len(wrapOpen)
 			startPos.Byte -= len(wrapOpen)
