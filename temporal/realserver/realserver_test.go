@@ -1,7 +1,8 @@
 // Package realserver tests the Temporal runner against a real, in-process
 // Temporal server (go.temporal.io/server/temporaltest). It is its own module
-// because the server is a large build (about 9 minutes cold on 2 cores):
-// run it with temporal/scripts/real-server-test, not in the default suite.
+// because the server is a large build (about 10 minutes cold on 2 cores)
+// and needs a patched copy of the server (see the script): run it with
+// temporal/scripts/real-server-test, which scripts/test runs.
 package realserver
 
 import (
@@ -45,10 +46,18 @@ func (w *world) log() []string {
 	return append([]string{}, w.ops...)
 }
 
-func (w *world) step(name string, fail bool) runbook.Step {
+func (w *world) step(name string, fail bool) runbook.Step { return w.slowStep(name, fail, 0) }
+
+// slowStep is step, taking at least d before it answers.
+func (w *world) slowStep(name string, fail bool, d time.Duration) runbook.Step {
 	return runbook.Step{
 		Name: name,
-		Action: runbook.ActionFunc(func(context.Context, *runbook.Env) (runbook.Outputs, error) {
+		Action: runbook.ActionFunc(func(ctx context.Context, _ *runbook.Env) (runbook.Outputs, error) {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 			if fail {
 				w.add("fail " + name)
 				return nil, errors.New("boom")
@@ -64,7 +73,9 @@ func (w *world) step(name string, fail bool) runbook.Step {
 }
 
 // releasePlan: prepare, an approval, a parallel pair, a short soak, then
-// release (failing when fail is set).
+// release (failing when fail is set). Of the pair, web answers a second
+// after api, so the completion order — and the compensation order, its
+// reverse — is known: web, then api.
 func releasePlan(t *testing.T, w *world, fail bool) *runbook.Plan {
 	t.Helper()
 	b := runbook.NewBuilder("real-release")
@@ -72,7 +83,7 @@ func releasePlan(t *testing.T, w *world, fail bool) *runbook.Plan {
 	b.Gate(runbook.Gate{Name: "go_no_go", Kind: runbook.GateApproval, Approval: &runbook.Approval{Message: "Go?", Approvers: []string{"alice"}}})
 	b.Parallel(func(b *runbook.Builder) {
 		b.Step(w.step("api", false))
-		b.Step(w.step("web", false))
+		b.Step(w.slowStep("web", false, time.Second))
 	})
 	b.Gate(runbook.Gate{Name: "soak", Kind: runbook.GateSoak, Duration: 2 * time.Second, Every: 500 * time.Millisecond,
 		Checks: []runbook.Check{{Name: "errors", Probe: runbook.ProbeFunc(func(context.Context, *runbook.Env) (runbook.Sample, error) {
