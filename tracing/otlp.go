@@ -215,6 +215,7 @@ type ExportError struct {
 	URL string
 }
 
+// Error says where the spans went and what the receiver answered.
 func (e *ExportError) Error() string {
 	if e.StatusCode == 0 {
 		return fmt.Sprintf("tracing: OTLP receiver %s rejected %d spans: %s", e.URL, e.Rejected, e.Message)
