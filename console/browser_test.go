@@ -232,7 +232,17 @@ func startRelease(t *testing.T, id string, build func(b *runbook.Builder, r *rel
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, srv.Start(ctx))
 	r.srv, r.url = srv, srv.BaseURL()
-	ex := &runbook.Executor{Journal: r.j, Approver: srv.Broker(), Observer: srv.Watch(p), Redactor: red,
+	// The console learns of the run from its first event, sent from the
+	// run's goroutine: startRelease returns once the console has seen it,
+	// so that a page or stream opened next finds the run.
+	known := make(chan struct{})
+	var knownOnce sync.Once
+	obs := runbook.MultiObserver{srv.Watch(p), runbook.ObserverFunc(func(e runbook.Event) {
+		if _, ok := e.(runbook.RunStarted); ok {
+			knownOnce.Do(func() { close(known) })
+		}
+	})}
+	ex := &runbook.Executor{Journal: r.j, Approver: srv.Broker(), Observer: obs, Redactor: red,
 		RollbackRetry: &runbook.Retry{Attempts: 1}}
 	go func() {
 		res, _ := ex.Run(ctx, p, runbook.RunOptions{RunID: id, StartedBy: starter})
@@ -248,6 +258,11 @@ func startRelease(t *testing.T, id string, build func(b *runbook.Builder, r *rel
 		}
 		_ = srv.Close()
 	})
+	select {
+	case <-known:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not start within 30s")
+	}
 	return r
 }
 
