@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +23,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/handrail-dev/handrail/provider/httpclient"
 )
 
 // Limits of the exporter.
@@ -84,7 +84,7 @@ func NewExporter(cfg ExporterConfig) (*Exporter, error) {
 		ExpectContinueTimeout: time.Second,
 		TLSClientConfig:       cfg.TLS,
 	}
-	return &Exporter{cfg: cfg, where: displayURL(cfg.URL), client: &http.Client{Transport: tr}, stop: make(chan struct{})}, nil
+	return &Exporter{cfg: cfg, where: httpclient.RedactURL(cfg.URL), client: &http.Client{Transport: tr}, stop: make(chan struct{})}, nil
 }
 
 // ExportSpans sends spans in one request. After Shutdown it drops them.
@@ -166,16 +166,11 @@ func (e *Exporter) post(ctx context.Context, body []byte) (wait time.Duration, e
 	if e.cfg.Gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
-	resp, err := e.client.Do(req)
+	// httpclient.Do drops the URL from a transport error (its password or
+	// query may hold a key); the redacted form is named instead.
+	resp, err := httpclient.Do(e.client, req)
 	if err != nil {
-		// A *url.Error names the method and the URL, whose password or
-		// query may hold a key: it is replaced by the display form.
-		// Headers are never in it.
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			uerr.URL = e.where
-		}
-		return -1, fmt.Errorf("tracing: OTLP export: %w", err)
+		return -1, fmt.Errorf("tracing: OTLP export to %s: %w", e.where, err)
 	}
 	defer resp.Body.Close()
 	data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -191,7 +186,7 @@ func (e *Exporter) post(ctx context.Context, body []byte) (wait time.Duration, e
 		}
 		return 0, nil
 	}
-	xerr := &ExportError{StatusCode: resp.StatusCode, Message: e.redact(bodyExcerpt(data)), URL: e.where}
+	xerr := &ExportError{StatusCode: resp.StatusCode, Message: e.redact(httpclient.Excerpt(data, maxBodyInError)), URL: e.where}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return retryAfter(resp.Header.Get("Retry-After")), xerr
@@ -236,27 +231,6 @@ func (e *Exporter) redact(s string) string {
 		}
 	}
 	return s
-}
-
-// displayURL is raw as errors may show it: without a password or query.
-func displayURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "…"
-	}
-	u.Fragment = ""
-	return u.Redacted()
-}
-
-func bodyExcerpt(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > maxBodyInError {
-		s = s[:maxBodyInError] + "…"
-	}
-	return strings.ToValidUTF8(s, "?")
 }
 
 // retryAfter parses a Retry-After header (seconds or an HTTP date); 0 when

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/handrail-dev/handrail/provider/httpclient"
 )
 
 // Defaults of the OTLP/HTTP exporter, as the OpenTelemetry specification
@@ -173,7 +175,7 @@ func ExporterConfigFromEnv(getenv func(string) string, readFile func(string) ([]
 	}
 	if tlsCfg.RootCAs != nil || tlsCfg.Certificates != nil {
 		if strings.HasPrefix(cfg.URL, "http:") {
-			return cfg, fmt.Errorf("tracing: a certificate is configured but the endpoint %s is plain http", displayURL(cfg.URL))
+			return cfg, fmt.Errorf("tracing: a certificate is configured but the endpoint %s is plain http", httpclient.RedactURL(cfg.URL))
 		}
 		cfg.TLS = &tlsCfg
 	}
