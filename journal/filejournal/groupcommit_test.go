@@ -43,7 +43,12 @@ func TestGroupCommitKeepsCallersTogether(t *testing.T) {
 	perCommit := float64(st.Records) / float64(st.Commits)
 	t.Logf("%d records in %d commits (%.1f per commit), %d waits", st.Records, st.Commits, perCommit, st.Waits)
 	assert.Greater(t, st.Waits, int64(0), "released callers are waited for")
-	assert.GreaterOrEqual(t, perCommit, 7.0, "ten callers share their commits")
+	// Without group commit every record is a commit of its own (1.0).
+	// How many callers meet in one commit depends on the machine's load
+	// (8.6 on a quiet machine, 6.2 seen in CI beside other packages'
+	// tests): the test asks only that commits are clearly shared; the
+	// figure itself is measured by the benchmarks (BENCHMARKS.md).
+	assert.GreaterOrEqual(t, perCommit, 3.0, "ten callers share their commits")
 	recs, err := j.Load(context.Background(), "run-w")
 	require.NoError(t, err)
 	require.Len(t, recs, width*each)
